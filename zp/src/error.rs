@@ -1,0 +1,162 @@
+//! The one error type of the zp core. Every variant reads as a diagnosis of
+//! the input or the state that caused it; none carries attacker-controlled
+//! data beyond small integers, so errors never allocate.
+
+use core::fmt;
+
+/// Why a zp operation refused its input.
+///
+/// Authentication failures are deliberately opaque ([`Error::Authentication`],
+/// [`Error::WrongPassword`]): they never say which byte or which key was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input ended before the structure it encodes did.
+    Truncated,
+    /// A complete structure was followed by more bytes.
+    TrailingBytes,
+    /// The 4-byte magic is not one zp defines.
+    UnknownMagic(u32),
+    /// The magic is known but the type byte is not defined for it.
+    UnknownFrameType {
+        /// The magic that was read.
+        magic: u32,
+        /// The type byte that followed it.
+        frame_type: u8,
+    },
+    /// A reserved bit or byte is not zero.
+    ReservedNonZero,
+    /// A list that must hold at least one entry is empty.
+    Empty(&'static str),
+    /// A list holds more entries than zp allows.
+    TooMany {
+        /// What the list holds.
+        what: &'static str,
+        /// The most it may hold.
+        max: usize,
+    },
+    /// A field holds a value outside its defined range.
+    InvalidValue(&'static str),
+    /// A length field disagrees with what the negotiated parameters require.
+    InvalidLength {
+        /// What the length describes.
+        what: &'static str,
+        /// The length that was read.
+        got: usize,
+    },
+    /// A caller-provided buffer cannot hold the output.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+    },
+    /// An encrypted record is longer than 16 MiB or shorter than 29 bytes.
+    RecordLength(u32),
+    /// The record's epoch byte names no key this side holds.
+    UnknownEpoch(u8),
+    /// A record counter would wrap: the key must be rotated first.
+    CounterExhausted,
+    /// A record's counter is not above the last one accepted (a replay).
+    Replay,
+    /// Authenticated decryption failed: the record or token was altered, or
+    /// the key is not the sender's.
+    Authentication,
+    /// The Known-mode peer does not hold the same password (or record).
+    WrongPassword,
+    /// A cipher suite byte zp does not implement.
+    UnsupportedCipher(u8),
+    /// The peers share no cipher suite.
+    NoCommonCipher,
+    /// The server selected a suite the client did not offer, or a weaker one
+    /// than the client's policy allows.
+    CipherDowngrade,
+    /// The peers share no protocol version at or above the client's minimum.
+    VersionMismatch,
+    /// A key exchange produced an all-zero (non-contributory) secret.
+    WeakKeyExchange,
+    /// The state token is older than its 24-hour lifetime (or from the future).
+    TokenExpired,
+    /// The state token was already used to resume a session.
+    TokenReplayed,
+    /// A key update names an epoch other than the next one, or acknowledges
+    /// one that was never requested.
+    EpochMismatch,
+    /// A key update is already waiting for its acknowledgement.
+    KeyUpdatePending,
+    /// The stream does not exist on this connection.
+    UnknownStream(u32),
+    /// The stream ID belongs to the peer's parity, or is reserved.
+    InvalidStreamId(u32),
+    /// The stream was reset or finished and takes no more data.
+    StreamClosed(u32),
+    /// A DataFrame's `seq` went backwards or overlapped data already received.
+    SequenceRegression,
+    /// Sending or receiving would exceed a flow-control window.
+    FlowControl,
+    /// A frame arrived that the current state cannot accept.
+    UnexpectedFrame,
+    /// The operating system's random number generator failed.
+    Randomness,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Truncated => f.write_str("input ends before the structure does"),
+            Error::TrailingBytes => f.write_str("unexpected bytes after a complete structure"),
+            Error::UnknownMagic(m) => write!(f, "unknown magic {m:#010x}"),
+            Error::UnknownFrameType { magic, frame_type } => {
+                write!(f, "unknown frame type {frame_type:#04x} for magic {magic:#010x}")
+            }
+            Error::ReservedNonZero => f.write_str("reserved bits or bytes are not zero"),
+            Error::Empty(what) => write!(f, "no {what} given where at least one is required"),
+            Error::TooMany { what, max } => write!(f, "too many {what} (at most {max})"),
+            Error::InvalidValue(what) => write!(f, "invalid {what}"),
+            Error::InvalidLength { what, got } => write!(f, "invalid {what} length {got}"),
+            Error::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} bytes needed"),
+            Error::RecordLength(len) => write!(f, "record length {len} outside 29..=16 MiB"),
+            Error::UnknownEpoch(e) => write!(f, "record under unknown key epoch {e}"),
+            Error::CounterExhausted => f.write_str("record counter exhausted: rotate the key"),
+            Error::Replay => f.write_str("record counter replayed"),
+            Error::Authentication => f.write_str("authentication failed"),
+            Error::WrongPassword => f.write_str("peer does not hold the same password"),
+            Error::UnsupportedCipher(c) => write!(f, "unsupported cipher suite {c:#04x}"),
+            Error::NoCommonCipher => f.write_str("no common cipher suite"),
+            Error::CipherDowngrade => f.write_str("cipher suite downgrade refused"),
+            Error::VersionMismatch => f.write_str("no common protocol version"),
+            Error::WeakKeyExchange => f.write_str("key exchange produced a non-contributory secret"),
+            Error::TokenExpired => f.write_str("state token expired"),
+            Error::TokenReplayed => f.write_str("state token already used"),
+            Error::EpochMismatch => f.write_str("key update epoch mismatch"),
+            Error::KeyUpdatePending => f.write_str("a key update is already pending"),
+            Error::UnknownStream(id) => write!(f, "unknown stream {id}"),
+            Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
+            Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
+            Error::SequenceRegression => f.write_str("data sequence went backwards"),
+            Error::FlowControl => f.write_str("flow-control window exceeded"),
+            Error::UnexpectedFrame => f.write_str("frame not expected in this state"),
+            Error::Randomness => f.write_str("random number generator failed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The ErrorFrame code that reports this error to the peer.
+    pub fn code(&self) -> crate::frame::ErrorCode {
+        use crate::frame::ErrorCode;
+        match self {
+            Error::CipherDowngrade | Error::UnsupportedCipher(_) | Error::NoCommonCipher => {
+                ErrorCode::CIPHER_DOWNGRADE
+            }
+            Error::VersionMismatch => ErrorCode::VERSION_MISMATCH,
+            Error::TokenExpired | Error::TokenReplayed => ErrorCode::TOKEN_EXPIRED,
+            Error::EpochMismatch | Error::KeyUpdatePending | Error::CounterExhausted => {
+                ErrorCode::REKEY_FAILED
+            }
+            Error::TooMany { what: "streams", .. } => ErrorCode::STREAM_LIMIT,
+            Error::FlowControl => ErrorCode::FLOW_STALL,
+            _ => ErrorCode::PROTOCOL_VIOLATION,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The EncryptedRecord layer (zp-protocol.md, "EncryptedRecord"):
+//! `length u32 | epoch u8 | counter u64 | ciphertext | tag [16]`.
+//!
+//! AAD is the 13-byte header as on the wire; the nonce is four zero bytes
+//! then the counter (u64 LE). Records are sealed and opened in place inside a
+//! buffer the caller owns, so the hot path allocates nothing. Each direction
+//! has its own counter, which refuses to wrap: at 2^64 - 1 the key must be
+//! rotated first.
+
+use crate::crypto::{AeadAlgorithm, AeadKey, Key32, NONCE_LEN, TAG_LEN};
+use crate::error::Error;
+
+/// `length | epoch | counter`.
+pub const RECORD_HEADER_LEN: usize = 13;
+/// A record with an empty plaintext.
+pub const MIN_RECORD_LEN: usize = RECORD_HEADER_LEN + TAG_LEN;
+/// Longest record accepted (16 MiB). The ErrorFrame magic read as a length
+/// is larger, so a plaintext ErrorFrame is never mistaken for a record.
+pub const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
+/// Bytes a record adds around its plaintext.
+pub const RECORD_OVERHEAD: usize = RECORD_HEADER_LEN + TAG_LEN;
+
+fn nonce(counter: u64) -> [u8; NONCE_LEN] {
+    let mut n = [0u8; NONCE_LEN];
+    n[4..].copy_from_slice(&counter.to_le_bytes());
+    n
+}
+
+/// The length of the record at the start of `prefix`, once its first four
+/// bytes have arrived (`Ok(None)` before that). For stream transports.
+pub fn record_len(prefix: &[u8]) -> Result<Option<usize>, Error> {
+    let Some(len) = prefix.get(..4) else {
+        return Ok(None);
+    };
+    let len = u32::from_le_bytes(len.try_into().expect("4 bytes"));
+    check_len(len).map(Some)
+}
+
+fn check_len(len: u32) -> Result<usize, Error> {
+    let l = len as usize;
+    if (MIN_RECORD_LEN..=MAX_RECORD_LEN).contains(&l) {
+        Ok(l)
+    } else {
+        Err(Error::RecordLength(len))
+    }
+}
+
+/// Seals records for one direction under one key epoch.
+#[derive(Debug)]
+pub struct RecordSealer {
+    key: AeadKey,
+    epoch: u32,
+    next_counter: u64,
+}
+
+impl RecordSealer {
+    /// A sealer starting at counter 0.
+    pub fn new(aead: AeadAlgorithm, key: &Key32, epoch: u32) -> Self {
+        Self::with_counter(aead, key, epoch, 0)
+    }
+
+    /// A sealer whose next record uses `counter` (used when resuming).
+    pub fn with_counter(aead: AeadAlgorithm, key: &Key32, epoch: u32, counter: u64) -> Self {
+        RecordSealer {
+            key: AeadKey::new(aead, key),
+            epoch,
+            next_counter: counter,
+        }
+    }
+
+    /// The key epoch this sealer writes.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The counter the next record will carry.
+    pub fn next_counter(&self) -> u64 {
+        self.next_counter
+    }
+
+    /// Moves to `epoch`: with a new key (counter restarts at 0), or with the
+    /// same key relabelled (counter continues, so no nonce repeats).
+    pub fn rekey(&mut self, aead: AeadAlgorithm, key: Option<&Key32>, epoch: u32) {
+        if let Some(key) = key {
+            self.key = AeadKey::new(aead, key);
+            self.next_counter = 0;
+        }
+        self.epoch = epoch;
+    }
+
+    /// Heap bytes owned (the expanded key).
+    pub fn heap_bytes(&self) -> usize {
+        self.key.heap_bytes()
+    }
+
+    /// Seals one record in place. `record` is the whole record: 13 bytes of
+    /// header space, the plaintext, and 16 bytes of tag space. The header
+    /// and tag are written here.
+    pub fn seal_in_place(&mut self, record: &mut [u8]) -> Result<(), Error> {
+        let len = record.len();
+        if !(MIN_RECORD_LEN..=MAX_RECORD_LEN).contains(&len) {
+            return Err(Error::RecordLength(len.min(u32::MAX as usize) as u32));
+        }
+        let counter = self.next_counter;
+        if counter == u64::MAX {
+            return Err(Error::CounterExhausted);
+        }
+        let (header, rest) = record.split_at_mut(RECORD_HEADER_LEN);
+        header[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        header[4] = self.epoch as u8;
+        header[5..].copy_from_slice(&counter.to_le_bytes());
+        let (body, tag) = rest.split_at_mut(len - RECORD_OVERHEAD);
+        let t = self.key.seal_in_place(&nonce(counter), header, body)?;
+        tag.copy_from_slice(&t);
+        // Advance only after success (a failed seal must not burn a nonce).
+        self.next_counter = counter + 1;
+        Ok(())
+    }
+
+    /// Appends one record to `out`: header space, whatever `write` appends
+    /// as plaintext, then the tag. With enough capacity in `out` this
+    /// allocates nothing and copies nothing beyond what `write` writes.
+    pub fn seal_append(
+        &mut self,
+        out: &mut Vec<u8>,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<(), Error> {
+        let start = out.len();
+        out.extend_from_slice(&[0; RECORD_HEADER_LEN]);
+        write(out);
+        out.extend_from_slice(&[0; TAG_LEN]);
+        let result = self.seal_in_place(&mut out[start..]);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+#[derive(Debug)]
+struct OpenKey {
+    key: AeadKey,
+    epoch: u32,
+    next_counter: u64,
+}
+
+/// Opens records for one direction. Besides the current key it may hold the
+/// next epoch's key during a key update, choosing by the record's epoch byte,
+/// and it drops the old key once the first record of the new epoch opens.
+#[derive(Debug)]
+pub struct RecordOpener {
+    current: OpenKey,
+    next: Option<Next>,
+}
+
+/// The epoch a key update announced, before its first record arrives.
+#[derive(Debug)]
+enum Next {
+    /// A rotated direction: a new key, counters from 0.
+    Key(OpenKey),
+    /// A direction the update did not rotate: same key and counter, new label.
+    SameKey { epoch: u32 },
+}
+
+impl Next {
+    fn epoch(&self) -> u32 {
+        match self {
+            Next::Key(k) => k.epoch,
+            Next::SameKey { epoch } => *epoch,
+        }
+    }
+}
+
+impl RecordOpener {
+    /// An opener expecting counter 0 first.
+    pub fn new(aead: AeadAlgorithm, key: &Key32, epoch: u32) -> Self {
+        Self::with_counter(aead, key, epoch, 0)
+    }
+
+    /// An opener accepting counters from `counter` on (used when resuming).
+    pub fn with_counter(aead: AeadAlgorithm, key: &Key32, epoch: u32, counter: u64) -> Self {
+        RecordOpener {
+            current: OpenKey {
+                key: AeadKey::new(aead, key),
+                epoch,
+                next_counter: counter,
+            },
+            next: None,
+        }
+    }
+
+    /// The epoch of the key records currently open under.
+    pub fn epoch(&self) -> u32 {
+        self.current.epoch
+    }
+
+    /// The lowest counter the next record may carry.
+    pub fn next_counter(&self) -> u64 {
+        self.current.next_counter
+    }
+
+    /// Accepts records under `epoch` too: with a new key (counters from 0)
+    /// or, for a direction the update did not rotate, the current key.
+    pub fn install_next(&mut self, aead: AeadAlgorithm, key: Option<&Key32>, epoch: u32) {
+        self.next = Some(match key {
+            Some(key) => Next::Key(OpenKey {
+                key: AeadKey::new(aead, key),
+                epoch,
+                next_counter: 0,
+            }),
+            None => Next::SameKey { epoch },
+        });
+    }
+
+    /// Heap bytes owned (the expanded keys).
+    pub fn heap_bytes(&self) -> usize {
+        self.current.key.heap_bytes()
+            + match &self.next {
+                Some(Next::Key(k)) => k.key.heap_bytes(),
+                _ => 0,
+            }
+    }
+
+    /// Authenticates and decrypts one whole record in place, returning the
+    /// plaintext inside `record`. Refuses a wrong length field, an unknown
+    /// epoch, a replayed counter and any altered byte.
+    pub fn open_in_place<'a>(&mut self, record: &'a mut [u8]) -> Result<&'a mut [u8], Error> {
+        if record.len() < MIN_RECORD_LEN {
+            return Err(Error::Truncated);
+        }
+        let declared = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
+        let len = check_len(declared)?;
+        if len != record.len() {
+            return Err(Error::InvalidLength {
+                what: "record",
+                got: record.len(),
+            });
+        }
+        let epoch_byte = record[4];
+        let counter = u64::from_le_bytes(record[5..13].try_into().expect("8 bytes"));
+        let use_next = match &self.next {
+            Some(next) if next.epoch() as u8 == epoch_byte => true,
+            _ if self.current.epoch as u8 == epoch_byte => false,
+            _ => return Err(Error::UnknownEpoch(epoch_byte)),
+        };
+        let slot = match &mut self.next {
+            Some(Next::Key(k)) if use_next => k,
+            _ => &mut self.current,
+        };
+        if counter == u64::MAX {
+            return Err(Error::CounterExhausted);
+        }
+        if counter < slot.next_counter {
+            return Err(Error::Replay);
+        }
+        let (header, rest) = record.split_at_mut(RECORD_HEADER_LEN);
+        let (body, tag) = rest.split_at_mut(len - RECORD_OVERHEAD);
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
+        slot.key.open_in_place(&nonce(counter), header, body, tag)?;
+        slot.next_counter = counter + 1;
+        if use_next {
+            match self.next.take().expect("checked above") {
+                Next::Key(k) => self.current = k,
+                Next::SameKey { epoch } => self.current.epoch = epoch,
+            }
+        }
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(aead: AeadAlgorithm) -> (RecordSealer, RecordOpener) {
+        let key = Key32::new([9; 32]);
+        (RecordSealer::new(aead, &key, 0), RecordOpener::new(aead, &key, 0))
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_for_both_aeads() {
+        for aead in [AeadAlgorithm::ChaCha20Poly1305, AeadAlgorithm::Aes256Gcm] {
+            let (mut s, mut o) = pair(aead);
+            let mut rec = Vec::new();
+            s.seal_append(&mut rec, |b| b.extend_from_slice(b"hello"))
+                .unwrap();
+            assert_eq!(rec.len(), 5 + RECORD_OVERHEAD);
+            assert_eq!(&rec[..4], &(rec.len() as u32).to_le_bytes());
+            assert_eq!(record_len(&rec).unwrap(), Some(rec.len()));
+            assert_eq!(o.open_in_place(&mut rec).unwrap(), b"hello");
+        }
+    }
+
+    #[test]
+    fn every_tampered_byte_fails_authentication_or_framing() {
+        let (mut s, _) = pair(AeadAlgorithm::ChaCha20Poly1305);
+        let mut rec = Vec::new();
+        s.seal_append(&mut rec, |b| b.extend_from_slice(&[0x55; 40]))
+            .unwrap();
+        for i in 0..rec.len() {
+            let (_, mut o) = pair(AeadAlgorithm::ChaCha20Poly1305);
+            let mut bad = rec.clone();
+            bad[i] ^= 0x01;
+            assert!(o.open_in_place(&mut bad).is_err(), "byte {i} tampered");
+        }
+    }
+
+    #[test]
+    fn replayed_counters_are_refused() {
+        let (mut s, mut o) = pair(AeadAlgorithm::ChaCha20Poly1305);
+        let mut rec = Vec::new();
+        s.seal_append(&mut rec, |b| b.push(1)).unwrap();
+        let copy = rec.clone();
+        o.open_in_place(&mut rec).unwrap();
+        assert_eq!(o.open_in_place(&mut copy.clone()), Err(Error::Replay));
+    }
+
+    #[test]
+    fn counter_refuses_to_wrap() {
+        let key = Key32::new([1; 32]);
+        let mut s = RecordSealer::with_counter(AeadAlgorithm::ChaCha20Poly1305, &key, 0, u64::MAX - 1);
+        let mut out = Vec::new();
+        s.seal_append(&mut out, |_| {}).unwrap();
+        let before = out.len();
+        assert_eq!(s.seal_append(&mut out, |_| {}), Err(Error::CounterExhausted));
+        assert_eq!(out.len(), before, "a refused record leaves nothing behind");
+    }
+
+    #[test]
+    fn lengths_outside_the_limits_are_refused() {
+        assert_eq!(record_len(&[1, 2]), Ok(None));
+        assert_eq!(record_len(&28u32.to_le_bytes()), Err(Error::RecordLength(28)));
+        let too_big = (MAX_RECORD_LEN as u32 + 1).to_le_bytes();
+        assert!(record_len(&too_big).is_err());
+        // An ErrorFrame's magic read as a length is never a valid record.
+        assert!(record_len(&crate::frame::magic::ERROR.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn unknown_epoch_is_refused_and_next_epoch_promotes() {
+        let k0 = Key32::new([1; 32]);
+        let k1 = Key32::new([2; 32]);
+        let aead = AeadAlgorithm::ChaCha20Poly1305;
+        let mut s1 = RecordSealer::new(aead, &k1, 1);
+        let mut o = RecordOpener::new(aead, &k0, 0);
+        let mut rec = Vec::new();
+        s1.seal_append(&mut rec, |b| b.push(7)).unwrap();
+        assert_eq!(o.open_in_place(&mut rec.clone()), Err(Error::UnknownEpoch(1)));
+        o.install_next(aead, Some(&k1), 1);
+        assert_eq!(o.open_in_place(&mut rec).unwrap(), &[7]);
+        assert_eq!(o.epoch(), 1);
+    }
+}

@@ -1,0 +1,273 @@
+//! A session's traffic keys and their rotation (zp-protocol.md, "Key
+//! rotation").
+//!
+//! For epoch `e`, with `salt = session_id || e (u32 LE)`:
+//! a rotated direction's key is `HKDF(current_secret, salt,
+//! "zp-traffic-key-c2s" | "zp-traffic-key-s2c", 32)` and afterwards
+//! `current_secret = HKDF(current_secret, salt, "zp-secret-update", 32)`.
+//! The rotated direction's counter restarts at 0; a direction the update
+//! does not rotate keeps its key and counter and only takes the new epoch
+//! label. The initiator sends under the new key only once the KeyUpdateAck
+//! for that epoch arrives; records carry their epoch byte, so the receiver
+//! holds both keys for the switch.
+
+use crate::crypto::{Key32, hkdf_sha256};
+use crate::error::Error;
+use crate::frame::{CipherSuite, KeyDirection, KeyUpdate, KeyUpdateAck, Version};
+use crate::handshake::{Role, SessionKeys};
+use crate::record::{RecordOpener, RecordSealer};
+
+/// The keys one update derives.
+struct Rotation {
+    c2s: Option<Key32>,
+    s2c: Option<Key32>,
+    next_secret: Key32,
+}
+
+fn rotate(current: &Key32, session_id: &[u8; 16], epoch: u32, dir: KeyDirection) -> Rotation {
+    let mut salt = [0u8; 20];
+    salt[..16].copy_from_slice(session_id);
+    salt[16..].copy_from_slice(&epoch.to_le_bytes());
+    let derive = |info: &[u8]| {
+        let mut k = [0u8; 32];
+        hkdf_sha256(current.expose(), &salt, info, &mut k);
+        Key32::new(k)
+    };
+    Rotation {
+        c2s: dir.includes_c2s().then(|| derive(b"zp-traffic-key-c2s")),
+        s2c: dir.includes_s2c().then(|| derive(b"zp-traffic-key-s2c")),
+        next_secret: derive(b"zp-secret-update"),
+    }
+}
+
+#[derive(Debug)]
+struct PendingUpdate {
+    epoch: u32,
+    new_send: Option<Key32>,
+}
+
+/// Sealing and opening state of an established session, with key rotation.
+#[derive(Debug)]
+pub struct Session {
+    role: Role,
+    version: Version,
+    cipher: CipherSuite,
+    session_id: [u8; 16],
+    current_secret: Key32,
+    epoch: u32,
+    send_key: Key32,
+    recv_key: Key32,
+    /// The receive key of an announced epoch, until its first record opens.
+    recv_next: Option<(u32, Key32)>,
+    sealer: RecordSealer,
+    opener: RecordOpener,
+    pending: Option<PendingUpdate>,
+}
+
+/// The parts of a session that a state token saves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// This side's role.
+    pub role: Role,
+    /// The suite.
+    pub cipher: CipherSuite,
+    /// The session ID.
+    pub session_id: [u8; 16],
+    /// The current session secret.
+    pub session_secret: Key32,
+    /// This side's sending key.
+    pub send_key: Key32,
+    /// This side's receiving key.
+    pub recv_key: Key32,
+    /// The next sending counter.
+    pub send_nonce: u64,
+    /// The lowest receiving counter accepted next.
+    pub recv_nonce: u64,
+    /// The key epoch.
+    pub key_epoch: u32,
+}
+
+impl Session {
+    /// The session a handshake established.
+    pub fn new(keys: SessionKeys) -> Self {
+        let (send, recv) = match keys.role {
+            Role::Client => (keys.client_to_server.clone(), keys.server_to_client.clone()),
+            Role::Server => (keys.server_to_client.clone(), keys.client_to_server.clone()),
+        };
+        Self::from_snapshot(
+            SessionSnapshot {
+                role: keys.role,
+                cipher: keys.cipher,
+                session_id: keys.session_id,
+                session_secret: keys.session_secret.clone(),
+                send_key: send,
+                recv_key: recv,
+                send_nonce: 0,
+                recv_nonce: 0,
+                key_epoch: 0,
+            },
+            keys.version,
+        )
+    }
+
+    /// A session restored from a snapshot.
+    pub fn from_snapshot(s: SessionSnapshot, version: Version) -> Self {
+        let aead = s.cipher.aead();
+        Session {
+            sealer: RecordSealer::with_counter(aead, &s.send_key, s.key_epoch, s.send_nonce),
+            opener: RecordOpener::with_counter(aead, &s.recv_key, s.key_epoch, s.recv_nonce),
+            role: s.role,
+            version,
+            cipher: s.cipher,
+            session_id: s.session_id,
+            current_secret: s.session_secret.clone(),
+            epoch: s.key_epoch,
+            send_key: s.send_key.clone(),
+            recv_key: s.recv_key.clone(),
+            recv_next: None,
+            pending: None,
+        }
+    }
+
+    /// What a state token saves. Refused while a key update is under way.
+    pub fn snapshot(&self) -> Result<SessionSnapshot, Error> {
+        if self.pending.is_some() || self.recv_next.is_some() {
+            return Err(Error::KeyUpdatePending);
+        }
+        Ok(SessionSnapshot {
+            role: self.role,
+            cipher: self.cipher,
+            session_id: self.session_id,
+            session_secret: self.current_secret.clone(),
+            send_key: self.send_key.clone(),
+            recv_key: self.recv_key.clone(),
+            send_nonce: self.sealer.next_counter(),
+            recv_nonce: self.opener.next_counter(),
+            key_epoch: self.epoch,
+        })
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The negotiated version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// The suite.
+    pub fn cipher(&self) -> CipherSuite {
+        self.cipher
+    }
+    /// The session ID.
+    pub fn session_id(&self) -> &[u8; 16] {
+        &self.session_id
+    }
+    /// The latest key epoch (announced or acknowledged).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+    /// The epoch records are being sent under.
+    pub fn send_epoch(&self) -> u32 {
+        self.sealer.epoch()
+    }
+    /// This side's current sending key.
+    pub fn send_key(&self) -> &Key32 {
+        &self.send_key
+    }
+
+    pub(crate) fn sealer(&mut self) -> &mut RecordSealer {
+        &mut self.sealer
+    }
+
+    /// Heap bytes owned (expanded AEAD keys).
+    pub fn heap_bytes(&self) -> usize {
+        self.sealer.heap_bytes() + self.opener.heap_bytes()
+    }
+
+    /// Opens one record in place and returns its plaintext.
+    pub fn open<'a>(&mut self, record: &'a mut [u8]) -> Result<&'a mut [u8], Error> {
+        let before = self.opener.epoch();
+        let plaintext = self.opener.open_in_place(record)?;
+        if self.opener.epoch() != before {
+            // The peer's first record of the new epoch: the old key is gone.
+            if let Some((_, key)) = self.recv_next.take() {
+                self.recv_key = key;
+            }
+        }
+        Ok(plaintext)
+    }
+
+    fn split(&self, r: Rotation) -> (Option<Key32>, Option<Key32>, Key32) {
+        match self.role {
+            Role::Client => (r.c2s, r.s2c, r.next_secret),
+            Role::Server => (r.s2c, r.c2s, r.next_secret),
+        }
+    }
+
+    fn accept_recv(&mut self, key: Option<Key32>, epoch: u32) {
+        self.opener
+            .install_next(self.cipher.aead(), key.as_ref(), epoch);
+        self.recv_next = key.map(|k| (epoch, k));
+    }
+
+    /// Starts a key update: derives the next epoch's keys, accepts the
+    /// peer's records under them at once, and keeps sending under the old
+    /// key until [`Session::on_key_update_ack`].
+    pub fn initiate_key_update(&mut self, direction: KeyDirection) -> Result<KeyUpdate, Error> {
+        if self.pending.is_some() || self.recv_next.is_some() {
+            return Err(Error::KeyUpdatePending);
+        }
+        let epoch = self.epoch.checked_add(1).ok_or(Error::EpochMismatch)?;
+        let rotation = rotate(&self.current_secret, &self.session_id, epoch, direction);
+        let (send, recv, next_secret) = self.split(rotation);
+        self.accept_recv(recv, epoch);
+        self.current_secret = next_secret;
+        self.epoch = epoch;
+        self.pending = Some(PendingUpdate {
+            epoch,
+            new_send: send,
+        });
+        Ok(KeyUpdate {
+            key_epoch: epoch,
+            direction,
+        })
+    }
+
+    /// Answers the peer's KeyUpdate: sends under the new epoch at once and
+    /// accepts the peer's records under it.
+    pub fn on_key_update(&mut self, update: &KeyUpdate) -> Result<KeyUpdateAck, Error> {
+        if self.pending.is_some() {
+            return Err(Error::KeyUpdatePending);
+        }
+        if Some(update.key_epoch) != self.epoch.checked_add(1) {
+            return Err(Error::EpochMismatch);
+        }
+        let epoch = update.key_epoch;
+        let rotation = rotate(&self.current_secret, &self.session_id, epoch, update.direction);
+        let (send, recv, next_secret) = self.split(rotation);
+        self.sealer.rekey(self.cipher.aead(), send.as_ref(), epoch);
+        if let Some(k) = send {
+            self.send_key = k;
+        }
+        self.accept_recv(recv, epoch);
+        self.current_secret = next_secret;
+        self.epoch = epoch;
+        Ok(KeyUpdateAck { acked_epoch: epoch })
+    }
+
+    /// Completes this side's key update: sends under the new epoch from now on.
+    pub fn on_key_update_ack(&mut self, ack: &KeyUpdateAck) -> Result<(), Error> {
+        match &self.pending {
+            Some(p) if p.epoch == ack.acked_epoch => {}
+            _ => return Err(Error::EpochMismatch),
+        }
+        let p = self.pending.take().expect("matched above");
+        self.sealer
+            .rekey(self.cipher.aead(), p.new_send.as_ref(), p.epoch);
+        if let Some(k) = p.new_send {
+            self.send_key = k;
+        }
+        Ok(())
+    }
+}

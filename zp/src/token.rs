@@ -1,0 +1,302 @@
+//! The state token: a connection saved so that a hibernating client can
+//! resume without a new handshake (zp-protocol.md, "State token").
+//!
+//! Plain token = header (16) || crypto context (136) || connection context
+//! (50) || 63 bytes per stream (1 to 12). Stored = token_nonce (12, fresh per
+//! save) || header (16, the AAD) || AES-256-GCM of the whole plain token ||
+//! tag (16): 309 bytes with one stream, 1002 with twelve.
+//!
+//! zp v1.0 gives the token no field for the cipher suite or the role; this
+//! implementation keeps them in the first two of the crypto context's four
+//! reserved bytes (suite byte, then 0 client / 1 server). A zero suite byte
+//! reads as ZP_PQC_1, the default.
+
+use crate::codec::{Put, Reader};
+use crate::connection::{Connection, PathInfo};
+use crate::crypto::{AeadAlgorithm, AeadKey, CryptoRng, Key32, NONCE_LEN, TAG_LEN, random_array};
+use crate::error::Error;
+use crate::frame::{CipherSuite, MAX_STREAMS, Version};
+use crate::handshake::Role;
+use crate::session::{Session, SessionSnapshot};
+use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream};
+use std::collections::HashMap;
+use zeroize::Zeroizing;
+
+/// "ZPST".
+pub const TOKEN_MAGIC: u32 = 0x5A50_5354;
+/// The token format this implementation writes.
+pub const TOKEN_VERSION: u8 = 1;
+/// Header length.
+pub const HEADER_LEN: usize = 16;
+/// Crypto context length.
+pub const CRYPTO_LEN: usize = 136;
+/// Connection context length.
+pub const CONNECTION_LEN: usize = 50;
+/// Length per stream.
+pub const STREAM_LEN: usize = 63;
+/// A token is valid for 24 hours after it was saved.
+pub const LIFETIME_SECS: u64 = 24 * 60 * 60;
+/// Clock skew tolerated for a token dated in the future.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
+/// On resume both nonce counters skip this far ahead, so that records sent
+/// after the last save can never have their nonces reused.
+pub const RESUME_NONCE_SKIP: u64 = 1000;
+/// Most token nonces remembered for replay detection.
+pub const MAX_REMEMBERED: usize = 1 << 16;
+
+/// Stored length of a token with `streams` streams.
+pub const fn stored_len(streams: usize) -> usize {
+    NONCE_LEN + HEADER_LEN + plain_len(streams) + TAG_LEN
+}
+
+const fn plain_len(streams: usize) -> usize {
+    HEADER_LEN + CRYPTO_LEN + CONNECTION_LEN + STREAM_LEN * streams
+}
+
+/// The key that seals and opens state tokens (AES-256-GCM).
+#[derive(Debug)]
+pub struct TokenKey(AeadKey);
+
+impl TokenKey {
+    /// A token key from 32 secret bytes.
+    pub fn new(key: &Key32) -> Self {
+        TokenKey(AeadKey::new(AeadAlgorithm::Aes256Gcm, key))
+    }
+}
+
+fn write_header(out: &mut Vec<u8>, streams: usize, created_at: u64) {
+    out.put_u32(TOKEN_MAGIC);
+    out.put_u8(TOKEN_VERSION);
+    out.put_u8(0);
+    out.put_u8(streams as u8);
+    out.put_u8(0);
+    out.put_u64(created_at);
+}
+
+/// Saves `conn` as a stored token, dated `now_unix` (seconds).
+pub fn seal_token(
+    key: &TokenKey,
+    conn: &Connection,
+    now_unix: u64,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>, Error> {
+    let streams = conn.streams();
+    if streams.is_empty() {
+        return Err(Error::Empty("streams"));
+    }
+    debug_assert!(streams.len() <= MAX_STREAMS);
+    let s = conn.session().snapshot()?;
+    let nonce: [u8; NONCE_LEN] = random_array(rng);
+
+    let mut out = Vec::with_capacity(stored_len(streams.len()));
+    out.put(&nonce);
+    write_header(&mut out, streams.len(), now_unix);
+    let plain_start = out.len();
+    write_header(&mut out, streams.len(), now_unix);
+    out.put(&s.session_id);
+    out.put(s.session_secret.expose());
+    out.put(s.send_key.expose());
+    out.put(s.recv_key.expose());
+    out.put_u64(s.send_nonce);
+    out.put_u64(s.recv_nonce);
+    out.put_u32(s.key_epoch);
+    out.put(&[s.cipher.0, (s.role == Role::Server) as u8, 0, 0]);
+    let p = conn.path();
+    out.put(&p.connection_id);
+    out.put(&p.peer_address);
+    out.put_u32(p.rtt_estimate);
+    out.put_u32(p.congestion_window);
+    out.put_u32(p.bind_ip_hash);
+    for st in streams {
+        out.put_u32(st.id);
+        out.put_u64(st.global_seq);
+        out.put_u64(st.last_acked);
+        out.put_u64(st.send_offset);
+        out.put_u64(st.recv_offset);
+        out.put_u32(st.send_window().min(stream::MAX_WINDOW) as u32);
+        out.put_u8(st.state_flags);
+        out.put_u8(st.priority);
+        out.put(&[0; 21]);
+    }
+    let (head, plain) = out.split_at_mut(plain_start);
+    let tag = key
+        .0
+        .seal_in_place(&nonce, &head[NONCE_LEN..], plain)?;
+    out.put(&tag);
+    debug_assert_eq!(out.len(), stored_len(streams.len()));
+    Ok(out)
+}
+
+/// Opens stored tokens, refusing expired and replayed ones.
+#[derive(Debug)]
+pub struct TokenOpener {
+    key: TokenKey,
+    /// Nonces of tokens already resumed, with their creation time.
+    seen: HashMap<[u8; NONCE_LEN], u64>,
+}
+
+struct Header {
+    streams: usize,
+    created_at: u64,
+}
+
+fn read_header(r: &mut Reader<'_>) -> Result<Header, Error> {
+    let magic = r.u32()?;
+    if magic != TOKEN_MAGIC {
+        return Err(Error::UnknownMagic(magic));
+    }
+    if r.u8()? != TOKEN_VERSION {
+        return Err(Error::InvalidValue("token version"));
+    }
+    r.reserved(1)?; // flags: none defined
+    let streams = usize::from(r.u8()?);
+    if streams == 0 {
+        return Err(Error::Empty("streams"));
+    }
+    if streams > MAX_STREAMS {
+        return Err(Error::TooMany {
+            what: "streams",
+            max: MAX_STREAMS,
+        });
+    }
+    r.reserved(1)?;
+    Ok(Header {
+        streams,
+        created_at: r.u64()?,
+    })
+}
+
+impl TokenOpener {
+    /// An opener with an empty replay memory.
+    pub fn new(key: TokenKey) -> Self {
+        TokenOpener {
+            key,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Opens a stored token at time `now_unix` and resumes its connection,
+    /// both nonce counters skipped ahead by [`RESUME_NONCE_SKIP`]. A token
+    /// opens at most once.
+    pub fn resume(&mut self, stored: &[u8], now_unix: u64) -> Result<Connection, Error> {
+        let mut r = Reader::new(stored);
+        let nonce: [u8; NONCE_LEN] = r.array()?;
+        let aad = r.take(HEADER_LEN)?;
+        let header = read_header(&mut Reader::new(aad))?;
+        if stored.len() != stored_len(header.streams) {
+            return Err(if stored.len() < stored_len(header.streams) {
+                Error::Truncated
+            } else {
+                Error::TrailingBytes
+            });
+        }
+        if header.created_at > now_unix.saturating_add(MAX_CLOCK_SKEW_SECS)
+            || now_unix.saturating_sub(header.created_at) > LIFETIME_SECS
+        {
+            return Err(Error::TokenExpired);
+        }
+        if self.seen.contains_key(&nonce) {
+            return Err(Error::TokenReplayed);
+        }
+        let body = r.take(plain_len(header.streams))?;
+        let tag: [u8; TAG_LEN] = r.array()?;
+        r.finish()?;
+        let mut plain = Zeroizing::new(body.to_vec());
+        self.key.0.open_in_place(&nonce, aad, &mut plain, &tag)?;
+        if &plain[..HEADER_LEN] != aad {
+            return Err(Error::Authentication);
+        }
+        let conn = parse_plain(&plain[HEADER_LEN..], header.streams)?;
+        self.remember(nonce, header.created_at, now_unix);
+        Ok(conn)
+    }
+
+    fn remember(&mut self, nonce: [u8; NONCE_LEN], created_at: u64, now_unix: u64) {
+        // Expired tokens are refused anyway; forget them first.
+        self.seen
+            .retain(|_, &mut t| now_unix.saturating_sub(t) <= LIFETIME_SECS);
+        if self.seen.len() >= MAX_REMEMBERED {
+            let oldest = self.seen.iter().min_by_key(|(_, t)| **t).map(|(n, _)| *n);
+            if let Some(n) = oldest {
+                self.seen.remove(&n);
+            }
+        }
+        self.seen.insert(nonce, created_at);
+    }
+}
+
+fn key32(r: &mut Reader<'_>) -> Result<Key32, Error> {
+    Ok(Key32::new(r.array()?))
+}
+
+fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
+    let mut r = Reader::new(plain);
+    let session_id = r.array()?;
+    let session_secret = key32(&mut r)?;
+    let send_key = key32(&mut r)?;
+    let recv_key = key32(&mut r)?;
+    let send_nonce = r.u64()?;
+    let recv_nonce = r.u64()?;
+    let key_epoch = r.u32()?;
+    let [suite, role, r0, r1] = r.array()?;
+    if r0 != 0 || r1 != 0 {
+        return Err(Error::ReservedNonZero);
+    }
+    let cipher = match suite {
+        0 => CipherSuite::ZP_PQC_1,
+        c if CipherSuite(c).is_supported() => CipherSuite(c),
+        c => return Err(Error::UnsupportedCipher(c)),
+    };
+    let role = match role {
+        0 => Role::Client,
+        1 => Role::Server,
+        _ => return Err(Error::InvalidValue("token role")),
+    };
+    let skip = |n: u64| n.checked_add(RESUME_NONCE_SKIP).ok_or(Error::CounterExhausted);
+    let snapshot = SessionSnapshot {
+        role,
+        cipher,
+        session_id,
+        session_secret,
+        send_key,
+        recv_key,
+        send_nonce: skip(send_nonce)?,
+        recv_nonce: skip(recv_nonce)?,
+        key_epoch,
+    };
+    let path = PathInfo {
+        connection_id: r.array()?,
+        peer_address: r.array()?,
+        rtt_estimate: r.u32()?,
+        congestion_window: r.u32()?,
+        bind_ip_hash: r.u32()?,
+    };
+    let mut streams = Vec::with_capacity(stream_count + 1);
+    for i in 0..stream_count {
+        let id = r.u32()?;
+        if !stream::is_valid_stream_id(id) || streams.iter().any(|s: &Stream| s.id == id) {
+            return Err(Error::InvalidStreamId(id));
+        }
+        let mut s = Stream::new(id);
+        s.global_seq = r.u64()?;
+        s.last_acked = r.u64()?;
+        s.send_offset = r.u64()?;
+        s.recv_offset = r.u64()?;
+        s.send_limit = s.send_offset.saturating_add(u64::from(r.u32()?));
+        s.recv_limit = s.recv_offset.saturating_add(DEFAULT_STREAM_WINDOW);
+        s.state_flags = r.u8()?;
+        if s.state_flags & !stream::flags::ALL != 0 {
+            return Err(Error::ReservedNonZero);
+        }
+        s.priority = r.u8()?;
+        r.reserved(21)?;
+        s.last_used = i as u64;
+        streams.push(s);
+    }
+    r.finish()?;
+    Ok(Connection::from_parts(
+        Session::from_snapshot(snapshot, Version::V1_0),
+        streams,
+        path,
+    ))
+}
