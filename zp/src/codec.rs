@@ -117,6 +117,9 @@ mod tests {
     #[test]
     fn reserved_bytes_must_be_zero() {
         assert_eq!(Reader::new(&[0, 0]).reserved(2), Ok(()));
-        assert_eq!(Reader::new(&[0, 1]).reserved(2), Err(Error::ReservedNonZero));
+        assert_eq!(
+            Reader::new(&[0, 1]).reserved(2),
+            Err(Error::ReservedNonZero)
+        );
     }
 }

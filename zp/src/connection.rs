@@ -200,7 +200,9 @@ impl Connection {
         fin: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        let idx = self.index(stream_id).ok_or(Error::UnknownStream(stream_id))?;
+        let idx = self
+            .index(stream_id)
+            .ok_or(Error::UnknownStream(stream_id))?;
         if self.conn_sent + payload.len() as u64 > self.conn_send_limit {
             return Err(Error::FlowControl);
         }
@@ -229,14 +231,21 @@ impl Connection {
 
     /// Grants the peer `increment` more bytes on a stream (or the
     /// connection, with 0) and appends the WindowUpdate record to `out`.
-    pub fn grant(&mut self, stream_id: u32, increment: u64, out: &mut Vec<u8>) -> Result<(), Error> {
+    pub fn grant(
+        &mut self,
+        stream_id: u32,
+        increment: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         let granted = if stream_id == 0 {
             let before = self.conn_recv_limit;
             self.conn_recv_limit = (self.conn_recv_limit.saturating_add(increment))
                 .min(self.conn_received.saturating_add(stream::MAX_WINDOW));
             self.conn_recv_limit - before
         } else {
-            let idx = self.index(stream_id).ok_or(Error::UnknownStream(stream_id))?;
+            let idx = self
+                .index(stream_id)
+                .ok_or(Error::UnknownStream(stream_id))?;
             self.streams[idx].grant_recv(increment)
         };
         self.send_control(

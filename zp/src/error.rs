@@ -105,14 +105,19 @@ impl fmt::Display for Error {
             Error::TrailingBytes => f.write_str("unexpected bytes after a complete structure"),
             Error::UnknownMagic(m) => write!(f, "unknown magic {m:#010x}"),
             Error::UnknownFrameType { magic, frame_type } => {
-                write!(f, "unknown frame type {frame_type:#04x} for magic {magic:#010x}")
+                write!(
+                    f,
+                    "unknown frame type {frame_type:#04x} for magic {magic:#010x}"
+                )
             }
             Error::ReservedNonZero => f.write_str("reserved bits or bytes are not zero"),
             Error::Empty(what) => write!(f, "no {what} given where at least one is required"),
             Error::TooMany { what, max } => write!(f, "too many {what} (at most {max})"),
             Error::InvalidValue(what) => write!(f, "invalid {what}"),
             Error::InvalidLength { what, got } => write!(f, "invalid {what} length {got}"),
-            Error::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} bytes needed"),
+            Error::BufferTooSmall { needed } => {
+                write!(f, "buffer too small: {needed} bytes needed")
+            }
             Error::RecordLength(len) => write!(f, "record length {len} outside 29..=16 MiB"),
             Error::UnknownEpoch(e) => write!(f, "record under unknown key epoch {e}"),
             Error::CounterExhausted => f.write_str("record counter exhausted: rotate the key"),
@@ -123,7 +128,9 @@ impl fmt::Display for Error {
             Error::NoCommonCipher => f.write_str("no common cipher suite"),
             Error::CipherDowngrade => f.write_str("cipher suite downgrade refused"),
             Error::VersionMismatch => f.write_str("no common protocol version"),
-            Error::WeakKeyExchange => f.write_str("key exchange produced a non-contributory secret"),
+            Error::WeakKeyExchange => {
+                f.write_str("key exchange produced a non-contributory secret")
+            }
             Error::TokenExpired => f.write_str("state token expired"),
             Error::TokenReplayed => f.write_str("state token already used"),
             Error::EpochMismatch => f.write_str("key update epoch mismatch"),
@@ -154,7 +161,9 @@ impl Error {
             Error::EpochMismatch | Error::KeyUpdatePending | Error::CounterExhausted => {
                 ErrorCode::REKEY_FAILED
             }
-            Error::TooMany { what: "streams", .. } => ErrorCode::STREAM_LIMIT,
+            Error::TooMany {
+                what: "streams", ..
+            } => ErrorCode::STREAM_LIMIT,
             Error::FlowControl => ErrorCode::FLOW_STALL,
             _ => ErrorCode::PROTOCOL_VIOLATION,
         }

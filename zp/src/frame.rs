@@ -463,7 +463,11 @@ fn count_limited(count: usize, what: &'static str, max: usize) -> Result<usize, 
     }
 }
 
-fn read_sealed_len(r: &mut Reader<'_>, what: &'static str, allowed: &[usize]) -> Result<usize, Error> {
+fn read_sealed_len(
+    r: &mut Reader<'_>,
+    what: &'static str,
+    allowed: &[usize],
+) -> Result<usize, Error> {
     let len = usize::from(r.u16()?);
     if !allowed.contains(&len) {
         return Err(Error::InvalidLength { what, got: len });
@@ -682,7 +686,12 @@ pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, Error> {
             | magic::ERROR
             | magic::SYNC,
             frame_type,
-        ) => return Err(Error::UnknownFrameType { magic: m, frame_type }),
+        ) => {
+            return Err(Error::UnknownFrameType {
+                magic: m,
+                frame_type,
+            });
+        }
         _ => return Err(Error::UnknownMagic(m)),
     };
     r.finish()?;

@@ -274,7 +274,10 @@ mod tests {
 
     fn pair(aead: AeadAlgorithm) -> (RecordSealer, RecordOpener) {
         let key = Key32::new([9; 32]);
-        (RecordSealer::new(aead, &key, 0), RecordOpener::new(aead, &key, 0))
+        (
+            RecordSealer::new(aead, &key, 0),
+            RecordOpener::new(aead, &key, 0),
+        )
     }
 
     #[test]
@@ -318,18 +321,25 @@ mod tests {
     #[test]
     fn counter_refuses_to_wrap() {
         let key = Key32::new([1; 32]);
-        let mut s = RecordSealer::with_counter(AeadAlgorithm::ChaCha20Poly1305, &key, 0, u64::MAX - 1);
+        let mut s =
+            RecordSealer::with_counter(AeadAlgorithm::ChaCha20Poly1305, &key, 0, u64::MAX - 1);
         let mut out = Vec::new();
         s.seal_append(&mut out, |_| {}).unwrap();
         let before = out.len();
-        assert_eq!(s.seal_append(&mut out, |_| {}), Err(Error::CounterExhausted));
+        assert_eq!(
+            s.seal_append(&mut out, |_| {}),
+            Err(Error::CounterExhausted)
+        );
         assert_eq!(out.len(), before, "a refused record leaves nothing behind");
     }
 
     #[test]
     fn lengths_outside_the_limits_are_refused() {
         assert_eq!(record_len(&[1, 2]), Ok(None));
-        assert_eq!(record_len(&28u32.to_le_bytes()), Err(Error::RecordLength(28)));
+        assert_eq!(
+            record_len(&28u32.to_le_bytes()),
+            Err(Error::RecordLength(28))
+        );
         let too_big = (MAX_RECORD_LEN as u32 + 1).to_le_bytes();
         assert!(record_len(&too_big).is_err());
         // An ErrorFrame's magic read as a length is never a valid record.
@@ -345,7 +355,10 @@ mod tests {
         let mut o = RecordOpener::new(aead, &k0, 0);
         let mut rec = Vec::new();
         s1.seal_append(&mut rec, |b| b.push(7)).unwrap();
-        assert_eq!(o.open_in_place(&mut rec.clone()), Err(Error::UnknownEpoch(1)));
+        assert_eq!(
+            o.open_in_place(&mut rec.clone()),
+            Err(Error::UnknownEpoch(1))
+        );
         o.install_next(aead, Some(&k1), 1);
         assert_eq!(o.open_in_place(&mut rec).unwrap(), &[7]);
         assert_eq!(o.epoch(), 1);

@@ -244,7 +244,12 @@ impl Session {
             return Err(Error::EpochMismatch);
         }
         let epoch = update.key_epoch;
-        let rotation = rotate(&self.current_secret, &self.session_id, epoch, update.direction);
+        let rotation = rotate(
+            &self.current_secret,
+            &self.session_id,
+            epoch,
+            update.direction,
+        );
         let (send, recv, next_secret) = self.split(rotation);
         self.sealer.rekey(self.cipher.aead(), send.as_ref(), epoch);
         if let Some(k) = send {

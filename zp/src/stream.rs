@@ -30,7 +30,7 @@ pub mod flags {
 
 /// The party that opens streams of this ID's parity.
 pub fn initiator_of(stream_id: u32) -> Role {
-    if stream_id % 2 == 0 {
+    if stream_id.is_multiple_of(2) {
         Role::Client
     } else {
         Role::Server
@@ -108,8 +108,7 @@ impl Stream {
 
     /// Reserves `len` bytes to send; returns the payload's `seq`.
     pub(crate) fn reserve_send(&mut self, len: usize, fin: bool) -> Result<u64, Error> {
-        if self.state_flags & flags::HALF_CLOSED_LOCAL != 0 || self.state_flags & flags::OPEN == 0
-        {
+        if self.state_flags & flags::HALF_CLOSED_LOCAL != 0 || self.state_flags & flags::OPEN == 0 {
             return Err(Error::StreamClosed(self.id));
         }
         let end = self
@@ -129,7 +128,12 @@ impl Stream {
 
     /// Accepts a DataFrame's range: `seq` may skip ahead but never go back,
     /// and the data must fit in the credit this side granted.
-    pub(crate) fn accept_data(&mut self, seq: u64, len: usize, frame_flags: u8) -> Result<(), Error> {
+    pub(crate) fn accept_data(
+        &mut self,
+        seq: u64,
+        len: usize,
+        frame_flags: u8,
+    ) -> Result<(), Error> {
         use crate::frame::{FLAG_FIN, FLAG_RST};
         if self.state_flags & flags::HALF_CLOSED_REMOTE != 0 {
             return Err(Error::StreamClosed(self.id));
@@ -192,7 +196,10 @@ mod tests {
             s.accept_data(10, DEFAULT_STREAM_WINDOW as usize, 0),
             Err(Error::FlowControl)
         );
-        assert_eq!(s.reserve_send(DEFAULT_STREAM_WINDOW as usize + 1, false), Err(Error::FlowControl));
+        assert_eq!(
+            s.reserve_send(DEFAULT_STREAM_WINDOW as usize + 1, false),
+            Err(Error::FlowControl)
+        );
         assert_eq!(s.reserve_send(3, true).unwrap(), 0);
         assert_eq!(s.reserve_send(1, false), Err(Error::StreamClosed(2)));
     }

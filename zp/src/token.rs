@@ -119,9 +119,7 @@ pub fn seal_token(
         out.put(&[0; 21]);
     }
     let (head, plain) = out.split_at_mut(plain_start);
-    let tag = key
-        .0
-        .seal_in_place(&nonce, &head[NONCE_LEN..], plain)?;
+    let tag = key.0.seal_in_place(&nonce, &head[NONCE_LEN..], plain)?;
     out.put(&tag);
     debug_assert_eq!(out.len(), stored_len(streams.len()));
     Ok(out)
@@ -252,7 +250,10 @@ fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
         1 => Role::Server,
         _ => return Err(Error::InvalidValue("token role")),
     };
-    let skip = |n: u64| n.checked_add(RESUME_NONCE_SKIP).ok_or(Error::CounterExhausted);
+    let skip = |n: u64| {
+        n.checked_add(RESUME_NONCE_SKIP)
+            .ok_or(Error::CounterExhausted)
+    };
     let snapshot = SessionSnapshot {
         role,
         cipher,

@@ -3,9 +3,7 @@
 //! the GCM specification's AES-256 case (McGrew & Viega, test case 16),
 //! FIPS 180-2 (SHA-256) and XXH64's reference values from zp-protocol.md.
 
-use zp::crypto::{
-    AeadAlgorithm, AeadKey, Key32, X25519Secret, hkdf_sha256, sha256, xxh64,
-};
+use zp::crypto::{AeadAlgorithm, AeadKey, Key32, X25519Secret, hkdf_sha256, sha256, xxh64};
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s.replace([' ', '\n'], "")).unwrap()
@@ -54,10 +52,12 @@ fn rfc8439_chacha20_poly1305_aead() {
     let nonce: [u8; 12] = h("070000004041424344454647").try_into().unwrap();
     let aad = h("50515253c0c1c2c3c4c5c6c7");
     let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-    let expected_ct = h("d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
+    let expected_ct = h(
+        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
         3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36
         92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc
-        3ff4def08e4b7a9de576d26586cec64b6116");
+        3ff4def08e4b7a9de576d26586cec64b6116",
+    );
     let expected_tag = h("1ae10b594f09e26a7e902ecbd0600691");
     let k = AeadKey::new(AeadAlgorithm::ChaCha20Poly1305, &key);
     let mut buf = plaintext.to_vec();
@@ -75,10 +75,14 @@ fn gcm_spec_aes256_test_case_16() {
     ));
     let nonce: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
     let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-    let plaintext = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72
-        1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
-    let expected_ct = h("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa
-        8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662");
+    let plaintext = h(
+        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72
+        1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+    );
+    let expected_ct = h(
+        "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa
+        8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+    );
     let expected_tag = h("76fc6ece0f4e1768cddf8853bb2d551b");
     let k = AeadKey::new(AeadAlgorithm::Aes256Gcm, &key);
     let mut buf = plaintext.clone();

@@ -41,32 +41,61 @@ fn data_frame_hello_vector_is_27_bytes_and_borrows() {
     }));
     assert_eq!(
         hex::encode(&bytes),
-        concat!("4644505a", "40", "04000000", "0000000000000000", "00", "05000000", "48656c6c6f")
+        concat!(
+            "4644505a",
+            "40",
+            "04000000",
+            "0000000000000000",
+            "00",
+            "05000000",
+            "48656c6c6f"
+        )
     );
-    let Frame::Data(d) = parse_frame(&bytes).unwrap() else { panic!() };
+    let Frame::Data(d) = parse_frame(&bytes).unwrap() else {
+        panic!()
+    };
     // The payload is a view into the input, not a copy.
     assert_eq!(d.payload.as_ptr(), bytes[22..].as_ptr());
 }
 
 #[test]
 fn control_frame_vectors() {
-    let wu = roundtrip(Frame::WindowUpdate(WindowUpdate { stream_id: 0, increment: 1 << 20 }));
+    let wu = roundtrip(Frame::WindowUpdate(WindowUpdate {
+        stream_id: 0,
+        increment: 1 << 20,
+    }));
     assert_eq!(hex::encode(&wu), "5557505a30000000000000100000000000");
-    let err = roundtrip(Frame::Error(ErrorFrame { code: ErrorCode::HANDSHAKE_TIMEOUT }));
+    let err = roundtrip(Frame::Error(ErrorFrame {
+        code: ErrorCode::HANDSHAKE_TIMEOUT,
+    }));
     assert_eq!(hex::encode(&err), "524550 5a6001000000".replace(' ', ""));
-    let ku = roundtrip(Frame::KeyUpdate(KeyUpdate { key_epoch: 1, direction: KeyDirection::Both }));
+    let ku = roundtrip(Frame::KeyUpdate(KeyUpdate {
+        key_epoch: 1,
+        direction: KeyDirection::Both,
+    }));
     assert_eq!(hex::encode(&ku), "554b505a100100000003000000000000");
     let ack = roundtrip(Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch: 1 }));
     assert_eq!(ack.len(), 9);
-    let ak = roundtrip(Frame::Ack(AckFrame { stream_id: 4, ranges: vec![(0, 99), (200, 299)] }));
+    let ak = roundtrip(Frame::Ack(AckFrame {
+        stream_id: 4,
+        ranges: vec![(0, 99), (200, 299)],
+    }));
     assert_eq!(ak.len(), 42);
     assert_eq!(&ak[..10], &[0x4b, 0x41, 0x50, 0x5a, 0x20, 4, 0, 0, 0, 2]);
 }
 
 #[test]
 fn sync_frames_and_integrity() {
-    let s = SyncStream { stream_id: 4, global_seq: 1000, last_acked: 900 };
-    let bytes = roundtrip(Frame::Sync(Sync { session_id: [9; 16], flags: 0, streams: vec![s] }));
+    let s = SyncStream {
+        stream_id: 4,
+        global_seq: 1000,
+        last_acked: 900,
+    };
+    let bytes = roundtrip(Frame::Sync(Sync {
+        session_id: [9; 16],
+        flags: 0,
+        streams: vec![s],
+    }));
     assert_eq!(bytes.len(), 52);
     let mut input = Vec::new();
     input.extend_from_slice(&4u32.to_le_bytes());
@@ -75,21 +104,46 @@ fn sync_frames_and_integrity() {
     assert_eq!(&bytes[44..52], &zp::crypto::xxh64(&input, 0).to_le_bytes());
     let mut bad = bytes.clone();
     bad[51] ^= 1;
-    assert_eq!(parse_frame(&bad), Err(Error::InvalidValue("sync integrity")));
+    assert_eq!(
+        parse_frame(&bad),
+        Err(Error::InvalidValue("sync integrity"))
+    );
 
-    let a = SyncAckStream { stream_id: 4, status: 0, receiver_last_acked: 1, receiver_seq: 2 };
-    let bytes = roundtrip(Frame::SyncAck(SyncAck { status: 0, streams: vec![a, a] }));
+    let a = SyncAckStream {
+        stream_id: 4,
+        status: 0,
+        receiver_last_acked: 1,
+        receiver_seq: 2,
+    };
+    let bytes = roundtrip(Frame::SyncAck(SyncAck {
+        status: 0,
+        streams: vec![a, a],
+    }));
     assert_eq!(bytes.len(), 8 + 2 * 21);
 }
 
 #[test]
 fn handshake_frame_sizes() {
     assert_eq!(roundtrip(Frame::ClientHello(hello())).len(), 76);
-    assert_eq!(roundtrip(Frame::ServerHello(server_hello(CipherSuite::ZP_PQC_1))).len(), 1258);
-    assert_eq!(roundtrip(Frame::ServerHello(server_hello(CipherSuite::ZP_PQC_2))).len(), 1642);
-    assert_eq!(roundtrip(Frame::ServerHello(server_hello(CipherSuite::ZP_CLASSICAL_1))).len(), 74);
+    assert_eq!(
+        roundtrip(Frame::ServerHello(server_hello(CipherSuite::ZP_PQC_1))).len(),
+        1258
+    );
+    assert_eq!(
+        roundtrip(Frame::ServerHello(server_hello(CipherSuite::ZP_PQC_2))).len(),
+        1642
+    );
+    assert_eq!(
+        roundtrip(Frame::ServerHello(server_hello(
+            CipherSuite::ZP_CLASSICAL_1
+        )))
+        .len(),
+        74
+    );
     for (len, size) in [(1088, 1095), (1568, 1575), (0, 7)] {
-        let f = Frame::ClientFinish(ClientFinish { mlkem_ct: vec![1; len] });
+        let f = Frame::ClientFinish(ClientFinish {
+            mlkem_ct: vec![1; len],
+        });
         assert_eq!(roundtrip(f).len(), size);
     }
     let kh = KnownHello {
@@ -108,7 +162,9 @@ fn handshake_frame_sizes() {
         sealed_mlkem_pub: vec![3; 1184 + 16],
     };
     assert_eq!(roundtrip(Frame::KnownResponse(kr)).len(), 1274);
-    let kf = KnownFinish { sealed_mlkem_ct: vec![3; 1088 + 16] };
+    let kf = KnownFinish {
+        sealed_mlkem_ct: vec![3; 1088 + 16],
+    };
     assert_eq!(roundtrip(Frame::KnownFinish(kf)).len(), 1111);
 }
 
@@ -117,18 +173,36 @@ fn every_truncation_of_every_frame_is_refused() {
     let frames = [
         Frame::ClientHello(hello()).to_bytes(),
         Frame::ServerHello(server_hello(CipherSuite::ZP_PQC_1)).to_bytes(),
-        Frame::Data(DataFrame { stream_id: 4, seq: 0, flags: 1, payload: b"Hello" }).to_bytes(),
-        Frame::Ack(AckFrame { stream_id: 4, ranges: vec![(0, 1)] }).to_bytes(),
+        Frame::Data(DataFrame {
+            stream_id: 4,
+            seq: 0,
+            flags: 1,
+            payload: b"Hello",
+        })
+        .to_bytes(),
+        Frame::Ack(AckFrame {
+            stream_id: 4,
+            ranges: vec![(0, 1)],
+        })
+        .to_bytes(),
         Frame::Sync(Sync {
             session_id: [0; 16],
             flags: 0,
-            streams: vec![SyncStream { stream_id: 2, global_seq: 0, last_acked: 0 }],
+            streams: vec![SyncStream {
+                stream_id: 2,
+                global_seq: 0,
+                last_acked: 0,
+            }],
         })
         .to_bytes(),
     ];
     for bytes in &frames {
         for cut in 0..bytes.len() {
-            assert_eq!(parse_frame(&bytes[..cut]), Err(Error::Truncated), "cut at {cut}");
+            assert_eq!(
+                parse_frame(&bytes[..cut]),
+                Err(Error::Truncated),
+                "cut at {cut}"
+            );
         }
         let mut long = bytes.clone();
         long.push(0);
@@ -139,34 +213,84 @@ fn every_truncation_of_every_frame_is_refused() {
 #[test]
 fn malformed_frames_get_typed_errors() {
     // Unknown magic and unknown type.
-    assert_eq!(parse_frame(&[0, 0, 0, 0, 0x40]), Err(Error::UnknownMagic(0)));
-    let mut data = Frame::Data(DataFrame { stream_id: 4, seq: 0, flags: 0, payload: b"x" }).to_bytes();
+    assert_eq!(
+        parse_frame(&[0, 0, 0, 0, 0x40]),
+        Err(Error::UnknownMagic(0))
+    );
+    let mut data = Frame::Data(DataFrame {
+        stream_id: 4,
+        seq: 0,
+        flags: 0,
+        payload: b"x",
+    })
+    .to_bytes();
     data[4] = 0x41;
-    assert!(matches!(parse_frame(&data), Err(Error::UnknownFrameType { frame_type: 0x41, .. })));
+    assert!(matches!(
+        parse_frame(&data),
+        Err(Error::UnknownFrameType {
+            frame_type: 0x41,
+            ..
+        })
+    ));
     // Reserved bits in DataFrame flags, reserved bytes in KeyUpdate and ErrorFrame.
-    let mut data = Frame::Data(DataFrame { stream_id: 4, seq: 0, flags: 0, payload: b"x" }).to_bytes();
+    let mut data = Frame::Data(DataFrame {
+        stream_id: 4,
+        seq: 0,
+        flags: 0,
+        payload: b"x",
+    })
+    .to_bytes();
     data[17] = 0x04;
     assert_eq!(parse_frame(&data), Err(Error::ReservedNonZero));
-    let mut ku = Frame::KeyUpdate(KeyUpdate { key_epoch: 1, direction: KeyDirection::Both }).to_bytes();
+    let mut ku = Frame::KeyUpdate(KeyUpdate {
+        key_epoch: 1,
+        direction: KeyDirection::Both,
+    })
+    .to_bytes();
     ku[15] = 1;
     assert_eq!(parse_frame(&ku), Err(Error::ReservedNonZero));
     ku[15] = 0;
     ku[9] = 4;
-    assert_eq!(parse_frame(&ku), Err(Error::InvalidValue("key update direction")));
-    let mut ef = Frame::Error(ErrorFrame { code: ErrorCode::RATE_LIMITED }).to_bytes();
+    assert_eq!(
+        parse_frame(&ku),
+        Err(Error::InvalidValue("key update direction"))
+    );
+    let mut ef = Frame::Error(ErrorFrame {
+        code: ErrorCode::RATE_LIMITED,
+    })
+    .to_bytes();
     ef[8] = 1;
     assert_eq!(parse_frame(&ef), Err(Error::ReservedNonZero));
     // Reserved stream ID; a length that runs past the buffer.
-    let mut data = Frame::Data(DataFrame { stream_id: 4, seq: 0, flags: 0, payload: b"x" }).to_bytes();
+    let mut data = Frame::Data(DataFrame {
+        stream_id: 4,
+        seq: 0,
+        flags: 0,
+        payload: b"x",
+    })
+    .to_bytes();
     data[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(parse_frame(&data), Err(Error::InvalidStreamId(u32::MAX)));
-    let mut data = Frame::Data(DataFrame { stream_id: 4, seq: 0, flags: 0, payload: b"x" }).to_bytes();
+    let mut data = Frame::Data(DataFrame {
+        stream_id: 4,
+        seq: 0,
+        flags: 0,
+        payload: b"x",
+    })
+    .to_bytes();
     data[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(parse_frame(&data), Err(Error::Truncated));
     // Window increments above 2^32 - 1.
-    let mut wu = Frame::WindowUpdate(WindowUpdate { stream_id: 0, increment: 1 }).to_bytes();
+    let mut wu = Frame::WindowUpdate(WindowUpdate {
+        stream_id: 0,
+        increment: 1,
+    })
+    .to_bytes();
     wu[13] = 1;
-    assert_eq!(parse_frame(&wu), Err(Error::InvalidValue("window increment")));
+    assert_eq!(
+        parse_frame(&wu),
+        Err(Error::InvalidValue("window increment"))
+    );
 }
 
 #[test]
@@ -180,31 +304,58 @@ fn zero_or_too_many_entries_are_refused() {
     ch[10] = 0;
     assert_eq!(parse_frame(&ch), Err(Error::Empty("cipher suites")));
     ch[10] = 200;
-    assert!(matches!(parse_frame(&ch), Err(Error::TooMany { what: "cipher suites", .. })));
+    assert!(matches!(
+        parse_frame(&ch),
+        Err(Error::TooMany {
+            what: "cipher suites",
+            ..
+        })
+    ));
     let mut h0 = hello();
     h0.ciphers = vec![CipherSuite(0)];
-    assert_eq!(parse_frame(&h0.to_bytes()), Err(Error::InvalidValue("cipher suite 0x00")));
+    assert_eq!(
+        parse_frame(&h0.to_bytes()),
+        Err(Error::InvalidValue("cipher suite 0x00"))
+    );
     // Ack ranges: zero and too many; a range that ends before it starts.
-    let ack = Frame::Ack(AckFrame { stream_id: 4, ranges: vec![(0, 1)] }).to_bytes();
+    let ack = Frame::Ack(AckFrame {
+        stream_id: 4,
+        ranges: vec![(0, 1)],
+    })
+    .to_bytes();
     let mut a = ack.clone();
     a[9] = 0;
     assert_eq!(parse_frame(&a), Err(Error::Empty("ack ranges")));
     a[9] = 255;
     assert!(matches!(parse_frame(&a), Err(Error::TooMany { .. })));
-    let rev = Frame::Ack(AckFrame { stream_id: 4, ranges: vec![(5, 1)] }).to_bytes();
+    let rev = Frame::Ack(AckFrame {
+        stream_id: 4,
+        ranges: vec![(5, 1)],
+    })
+    .to_bytes();
     assert_eq!(parse_frame(&rev), Err(Error::InvalidValue("ack range")));
     // Sync with zero or 13 streams.
     let sync = Frame::Sync(Sync {
         session_id: [0; 16],
         flags: 0,
-        streams: vec![SyncStream { stream_id: 2, global_seq: 0, last_acked: 0 }],
+        streams: vec![SyncStream {
+            stream_id: 2,
+            global_seq: 0,
+            last_acked: 0,
+        }],
     })
     .to_bytes();
     let mut s = sync.clone();
     s[21..23].copy_from_slice(&0u16.to_le_bytes());
     assert_eq!(parse_frame(&s), Err(Error::Empty("streams")));
     s[21..23].copy_from_slice(&13u16.to_le_bytes());
-    assert!(matches!(parse_frame(&s), Err(Error::TooMany { what: "streams", .. })));
+    assert!(matches!(
+        parse_frame(&s),
+        Err(Error::TooMany {
+            what: "streams",
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -213,48 +364,107 @@ fn ml_kem_keys_of_the_wrong_length_and_unknown_suites_are_refused() {
     sh.mlkem_pub.pop();
     assert!(matches!(
         parse_frame(&sh.to_bytes()),
-        Err(Error::InvalidLength { what: "ML-KEM public key", got: 1183 })
+        Err(Error::InvalidLength {
+            what: "ML-KEM public key",
+            got: 1183
+        })
     ));
     let mut sh = server_hello(CipherSuite::ZP_CLASSICAL_1);
     sh.cipher = CipherSuite(0x42);
-    assert_eq!(parse_frame(&sh.to_bytes()), Err(Error::UnsupportedCipher(0x42)));
-    let cf = ClientFinish { mlkem_ct: vec![0; 1000] };
-    assert!(matches!(parse_frame(&cf.to_bytes()), Err(Error::InvalidLength { .. })));
+    assert_eq!(
+        parse_frame(&sh.to_bytes()),
+        Err(Error::UnsupportedCipher(0x42))
+    );
+    let cf = ClientFinish {
+        mlkem_ct: vec![0; 1000],
+    };
+    assert!(matches!(
+        parse_frame(&cf.to_bytes()),
+        Err(Error::InvalidLength { .. })
+    ));
     // A typed parse of the wrong frame.
-    assert_eq!(ServerHello::parse(&hello().to_bytes()), Err(Error::UnexpectedFrame));
+    assert_eq!(
+        ServerHello::parse(&hello().to_bytes()),
+        Err(Error::UnexpectedFrame)
+    );
 }
 
 fn arb_frame() -> impl Strategy<Value = Frame<'static>> {
     let payload = proptest::collection::vec(any::<u8>(), 0..64)
         .prop_map(|v| &*Box::leak(v.into_boxed_slice()));
     prop_oneof![
-        (any::<u32>().prop_filter("reserved", |i| *i != u32::MAX), any::<u64>(), 0u8..4, payload)
-            .prop_filter("seq overflow", |(_, seq, _, p)| seq.checked_add(p.len() as u64).is_some())
-            .prop_map(|(stream_id, seq, flags, payload)| Frame::Data(DataFrame { stream_id, seq, flags, payload })),
-        (any::<u32>(), 0u64..=u32::MAX as u64)
-            .prop_map(|(stream_id, increment)| Frame::WindowUpdate(WindowUpdate { stream_id, increment })),
-        (any::<u32>(), proptest::collection::vec((0u64..1000, 0u64..1000), 1..=MAX_ACK_RANGES))
+        (
+            any::<u32>().prop_filter("reserved", |i| *i != u32::MAX),
+            any::<u64>(),
+            0u8..4,
+            payload
+        )
+            .prop_filter("seq overflow", |(_, seq, _, p)| seq
+                .checked_add(p.len() as u64)
+                .is_some())
+            .prop_map(|(stream_id, seq, flags, payload)| Frame::Data(DataFrame {
+                stream_id,
+                seq,
+                flags,
+                payload
+            })),
+        (any::<u32>(), 0u64..=u32::MAX as u64).prop_map(|(stream_id, increment)| {
+            Frame::WindowUpdate(WindowUpdate {
+                stream_id,
+                increment,
+            })
+        }),
+        (
+            any::<u32>(),
+            proptest::collection::vec((0u64..1000, 0u64..1000), 1..=MAX_ACK_RANGES)
+        )
             .prop_map(|(stream_id, r)| Frame::Ack(AckFrame {
                 stream_id,
                 ranges: r.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect(),
             })),
         (any::<u32>(), 1u8..=3).prop_map(|(e, d)| Frame::KeyUpdate(KeyUpdate {
             key_epoch: e,
-            direction: [KeyDirection::ClientToServer, KeyDirection::ServerToClient, KeyDirection::Both][d as usize - 1],
+            direction: [
+                KeyDirection::ClientToServer,
+                KeyDirection::ServerToClient,
+                KeyDirection::Both
+            ][d as usize - 1],
         })),
         any::<u32>().prop_map(|e| Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch: e })),
         (1u8..=0x0E).prop_map(|c| Frame::Error(ErrorFrame { code: ErrorCode(c) })),
-        (any::<[u8; 16]>(), any::<u8>(), proptest::collection::vec(any::<(u32, u64, u64)>(), 1..=MAX_STREAMS))
+        (
+            any::<[u8; 16]>(),
+            any::<u8>(),
+            proptest::collection::vec(any::<(u32, u64, u64)>(), 1..=MAX_STREAMS)
+        )
             .prop_map(|(session_id, flags, s)| Frame::Sync(Sync {
                 session_id,
                 flags,
-                streams: s.into_iter().map(|(stream_id, global_seq, last_acked)| SyncStream { stream_id, global_seq, last_acked }).collect(),
+                streams: s
+                    .into_iter()
+                    .map(|(stream_id, global_seq, last_acked)| SyncStream {
+                        stream_id,
+                        global_seq,
+                        last_acked
+                    })
+                    .collect(),
             })),
-        (proptest::collection::vec(any::<(u8, u8)>(), 1..=MAX_VERSIONS), any::<(u8, u8)>(),
-         proptest::collection::vec(1u8..=255, 1..=MAX_CIPHERS), any::<[u8; 32]>(), any::<[u8; 32]>())
+        (
+            proptest::collection::vec(any::<(u8, u8)>(), 1..=MAX_VERSIONS),
+            any::<(u8, u8)>(),
+            proptest::collection::vec(1u8..=255, 1..=MAX_CIPHERS),
+            any::<[u8; 32]>(),
+            any::<[u8; 32]>()
+        )
             .prop_map(|(v, m, c, x, r)| Frame::ClientHello(ClientHello {
-                versions: v.into_iter().map(|(major, minor)| Version { major, minor }).collect(),
-                min_version: Version { major: m.0, minor: m.1 },
+                versions: v
+                    .into_iter()
+                    .map(|(major, minor)| Version { major, minor })
+                    .collect(),
+                min_version: Version {
+                    major: m.0,
+                    minor: m.1
+                },
                 ciphers: c.into_iter().map(CipherSuite).collect(),
                 x25519_pub: x,
                 random: r,

@@ -15,7 +15,9 @@ fn stranger(cipher: CipherSuite, rng: &mut SystemRng) -> (SessionKeys, SessionKe
     let reply_bytes = reply.to_bytes();
     let reply = ServerHello::parse(&reply_bytes).unwrap();
     let (ck, finish) = client.receive(&reply, rng).unwrap();
-    let sk = server.receive(&ClientFinish::parse(&finish.to_bytes()).unwrap()).unwrap();
+    let sk = server
+        .receive(&ClientFinish::parse(&finish.to_bytes()).unwrap())
+        .unwrap();
     (ck, sk)
 }
 
@@ -26,7 +28,11 @@ fn secret(password: &[u8]) -> PasswordSecret {
 #[test]
 fn stranger_handshakes_agree_for_every_suite() {
     let mut rng = system_rng();
-    for cipher in [CipherSuite::ZP_PQC_1, CipherSuite::ZP_PQC_2, CipherSuite::ZP_CLASSICAL_1] {
+    for cipher in [
+        CipherSuite::ZP_PQC_1,
+        CipherSuite::ZP_PQC_2,
+        CipherSuite::ZP_CLASSICAL_1,
+    ] {
         let (ck, sk) = stranger(cipher, &mut rng);
         assert!(ck.matches_peer(&sk), "{cipher:?}");
         assert_eq!(ck.cipher(), cipher);
@@ -42,7 +48,12 @@ fn stranger_handshakes_agree_for_every_suite() {
 fn session_keys_never_print_secrets() {
     let (ck, _) = stranger(CipherSuite::ZP_CLASSICAL_1, &mut system_rng());
     let shown = format!("{ck:?}");
-    let key_hex: String = ck.client_to_server().expose().iter().map(|b| format!("{b}")).collect();
+    let key_hex: String = ck
+        .client_to_server()
+        .expose()
+        .iter()
+        .map(|b| format!("{b}"))
+        .collect();
     assert!(!shown.contains(&key_hex));
     assert!(shown.contains("SessionKeys"));
 }
@@ -58,7 +69,8 @@ fn known_handshake_agrees_through_bytes() {
         let hello_bytes = hello.to_bytes();
         assert_eq!(hello_bytes.len(), 76);
         let hello = KnownHello::parse(&hello_bytes).unwrap();
-        let (server, resp) = KnownServer::accept(&ServerConfig::default(), &record, &hello, &mut rng).unwrap();
+        let (server, resp) =
+            KnownServer::accept(&ServerConfig::default(), &record, &hello, &mut rng).unwrap();
         let resp_bytes = resp.to_bytes();
         if cipher == CipherSuite::ZP_PQC_1 {
             assert_eq!(resp_bytes.len(), 1274);
@@ -69,7 +81,9 @@ fn known_handshake_agrees_through_bytes() {
         if cipher == CipherSuite::ZP_PQC_1 {
             assert_eq!(finish_bytes.len(), 1111);
         }
-        let sk = server.receive(&KnownFinish::parse(&finish_bytes).unwrap()).unwrap();
+        let sk = server
+            .receive(&KnownFinish::parse(&finish_bytes).unwrap())
+            .unwrap();
         assert!(ck.matches_peer(&sk));
     }
 }
@@ -81,22 +95,32 @@ fn wrong_password_fails_on_both_sides() {
     let wrong = secret(b"wrong");
     let cfg = ClientConfig::default();
     let (client, hello) = KnownClient::start(&cfg, &wrong, &mut rng).unwrap();
-    let (server, resp) = KnownServer::accept(&ServerConfig::default(), &record, &hello, &mut rng).unwrap();
-    assert_eq!(client.receive(&resp, &mut rng).unwrap_err(), Error::WrongPassword);
+    let (server, resp) =
+        KnownServer::accept(&ServerConfig::default(), &record, &hello, &mut rng).unwrap();
+    assert_eq!(
+        client.receive(&resp, &mut rng).unwrap_err(),
+        Error::WrongPassword
+    );
     // The server never gets a KnownFinish it can open: one sealed under any
     // other SPAKE2+ key (here, an honest run's) is refused the same way.
     let right = secret(b"right");
     let (c2, h2) = KnownClient::start(&cfg, &right, &mut rng).unwrap();
     let (_, r2) = KnownServer::accept(&ServerConfig::default(), &record, &h2, &mut rng).unwrap();
     let (_, other_finish) = c2.receive(&r2, &mut rng).unwrap();
-    assert_eq!(server.receive(&other_finish).unwrap_err(), Error::WrongPassword);
+    assert_eq!(
+        server.receive(&other_finish).unwrap_err(),
+        Error::WrongPassword
+    );
 }
 
 #[test]
 fn known_mode_refuses_classical_only_offers() {
     let mut rng = system_rng();
     let cfg = ClientConfig::with_cipher(CipherSuite::ZP_CLASSICAL_1);
-    assert_eq!(KnownClient::start(&cfg, &secret(b"pw"), &mut rng).unwrap_err(), Error::NoCommonCipher);
+    assert_eq!(
+        KnownClient::start(&cfg, &secret(b"pw"), &mut rng).unwrap_err(),
+        Error::NoCommonCipher
+    );
 }
 
 #[test]
@@ -108,18 +132,30 @@ fn negotiation_picks_highest_common_version_and_refuses_downgrades() {
         min_version: v(1, 0),
         ciphers: vec![CipherSuite::ZP_PQC_1],
     };
-    let server = ServerConfig { versions: vec![v(1, 0), v(1, 1)], ..ServerConfig::default() };
+    let server = ServerConfig {
+        versions: vec![v(1, 0), v(1, 1)],
+        ..ServerConfig::default()
+    };
     let (c, hello) = StrangerClient::start(&client, &mut rng).unwrap();
     let (_, reply) = StrangerServer::accept(&server, &hello, &mut rng).unwrap();
     assert_eq!(reply.version, v(1, 1));
 
     // A version below the client's minimum.
-    let strict = ClientConfig { min_version: v(2, 0), ..client.clone() };
+    let strict = ClientConfig {
+        min_version: v(2, 0),
+        ..client.clone()
+    };
     let (_, hello) = StrangerClient::start(&strict, &mut rng).unwrap();
-    assert_eq!(StrangerServer::accept(&server, &hello, &mut rng).unwrap_err(), Error::VersionMismatch);
+    assert_eq!(
+        StrangerServer::accept(&server, &hello, &mut rng).unwrap_err(),
+        Error::VersionMismatch
+    );
     let mut forged = reply.clone();
     forged.version = v(0, 9);
-    assert_eq!(c.receive(&forged, &mut rng).unwrap_err(), Error::VersionMismatch);
+    assert_eq!(
+        c.receive(&forged, &mut rng).unwrap_err(),
+        Error::VersionMismatch
+    );
 
     // A suite the client did not offer (an attacker's downgrade to classical).
     let (c, hello) = StrangerClient::start(&client, &mut rng).unwrap();
@@ -127,30 +163,54 @@ fn negotiation_picks_highest_common_version_and_refuses_downgrades() {
     reply.cipher = CipherSuite::ZP_CLASSICAL_1;
     reply.mlkem_pub.clear();
     let reply = ServerHello::parse(&reply.to_bytes()).unwrap();
-    assert_eq!(c.receive(&reply, &mut rng).unwrap_err(), Error::CipherDowngrade);
+    assert_eq!(
+        c.receive(&reply, &mut rng).unwrap_err(),
+        Error::CipherDowngrade
+    );
 
     // No common suite; an unsupported suite in a config.
-    let only_pqc2 = ServerConfig { ciphers: vec![CipherSuite::ZP_PQC_2], ..ServerConfig::default() };
+    let only_pqc2 = ServerConfig {
+        ciphers: vec![CipherSuite::ZP_PQC_2],
+        ..ServerConfig::default()
+    };
     let (_, hello) = StrangerClient::start(&client, &mut rng).unwrap();
-    assert_eq!(StrangerServer::accept(&only_pqc2, &hello, &mut rng).unwrap_err(), Error::NoCommonCipher);
+    assert_eq!(
+        StrangerServer::accept(&only_pqc2, &hello, &mut rng).unwrap_err(),
+        Error::NoCommonCipher
+    );
     let bad = ClientConfig::with_cipher(CipherSuite::ZP_CLASSICAL_2);
-    assert_eq!(StrangerClient::start(&bad, &mut rng).unwrap_err(), Error::UnsupportedCipher(0x11));
+    assert_eq!(
+        StrangerClient::start(&bad, &mut rng).unwrap_err(),
+        Error::UnsupportedCipher(0x11)
+    );
 }
 
 #[test]
 fn wrong_length_ml_kem_material_is_refused() {
     let mut rng = system_rng();
     let (c, hello) = StrangerClient::start(&ClientConfig::default(), &mut rng).unwrap();
-    let (s, mut reply) = StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng).unwrap();
+    let (s, mut reply) =
+        StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng).unwrap();
     reply.mlkem_pub.truncate(1000);
-    assert!(matches!(c.receive(&reply, &mut rng), Err(Error::InvalidLength { .. })));
-    let bad_finish = ClientFinish { mlkem_ct: vec![0; 1568] };
-    assert!(matches!(s.receive(&bad_finish), Err(Error::InvalidLength { .. })));
+    assert!(matches!(
+        c.receive(&reply, &mut rng),
+        Err(Error::InvalidLength { .. })
+    ));
+    let bad_finish = ClientFinish {
+        mlkem_ct: vec![0; 1568],
+    };
+    assert!(matches!(
+        s.receive(&bad_finish),
+        Err(Error::InvalidLength { .. })
+    ));
 }
 
 fn pair(rng: &mut SystemRng) -> (Connection, Connection) {
     let (ck, sk) = stranger(CipherSuite::ZP_PQC_1, rng);
-    (Connection::new(ck, PathInfo::default()), Connection::new(sk, PathInfo::default()))
+    (
+        Connection::new(ck, PathInfo::default()),
+        Connection::new(sk, PathInfo::default()),
+    )
 }
 
 fn deliver(to: &mut Connection, wire: &mut Vec<u8>, out: &mut Vec<u8>) -> Vec<String> {
@@ -192,20 +252,36 @@ fn records_flow_both_ways_and_keys_rotate() {
     assert_ne!(key0, key1);
     client.send(id, b"new", false, &mut c2s).unwrap();
     assert_eq!(c2s[4], 1, "epoch byte");
-    assert_eq!(u64::from_le_bytes(c2s[5..13].try_into().unwrap()), 0, "counter restarts");
+    assert_eq!(
+        u64::from_le_bytes(c2s[5..13].try_into().unwrap()),
+        0,
+        "counter restarts"
+    );
     deliver(&mut server, &mut c2s, &mut s2c);
 
     // A second rotation gives yet another key; a stale epoch is refused.
-    client.update_keys(KeyDirection::ClientToServer, &mut c2s).unwrap();
-    assert_eq!(client.update_keys(KeyDirection::Both, &mut Vec::new()).unwrap_err(), Error::KeyUpdatePending);
+    client
+        .update_keys(KeyDirection::ClientToServer, &mut c2s)
+        .unwrap();
+    assert_eq!(
+        client
+            .update_keys(KeyDirection::Both, &mut Vec::new())
+            .unwrap_err(),
+        Error::KeyUpdatePending
+    );
     deliver(&mut server, &mut c2s, &mut s2c);
     deliver(&mut client, &mut s2c, &mut c2s);
     let key2 = client.session().send_key().clone();
     assert!(key2 != key1 && key2 != key0);
     let stale = KeyUpdateAck { acked_epoch: 1 };
     let mut rec = Vec::new();
-    server.send_control(&Frame::KeyUpdateAck(stale), &mut rec).unwrap();
-    assert_eq!(client.receive(&mut rec, &mut Vec::new()).unwrap_err(), Error::EpochMismatch);
+    server
+        .send_control(&Frame::KeyUpdateAck(stale), &mut rec)
+        .unwrap();
+    assert_eq!(
+        client.receive(&mut rec, &mut Vec::new()).unwrap_err(),
+        Error::EpochMismatch
+    );
 }
 
 #[test]
@@ -218,18 +294,31 @@ fn tampered_and_replayed_records_are_refused() {
     for i in 0..rec.len() {
         let mut bad = rec.clone();
         bad[i] ^= 0x80;
-        assert!(server.receive(&mut bad, &mut Vec::new()).is_err(), "byte {i}");
+        assert!(
+            server.receive(&mut bad, &mut Vec::new()).is_err(),
+            "byte {i}"
+        );
     }
     let copy = rec.clone();
-    assert!(matches!(server.receive(&mut rec, &mut Vec::new()).unwrap(), Event::Data { fin: true, .. }));
-    assert_eq!(server.receive(&mut copy.clone(), &mut Vec::new()).unwrap_err(), Error::Replay);
+    assert!(matches!(
+        server.receive(&mut rec, &mut Vec::new()).unwrap(),
+        Event::Data { fin: true, .. }
+    ));
+    assert_eq!(
+        server
+            .receive(&mut copy.clone(), &mut Vec::new())
+            .unwrap_err(),
+        Error::Replay
+    );
 }
 
 #[test]
 fn thirteenth_stream_evicts_the_least_recently_used() {
     let mut rng = system_rng();
     let (mut client, _) = pair(&mut rng);
-    let ids: Vec<u32> = (0..12).map(|_| client.open_stream().unwrap().stream_id).collect();
+    let ids: Vec<u32> = (0..12)
+        .map(|_| client.open_stream().unwrap().stream_id)
+        .collect();
     let mut sink = Vec::new();
     // Touch every stream but the third.
     for &id in ids.iter().filter(|&&id| id != ids[2]) {
@@ -253,7 +342,10 @@ fn memory_of_an_idle_connection_and_a_stream_stay_in_budget() {
     assert!(stream < 500, "{stream}");
 }
 
-fn token_setup(streams: usize, rng: &mut SystemRng) -> (Connection, Connection, TokenKey, TokenKey) {
+fn token_setup(
+    streams: usize,
+    rng: &mut SystemRng,
+) -> (Connection, Connection, TokenKey, TokenKey) {
     let (mut client, server) = pair(rng);
     for _ in 0..streams {
         client.open_stream().unwrap();
@@ -279,14 +371,23 @@ fn state_token_sizes_and_resume() {
         let mut opener = TokenOpener::new(k2);
         let mut resumed = opener.resume(&token, NOW + 3600).unwrap();
         assert_eq!(resumed.streams().len(), n);
-        assert_eq!(resumed.session().session_id(), client.session().session_id());
+        assert_eq!(
+            resumed.session().session_id(),
+            client.session().session_id()
+        );
         // The resumed client's counter skipped 1000 ahead; the server accepts it.
         let mut wire = Vec::new();
         resumed.send(id, b"after", false, &mut wire).unwrap();
         assert_eq!(u64::from_le_bytes(wire[5..13].try_into().unwrap()), 1001);
-        assert!(matches!(server.receive(&mut wire, &mut Vec::new()).unwrap(), Event::Data { seq: 6, .. }));
+        assert!(matches!(
+            server.receive(&mut wire, &mut Vec::new()).unwrap(),
+            Event::Data { seq: 6, .. }
+        ));
         // Each token resumes once.
-        assert_eq!(opener.resume(&token, NOW + 3600).unwrap_err(), Error::TokenReplayed);
+        assert_eq!(
+            opener.resume(&token, NOW + 3600).unwrap_err(),
+            Error::TokenReplayed
+        );
     }
 }
 
@@ -296,8 +397,14 @@ fn bad_tokens_are_refused() {
     let (client, _, k1, k2) = token_setup(1, &mut rng);
     let token = seal_token(&k1, &client, NOW, &mut rng).unwrap();
     let mut opener = TokenOpener::new(k2);
-    assert_eq!(opener.resume(&token, NOW + 24 * 3600 + 1).unwrap_err(), Error::TokenExpired);
-    assert_eq!(opener.resume(&token, NOW - 3600).unwrap_err(), Error::TokenExpired);
+    assert_eq!(
+        opener.resume(&token, NOW + 24 * 3600 + 1).unwrap_err(),
+        Error::TokenExpired
+    );
+    assert_eq!(
+        opener.resume(&token, NOW - 3600).unwrap_err(),
+        Error::TokenExpired
+    );
     for i in 0..token.len() {
         let mut bad = token.clone();
         bad[i] ^= 0x01;
@@ -307,10 +414,16 @@ fn bad_tokens_are_refused() {
         assert!(opener.resume(&token[..cut], NOW).is_err());
     }
     let other = TokenKey::new(&Key32::new([8; 32]));
-    assert_eq!(TokenOpener::new(other).resume(&token, NOW).unwrap_err(), Error::Authentication);
+    assert_eq!(
+        TokenOpener::new(other).resume(&token, NOW).unwrap_err(),
+        Error::Authentication
+    );
     // A connection without streams has nothing to save.
     let (empty, _) = pair(&mut rng);
-    assert_eq!(seal_token(&k1, &empty, NOW, &mut rng).unwrap_err(), Error::Empty("streams"));
+    assert_eq!(
+        seal_token(&k1, &empty, NOW, &mut rng).unwrap_err(),
+        Error::Empty("streams")
+    );
     // The untampered token still opens after all of that.
     assert!(opener.resume(&token, NOW).is_ok());
 }

@@ -286,7 +286,10 @@ mod tests {
     #[test]
     fn x25519_refuses_low_order_points() {
         let x = X25519Secret::from_bytes([7; 32]);
-        assert_eq!(x.diffie_hellman(&[0; 32]).unwrap_err(), Error::WeakKeyExchange);
+        assert_eq!(
+            x.diffie_hellman(&[0; 32]).unwrap_err(),
+            Error::WeakKeyExchange
+        );
     }
 
     #[test]

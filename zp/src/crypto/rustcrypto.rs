@@ -4,7 +4,7 @@
 //! Each AEAD keeps its expanded key schedule (the cipher object) so that a
 //! record costs only the encryption itself.
 
-use super::{AeadAlgorithm, Key32, KemAlgorithm, NONCE_LEN, TAG_LEN};
+use super::{AeadAlgorithm, KemAlgorithm, Key32, NONCE_LEN, TAG_LEN};
 use crate::error::Error;
 use aes_gcm::Aes256Gcm;
 use chacha20poly1305::ChaCha20Poly1305;

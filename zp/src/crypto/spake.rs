@@ -112,7 +112,7 @@ impl PasswordSecret {
     pub fn verifier_record(&self) -> VerifierRecord {
         let l = pakery_spake2plus::compute_verifier::<Suite>(&self.w1);
         VerifierRecord {
-            w0: self.w0.clone(),
+            w0: self.w0,
             l: l.try_into().expect("ristretto255 encodes in 32 bytes"),
             client_id: self.client_id.clone(),
             server_id: self.server_id.clone(),
@@ -219,7 +219,11 @@ impl SpakeProver {
     }
 
     /// The SPAKE2+ key, from the server's share.
-    pub(crate) fn finish(self, secret: &PasswordSecret, share_v: &[u8; 32]) -> Result<Key32, Error> {
+    pub(crate) fn finish(
+        self,
+        secret: &PasswordSecret,
+        share_v: &[u8; 32],
+    ) -> Result<Key32, Error> {
         Ok(self.schedule(secret, share_v)?.spake_key())
     }
 }
@@ -300,13 +304,7 @@ mod tests {
         let record = s.verifier_record();
         let (prover, share_p) = SpakeProver::start(&s, &mut rng);
         let (share_v, confirm_v, lib_verifier) = Verifier::<Suite>::start(
-            &share_p,
-            &record.w0,
-            &record.l,
-            CONTEXT,
-            b"alice",
-            b"server",
-            &mut rng,
+            &share_p, &record.w0, &record.l, CONTEXT, b"alice", b"server", &mut rng,
         )
         .unwrap();
         let share_v: [u8; 32] = share_v.try_into().unwrap();

@@ -8,7 +8,7 @@
 
 use super::{ClientConfig, Role, Schedule, ServerConfig, SessionKeys};
 use crate::crypto::{
-    AeadAlgorithm, AeadKey, CryptoRng, Key32, KemSecret, NONCE_LEN, PasswordSecret, SpakeProver,
+    AeadAlgorithm, AeadKey, CryptoRng, KemSecret, Key32, NONCE_LEN, PasswordSecret, SpakeProver,
     TAG_LEN, VerifierRecord, kem_encapsulate, random_array, sha256, spake_verifier_respond,
 };
 use crate::error::Error;
@@ -112,9 +112,7 @@ impl ExpectKnownResponse {
             .cipher
             .kem()
             .ok_or(Error::UnsupportedCipher(response.cipher.0))?;
-        let spake_key = self
-            .prover
-            .finish(&self.secret, &response.spake2_share_b)?;
+        let spake_key = self.prover.finish(&self.secret, &response.spake2_share_b)?;
         let mlkem_pub = open(&spake_key, &response.random, &response.sealed_mlkem_pub)?;
         let mut ct = Vec::new();
         let mlkem_ss = kem_encapsulate(kem, &mlkem_pub, rng, &mut ct)?;

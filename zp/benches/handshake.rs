@@ -1,0 +1,10 @@
+//! Criterion target for the handshake benchmarks of the registry in `suite/`.
+
+mod suite;
+
+fn benches(c: &mut criterion::Criterion) {
+    suite::criterion_benches(c, suite::Category::Handshake);
+}
+
+criterion::criterion_group!(group, benches);
+criterion::criterion_main!(group);
