@@ -7,11 +7,43 @@ mod suite;
 
 use suite::{Category, Kind};
 
+/// Criterion flags that take a value, which is not a name filter.
+const VALUE_FLAGS: &[&str] = &[
+    "--save-baseline",
+    "--baseline",
+    "--baseline-lenient",
+    "--load-baseline",
+    "--measurement-time",
+    "--warm-up-time",
+    "--sample-size",
+    "--noise-threshold",
+    "--significance-level",
+    "--confidence-level",
+    "--nresamples",
+    "--output-format",
+    "--color",
+    "--profile-time",
+    "--plotting-backend",
+    "--format",
+];
+
+fn filters(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_value = false;
+    for a in args {
+        if skip_value {
+            skip_value = false;
+        } else if VALUE_FLAGS.contains(&a.as_str()) {
+            skip_value = true;
+        } else if !a.starts_with('-') {
+            out.push(a);
+        }
+    }
+    out
+}
+
 fn main() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filters = filters(std::env::args().skip(1));
     for bench in suite::all()
         .iter()
         .filter(|b| b.category == Category::Memory)
