@@ -24,7 +24,7 @@ mod suite;
 use serde_json::{Value, json};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
-use suite::{Bench, Kind};
+use suite::Kind;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -166,13 +166,13 @@ fn run(o: &Opts) -> Result<Value, Failure> {
         }
         Kind::Time(setup) => setup,
     };
-    let mut routine = setup();
     let mut out = match o.instrument.as_str() {
-        "time" => time(&mut routine, o),
-        "counters" => counters(&mut routine, o),
-        "pprof" => pprof(&mut routine, o)?,
-        "alloc" => alloc(bench, o)?,
-        "callgrind" => callgrind(&mut routine, o)?,
+        // dhat must be running before setup, so `alloc` builds its own routine.
+        "alloc" => alloc(setup, o)?,
+        "time" => time(&mut setup(), o),
+        "counters" => counters(&mut setup(), o),
+        "pprof" => pprof(&mut setup(), o)?,
+        "callgrind" => callgrind(&mut setup(), o)?,
         _ => unreachable!("checked in parse"),
     };
     out["benchmark"] = json!(bench.name);
@@ -306,10 +306,7 @@ fn pprof(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
     }))
 }
 
-fn alloc(bench: &Bench, o: &Opts) -> Result<Value, Failure> {
-    let Kind::Time(setup) = bench.kind else {
-        unreachable!("bytes benchmarks return earlier")
-    };
+fn alloc(setup: fn() -> suite::Routine, o: &Opts) -> Result<Value, Failure> {
     let path = o.dhat_out.clone().unwrap_or_else(|| {
         std::env::temp_dir()
             .join(format!("zp-probe-dhat-{}.json", std::process::id()))

@@ -210,6 +210,17 @@ fn every_truncation_of_every_frame_is_refused() {
     }
 }
 
+/// A one-byte DataFrame on stream 4, for corrupting.
+fn data_x() -> Vec<u8> {
+    Frame::Data(DataFrame {
+        stream_id: 4,
+        seq: 0,
+        flags: 0,
+        payload: b"x",
+    })
+    .to_bytes()
+}
+
 #[test]
 fn malformed_frames_get_typed_errors() {
     // Unknown magic and unknown type.
@@ -217,13 +228,7 @@ fn malformed_frames_get_typed_errors() {
         parse_frame(&[0, 0, 0, 0, 0x40]),
         Err(Error::UnknownMagic(0))
     );
-    let mut data = Frame::Data(DataFrame {
-        stream_id: 4,
-        seq: 0,
-        flags: 0,
-        payload: b"x",
-    })
-    .to_bytes();
+    let mut data = data_x();
     data[4] = 0x41;
     assert!(matches!(
         parse_frame(&data),
@@ -233,13 +238,7 @@ fn malformed_frames_get_typed_errors() {
         })
     ));
     // Reserved bits in DataFrame flags, reserved bytes in KeyUpdate and ErrorFrame.
-    let mut data = Frame::Data(DataFrame {
-        stream_id: 4,
-        seq: 0,
-        flags: 0,
-        payload: b"x",
-    })
-    .to_bytes();
+    let mut data = data_x();
     data[17] = 0x04;
     assert_eq!(parse_frame(&data), Err(Error::ReservedNonZero));
     let mut ku = Frame::KeyUpdate(KeyUpdate {
@@ -262,22 +261,10 @@ fn malformed_frames_get_typed_errors() {
     ef[8] = 1;
     assert_eq!(parse_frame(&ef), Err(Error::ReservedNonZero));
     // Reserved stream ID; a length that runs past the buffer.
-    let mut data = Frame::Data(DataFrame {
-        stream_id: 4,
-        seq: 0,
-        flags: 0,
-        payload: b"x",
-    })
-    .to_bytes();
+    let mut data = data_x();
     data[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(parse_frame(&data), Err(Error::InvalidStreamId(u32::MAX)));
-    let mut data = Frame::Data(DataFrame {
-        stream_id: 4,
-        seq: 0,
-        flags: 0,
-        payload: b"x",
-    })
-    .to_bytes();
+    let mut data = data_x();
     data[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(parse_frame(&data), Err(Error::Truncated));
     // Window increments above 2^32 - 1.
