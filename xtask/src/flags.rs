@@ -1,0 +1,118 @@
+//! The command line, as data: every subcommand's flags and nothing else.
+//! `main.rs` dispatches on [`Command`]; each subcommand module turns its
+//! flags into typed options once.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// The zp performance workbench: is zp slower, which commit, and why.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Bench(Bench),
+    Compare(Compare),
+    Export(Export),
+    Runs(Runs),
+}
+
+/// Run the benchmarks, store the run, compare it with a baseline and report.
+#[derive(Debug, clap::Args)]
+pub struct Bench {
+    /// Only benchmarks whose name contains this, or a category name.
+    pub filter: Option<String>,
+    /// Also store this run as the named baseline (e.g. `main`).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare with this baseline (default: `main` if it exists, else the previous run).
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Shorter rounds: about a minute for the whole suite, less certain verdicts.
+    #[arg(long)]
+    pub quick: bool,
+    /// How the report is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Compare two stored runs or baselines; exits 1 on a regression, 3 when they cannot be compared.
+#[derive(Debug, clap::Args)]
+pub struct Compare {
+    /// The old side: a baseline name, a run id, `latest`, or a path to a run's JSON.
+    pub old: String,
+    /// The new side, as OLD.
+    pub new: String,
+    /// Also fail any benchmark whose time grew by more than this ratio (e.g. 1.25).
+    #[arg(long, value_name = "RATIO")]
+    pub threshold: Option<f64>,
+    /// How the report is printed on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Print a stored run in Bencher Metric Format (BMF) JSON.
+#[derive(Debug, clap::Args)]
+pub struct Export {
+    /// A baseline name, a run id, `latest`, or a path to a run's JSON.
+    pub run: String,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// List the stored runs and baselines.
+#[derive(Debug, clap::Args)]
+pub struct Runs {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Xtask, clap::Error> {
+        Xtask::try_parse_from(std::iter::once("cargo xtask").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bench_flags() {
+        let Command::Bench(b) = parse(&["bench", "encrypt_record", "--quick", "--save-baseline", "main", "--format", "markdown"])
+            .unwrap()
+            .command
+        else {
+            panic!("not bench")
+        };
+        assert_eq!(b.filter.as_deref(), Some("encrypt_record"));
+        assert!(b.quick);
+        assert_eq!(b.save_baseline.as_deref(), Some("main"));
+        assert_eq!(b.baseline, None);
+        assert_eq!(b.format, Format::Markdown);
+    }
+
+    #[test]
+    fn compare_flags() {
+        let Command::Compare(c) = parse(&["compare", "main", "latest", "--threshold", "1.25"]).unwrap().command else {
+            panic!("not compare")
+        };
+        assert_eq!((c.old.as_str(), c.new.as_str()), ("main", "latest"));
+        assert_eq!(c.threshold, Some(1.25));
+        assert_eq!(c.format, Format::Text);
+    }
+
+    #[test]
+    fn bad_usage_is_rejected() {
+        assert!(parse(&["compare", "main"]).is_err());
+        assert!(parse(&["bench", "--format", "yaml"]).is_err());
+        assert!(parse(&["frobnicate"]).is_err());
+    }
+}
