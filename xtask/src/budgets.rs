@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Crypto,
@@ -18,7 +20,12 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 4] = [Category::Crypto, Category::Handshake, Category::Datapath, Category::Memory];
+    pub const ALL: [Category; 4] = [
+        Category::Crypto,
+        Category::Handshake,
+        Category::Datapath,
+        Category::Memory,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,7 +103,8 @@ struct Entry {
 
 impl Budgets {
     pub fn load(path: &Path) -> Result<Budgets> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         Budgets::parse(&text).with_context(|| format!("invalid budgets file {}", path.display()))
     }
 
@@ -105,22 +113,43 @@ impl Budgets {
         let mut benchmarks = Vec::new();
         // `preserve_order` keeps the file's order, which is the requirements'.
         for (name, value) in file.benchmarks {
-            let e: Entry = value.try_into().with_context(|| format!("benchmark `{name}`"))?;
+            let e: Entry = value
+                .try_into()
+                .with_context(|| format!("benchmark `{name}`"))?;
             let target = match (e.category, e.target_us, e.target_bytes) {
                 (Category::Memory, None, Some(b)) => Target::Bytes(b),
-                (Category::Memory, _, _) => bail!("benchmark `{name}`: a memory benchmark needs `target_bytes` only"),
+                (Category::Memory, _, _) => {
+                    bail!("benchmark `{name}`: a memory benchmark needs `target_bytes` only")
+                }
                 (_, Some(us), None) if us > 0.0 => Target::Nanos(us * 1e3),
-                (c, _, _) => bail!("benchmark `{name}`: a {c} benchmark needs a positive `target_us` only"),
+                (c, _, _) => {
+                    bail!("benchmark `{name}`: a {c} benchmark needs a positive `target_us` only")
+                }
             };
-            benchmarks.push(Budget { name, category: e.category, target, description: e.description });
+            benchmarks.push(Budget {
+                name,
+                category: e.category,
+                target,
+                description: e.description,
+            });
         }
         for c in Category::ALL {
-            let t = file.thresholds.get(&c).with_context(|| format!("no [thresholds.{c}]"))?;
+            let t = file
+                .thresholds
+                .get(&c)
+                .with_context(|| format!("no [thresholds.{c}]"))?;
             if !(0.0 < t.warning && t.warning < t.failure) {
-                bail!("[thresholds.{c}]: need 0 < warning < failure, got {} and {}", t.warning, t.failure);
+                bail!(
+                    "[thresholds.{c}]: need 0 < warning < failure, got {} and {}",
+                    t.warning,
+                    t.failure
+                );
             }
         }
-        Ok(Budgets { benchmarks, thresholds: file.thresholds })
+        Ok(Budgets {
+            benchmarks,
+            thresholds: file.thresholds,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<&Budget> {
@@ -135,14 +164,27 @@ impl Budgets {
     /// category, anything else the names containing it. No match is an
     /// error that suggests the nearest names.
     pub fn select(&self, filter: Option<&str>) -> Result<Vec<&Budget>> {
-        let Some(f) = filter else { return Ok(self.benchmarks.iter().collect()) };
+        let Some(f) = filter else {
+            return Ok(self.benchmarks.iter().collect());
+        };
         let picked: Vec<&Budget> = match Category::ALL.iter().find(|c| c.as_str() == f) {
-            Some(c) => self.benchmarks.iter().filter(|b| b.category == *c).collect(),
-            None => self.benchmarks.iter().filter(|b| b.name.contains(f)).collect(),
+            Some(c) => self
+                .benchmarks
+                .iter()
+                .filter(|b| b.category == *c)
+                .collect(),
+            None => self
+                .benchmarks
+                .iter()
+                .filter(|b| b.name.contains(f))
+                .collect(),
         };
         if picked.is_empty() {
             let names: Vec<&str> = self.benchmarks.iter().map(|b| b.name.as_str()).collect();
-            bail!(crate::Usage(format!("no benchmark matches `{f}`; {}", suggest(f, &names))));
+            bail!(crate::Usage(format!(
+                "no benchmark matches `{f}`; {}",
+                suggest(f, &names)
+            )));
         }
         Ok(picked)
     }
@@ -151,7 +193,10 @@ impl Budgets {
 /// "did you mean …" for the nearest names by edit distance, or the list of
 /// all names when none is close.
 pub fn suggest(wrong: &str, names: &[&str]) -> String {
-    let mut scored: Vec<(usize, &str)> = names.iter().map(|n| (edit_distance(wrong, n), *n)).collect();
+    let mut scored: Vec<(usize, &str)> = names
+        .iter()
+        .map(|n| (edit_distance(wrong, n), *n))
+        .collect();
     scored.sort();
     let close: Vec<&str> = scored
         .iter()
@@ -161,7 +206,14 @@ pub fn suggest(wrong: &str, names: &[&str]) -> String {
     if close.is_empty() {
         format!("the benchmarks are: {}", names.join(", "))
     } else {
-        format!("did you mean {}?", close.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "))
+        format!(
+            "did you mean {}?",
+            close
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
     }
 }
 
@@ -172,7 +224,9 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -191,21 +245,51 @@ mod tests {
     fn the_committed_file_has_the_21_benchmarks_of_the_requirements() {
         let b = budgets();
         assert_eq!(b.benchmarks.len(), 21);
-        let per: Vec<usize> = Category::ALL.iter().map(|c| b.benchmarks.iter().filter(|x| x.category == *c).count()).collect();
+        let per: Vec<usize> = Category::ALL
+            .iter()
+            .map(|c| b.benchmarks.iter().filter(|x| x.category == *c).count())
+            .collect();
         assert_eq!(per, [10, 4, 4, 3]);
         assert_eq!(b.get("x25519_dh").unwrap().target, Target::Nanos(50_000.0));
-        assert_eq!(b.get("state_token_size").unwrap().target, Target::Bytes(1024));
-        assert_eq!(b.thresholds(Category::Handshake), Thresholds { warning: 0.20, failure: 0.50 });
-        assert_eq!(b.thresholds(Category::Datapath), Thresholds { warning: 0.10, failure: 0.25 });
+        assert_eq!(
+            b.get("state_token_size").unwrap().target,
+            Target::Bytes(1024)
+        );
+        assert_eq!(
+            b.thresholds(Category::Handshake),
+            Thresholds {
+                warning: 0.20,
+                failure: 0.50
+            }
+        );
+        assert_eq!(
+            b.thresholds(Category::Datapath),
+            Thresholds {
+                warning: 0.10,
+                failure: 0.25
+            }
+        );
     }
 
     #[test]
     fn filters_select_by_category_or_substring_and_suggest_on_no_match() {
         let b = budgets();
-        let names = |f| b.select(Some(f)).unwrap().iter().map(|x| x.name.clone()).collect::<Vec<_>>();
+        let names = |f| {
+            b.select(Some(f))
+                .unwrap()
+                .iter()
+                .map(|x| x.name.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("handshake").len(), 4);
-        assert_eq!(names("encrypt_record"), ["encrypt_record_1k", "encrypt_record_64k"]);
-        let err = b.select(Some("encrypt_recrod_64k")).unwrap_err().to_string();
+        assert_eq!(
+            names("encrypt_record"),
+            ["encrypt_record_1k", "encrypt_record_64k"]
+        );
+        let err = b
+            .select(Some("encrypt_recrod_64k"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("did you mean `encrypt_record_64k`?"), "{err}");
         let err = b.select(Some("zzzzzzzzzzzzzzzz")).unwrap_err().to_string();
         assert!(err.contains("the benchmarks are: x25519_keygen"), "{err}");
@@ -214,13 +298,26 @@ mod tests {
     #[test]
     fn invalid_files_are_refused_with_the_reason() {
         let missing_tier = "[thresholds.crypto]\nwarning = 0.1\nfailure = 0.25\n[benchmarks]\n";
-        assert!(Budgets::parse(missing_tier).unwrap_err().to_string().contains("[thresholds.handshake]"));
+        assert!(
+            Budgets::parse(missing_tier)
+                .unwrap_err()
+                .to_string()
+                .contains("[thresholds.handshake]")
+        );
         let t = "[thresholds.crypto]\nwarning=0.1\nfailure=0.2\n[thresholds.handshake]\nwarning=0.1\nfailure=0.2\n\
                  [thresholds.datapath]\nwarning=0.1\nfailure=0.2\n[thresholds.memory]\nwarning=0.3\nfailure=0.2\n[benchmarks]\n";
-        assert!(Budgets::parse(t).unwrap_err().to_string().contains("0 < warning < failure"));
+        assert!(
+            Budgets::parse(t)
+                .unwrap_err()
+                .to_string()
+                .contains("0 < warning < failure")
+        );
         let bytes_on_time = t.replace("warning=0.3", "warning=0.1")
             + "a = { category = \"crypto\", target_bytes = 3, description = \"x\" }\n";
-        assert!(format!("{:#}", Budgets::parse(&bytes_on_time).unwrap_err()).contains("positive `target_us`"));
+        assert!(
+            format!("{:#}", Budgets::parse(&bytes_on_time).unwrap_err())
+                .contains("positive `target_us`")
+        );
     }
 
     #[test]

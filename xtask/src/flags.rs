@@ -86,9 +86,17 @@ mod tests {
 
     #[test]
     fn bench_flags() {
-        let Command::Bench(b) = parse(&["bench", "encrypt_record", "--quick", "--save-baseline", "main", "--format", "markdown"])
-            .unwrap()
-            .command
+        let Command::Bench(b) = parse(&[
+            "bench",
+            "encrypt_record",
+            "--quick",
+            "--save-baseline",
+            "main",
+            "--format",
+            "markdown",
+        ])
+        .unwrap()
+        .command
         else {
             panic!("not bench")
         };
@@ -101,7 +109,10 @@ mod tests {
 
     #[test]
     fn compare_flags() {
-        let Command::Compare(c) = parse(&["compare", "main", "latest", "--threshold", "1.25"]).unwrap().command else {
+        let Command::Compare(c) = parse(&["compare", "main", "latest", "--threshold", "1.25"])
+            .unwrap()
+            .command
+        else {
             panic!("not compare")
         };
         assert_eq!((c.old.as_str(), c.new.as_str()), ("main", "latest"));

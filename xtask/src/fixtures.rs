@@ -1,0 +1,118 @@
+//! Deterministic runs for the tests: fixed machine, build and samples, so
+//! verdicts and rendered reports are reproducible byte for byte.
+
+use crate::budgets::{Budgets, Category};
+use crate::host::{Build, Machine};
+use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
+use std::collections::BTreeMap;
+
+pub fn budgets() -> Budgets {
+    Budgets::load(&crate::workspace_root().join("profiles/budgets.toml")).unwrap()
+}
+
+pub fn machine() -> Machine {
+    Machine {
+        cpu: "AMD EPYC".into(),
+        cores: 2,
+        memory_gib: 24,
+        os: "linux".into(),
+        kernel: "6.1.0".into(),
+        features: ["aes", "pclmulqdq", "avx2", "bmi2", "adx"]
+            .map(String::from)
+            .to_vec(),
+        fingerprint: "00112233aabbccdd".into(),
+    }
+}
+
+pub fn build() -> Build {
+    Build {
+        toolchain: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+        opt_level: "3".into(),
+        debug_assertions: false,
+        lto: "false".into(),
+        codegen_units: None,
+        rustflags: String::new(),
+        crates: [("chacha20poly1305", "0.11.0"), ("x25519-dalek", "3.0.0")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+    }
+}
+
+/// Five rounds whose medians are `median` scaled by fixed offsets within
+/// ±3 %; each round has samples spread ±1 % around its median.
+pub fn timing(median: f64) -> Timing {
+    let offsets = [0.0, 0.02, -0.01, 0.03, -0.02];
+    let rounds = offsets
+        .iter()
+        .map(|o| {
+            let m = median * (1.0 + o);
+            vec![m * 0.99, m * 0.995, m, m * 1.005, m * 1.01]
+        })
+        .collect();
+    Timing::from_rounds(rounds)
+}
+
+pub fn time(category: Category, median_ns: f64, allocs: f64) -> Measured {
+    Measured {
+        category,
+        time: Some(timing(median_ns)),
+        bytes: None,
+        allocs: Some(Allocs {
+            per_iter: allocs,
+            bytes_per_iter: allocs * 64.0,
+            peak_live_bytes: 0,
+            top_sites: Vec::new(),
+        }),
+    }
+}
+
+pub fn bytes(n: u64) -> Measured {
+    Measured {
+        category: Category::Memory,
+        time: None,
+        bytes: Some(n),
+        allocs: None,
+    }
+}
+
+pub fn run(id: &str, commit: &str, benchmarks: Vec<(&str, Measured)>) -> Run {
+    Run {
+        schema: SCHEMA.into(),
+        id: id.into(),
+        created: "2026-11-24T12:00:00Z".into(),
+        commit: Some(commit.into()),
+        dirty: false,
+        machine: machine(),
+        build: build(),
+        settings: Settings {
+            quick: false,
+            warm_up_s: 0.5,
+            measurement_s: 1.0,
+            sample_size: 20,
+        },
+        benchmarks: benchmarks
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+/// A small suite: one of each category, the datapath one optionally slowed.
+pub fn suite(id: &str, commit: &str, record_64k_ns: f64, record_allocs: f64) -> Run {
+    run(
+        id,
+        commit,
+        vec![
+            ("x25519_dh", time(Category::Crypto, 52_740.0, 0.0)),
+            (
+                "stranger_handshake_pqc1",
+                time(Category::Handshake, 298_843.0, 41.0),
+            ),
+            (
+                "encrypt_record_64k",
+                time(Category::Datapath, record_64k_ns, record_allocs),
+            ),
+            ("connection_state_size", bytes(544)),
+        ],
+    )
+}
