@@ -193,10 +193,21 @@ impl Budgets {
 /// "did you mean …" for the nearest names by edit distance, or the list of
 /// all names when none is close.
 pub fn suggest(wrong: &str, names: &[&str]) -> String {
-    let mut scored: Vec<(usize, &str)> = names
-        .iter()
-        .map(|n| (edit_distance(wrong, n), *n))
-        .collect();
+    // A filter matches part of a name, so also measure against every
+    // stretch of the name as long as the filter.
+    let len = wrong.chars().count();
+    let distance = |n: &str| {
+        let chars: Vec<char> = n.chars().collect();
+        (0..=chars.len().saturating_sub(len))
+            .map(|i| {
+                let window: String = chars[i..(i + len).min(chars.len())].iter().collect();
+                edit_distance(wrong, &window)
+            })
+            .chain([edit_distance(wrong, n)])
+            .min()
+            .unwrap_or(usize::MAX)
+    };
+    let mut scored: Vec<(usize, &str)> = names.iter().map(|n| (distance(n), *n)).collect();
     scored.sort();
     let close: Vec<&str> = scored
         .iter()
@@ -291,6 +302,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("did you mean `encrypt_record_64k`?"), "{err}");
+        let err = b.select(Some("encrypt_recrod")).unwrap_err().to_string();
+        assert!(
+            err.contains("did you mean `encrypt_record_1k` or `encrypt_record_64k`?"),
+            "{err}"
+        );
+        assert!(
+            b.select(Some("nothing-like-it"))
+                .unwrap_err()
+                .is::<crate::Usage>()
+        );
         let err = b.select(Some("zzzzzzzzzzzzzzzz")).unwrap_err().to_string();
         assert!(err.contains("the benchmarks are: x25519_keygen"), "{err}");
     }
