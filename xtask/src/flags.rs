@@ -16,6 +16,7 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Bench(Bench),
+    Bisect(Bisect),
     Compare(Compare),
     Export(Export),
     Runs(Runs),
@@ -38,6 +39,40 @@ pub struct Bench {
     /// How the report is printed on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Find the commit that made a benchmark slower, and show why.
+#[derive(Debug, clap::Args)]
+pub struct Bisect {
+    /// The benchmark, e.g. `encrypt_record_64k`.
+    pub bench: String,
+    /// A revision where it was fast (default: the commit of baseline `main`).
+    #[arg(long, value_name = "REV")]
+    pub good: Option<String>,
+    /// A revision where it is slow.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub bad: String,
+    /// What to measure: time, exact instruction counts (callgrind), or
+    /// instructions when the regression shows in them, confirmed in time.
+    #[arg(long, value_enum, default_value_t = Metric::Auto)]
+    pub metric: Metric,
+    /// Smallest slowdown that counts, in percent.
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub threshold: f64,
+    /// Parallel jobs for cargo's builds.
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<u32>,
+    /// Ignore cached measurements (built binaries are still reused).
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    Time,
+    Instructions,
+    Auto,
 }
 
 /// Compare two stored runs or baselines; exits 1 on a regression, 3 when they cannot be compared.
@@ -118,6 +153,35 @@ mod tests {
         assert_eq!((c.old.as_str(), c.new.as_str()), ("main", "latest"));
         assert_eq!(c.threshold, Some(1.25));
         assert_eq!(c.format, Format::Text);
+    }
+
+    #[test]
+    fn bisect_flags() {
+        let Command::Bisect(b) = parse(&[
+            "bisect",
+            "encrypt_record_64k",
+            "--good",
+            "v1",
+            "--metric",
+            "instructions",
+            "-j",
+            "2",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not bisect")
+        };
+        assert_eq!(
+            (b.bench.as_str(), b.good.as_deref(), b.bad.as_str()),
+            ("encrypt_record_64k", Some("v1"), "HEAD")
+        );
+        assert_eq!(
+            (b.metric, b.threshold, b.jobs, b.fresh),
+            (Metric::Instructions, 5.0, Some(2), false)
+        );
+        assert!(parse(&["bisect"]).is_err());
+        assert!(parse(&["bisect", "x", "--metric", "cycles"]).is_err());
     }
 
     #[test]

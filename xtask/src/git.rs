@@ -69,3 +69,228 @@ mod tests {
         assert!(head(dir.path()).unwrap().unwrap().dirty);
     }
 }
+
+/// A commit as the bisect report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitInfo {
+    pub id: String,
+    pub subject: String,
+    pub author: String,
+    /// RFC 3339, UTC.
+    pub date: String,
+    /// Paths it changed that can change a benchmark (see [`relevant`]).
+    pub relevant_files: Vec<String>,
+}
+
+/// Paths whose change can change what a benchmark measures: the zp crate,
+/// the workspace manifest and lockfile, vendored crates, cargo's
+/// configuration and the toolchain file. Anything else (docs, xtask,
+/// scripts) cannot, so commits touching only those are skipped.
+pub fn relevant(path: &str) -> bool {
+    path.starts_with("zp/")
+        || path.starts_with("vendor/")
+        || path.starts_with(".cargo/")
+        || matches!(
+            path,
+            "Cargo.toml" | "Cargo.lock" | "rust-toolchain" | "rust-toolchain.toml"
+        )
+}
+
+/// Bad input about revisions (exit code 2, like other usage errors).
+fn usage(msg: String) -> anyhow::Error {
+    crate::Usage(msg).into()
+}
+
+pub fn open(root: &Path) -> Result<Repository> {
+    Repository::discover(root).map_err(|e| {
+        usage(format!(
+            "{} is not inside a git repository: {}",
+            root.display(),
+            e.message()
+        ))
+    })
+}
+
+pub fn resolve(repo: &Repository, rev: &str) -> Result<git2::Oid> {
+    let obj = repo
+        .revparse_single(rev)
+        .map_err(|_| usage(format!("unknown revision `{rev}`")))?;
+    let commit = obj
+        .peel_to_commit()
+        .map_err(|_| usage(format!("`{rev}` is not a commit")))?;
+    Ok(commit.id())
+}
+
+/// The commits a bisect from `good` to `bad` considers: `good`, then the
+/// first-parent commits after it up to `bad` that touch a relevant path,
+/// and `bad` itself. Also returns how many commits were left out as
+/// irrelevant.
+pub fn candidates(
+    repo: &Repository,
+    good: git2::Oid,
+    bad: git2::Oid,
+) -> Result<(Vec<CommitInfo>, usize)> {
+    if good == bad {
+        return Err(usage(format!(
+            "--good and --bad are the same commit {}",
+            short(&good)
+        )));
+    }
+    if repo.graph_descendant_of(good, bad)? {
+        return Err(usage(format!(
+            "the revisions are reversed: --good {} is newer than --bad {}",
+            short(&good),
+            short(&bad)
+        )));
+    }
+    if !repo.graph_descendant_of(bad, good)? {
+        return Err(usage(format!(
+            "--good {} is not an ancestor of --bad {}",
+            short(&good),
+            short(&bad)
+        )));
+    }
+    let mut chain = Vec::new();
+    let mut at = repo.find_commit(bad)?;
+    while at.id() != good {
+        chain.push(at.id());
+        at = match at.parent(0) {
+            Ok(p) => p,
+            Err(_) => {
+                return Err(usage(format!(
+                    "--good {} is not on the first-parent history of --bad {} (it was merged in from a side branch); pass the merge's first parent instead",
+                    short(&good),
+                    short(&bad)
+                )));
+            }
+        };
+    }
+    chain.reverse();
+    let mut out = vec![info(repo, good)?];
+    let mut irrelevant = 0;
+    for (k, id) in chain.iter().enumerate() {
+        let c = info(repo, *id)?;
+        if c.relevant_files.is_empty() && k + 1 < chain.len() {
+            irrelevant += 1;
+        } else {
+            out.push(c);
+        }
+    }
+    if out.len() == 2 && out[1].relevant_files.is_empty() {
+        return Err(usage(format!(
+            "no commit between {} and {} touches zp/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
+            short(&good),
+            short(&bad)
+        )));
+    }
+    Ok((out, irrelevant))
+}
+
+fn short(id: &git2::Oid) -> String {
+    id.to_string()[..10].to_string()
+}
+
+pub fn info(repo: &Repository, id: git2::Oid) -> Result<CommitInfo> {
+    let c = repo.find_commit(id)?;
+    let tree = c.tree()?;
+    let parent_tree = c.parent(0).ok().map(|p| p.tree()).transpose()?;
+    let diff = repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)?;
+    let mut files: Vec<String> = diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .filter_map(|p| p.to_str().map(String::from))
+        .filter(|p| relevant(p))
+        .collect();
+    files.sort();
+    files.dedup();
+    let secs = u64::try_from(c.author().when().seconds()).unwrap_or(0);
+    Ok(CommitInfo {
+        id: id.to_string(),
+        subject: c.summary().ok().flatten().unwrap_or("").to_string(),
+        author: c.author().name().unwrap_or("?").to_string(),
+        date: crate::host::utc(secs).1,
+        relevant_files: files,
+    })
+}
+
+/// Writes the tree of commit `id` into `dir`, outside the user's checkout:
+/// HEAD, the index and the working tree of the repository are never
+/// touched. Files whose content is already right are left alone, so cargo
+/// does not rebuild what did not change; files the commit lacks are
+/// removed.
+pub fn materialize(repo: &Repository, id: git2::Oid, dir: &Path) -> Result<()> {
+    let tree = repo.find_commit(id)?.tree()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut failure: Option<anyhow::Error> = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let rel = format!("{parent}{}", entry.name().unwrap_or(""));
+        let path = dir.join(&rel);
+        let result = (|| -> Result<()> {
+            let blob = repo.find_blob(entry.id())?;
+            if let Some(p) = path.parent() {
+                std::fs::create_dir_all(p)?;
+            }
+            if entry.filemode() == 0o120000 {
+                let target = std::str::from_utf8(blob.content())?;
+                let _ = std::fs::remove_file(&path);
+                #[cfg(unix)]
+                std::os::unix::fs::symlink(target, &path)?;
+                return Ok(());
+            }
+            if std::fs::read(&path).ok().as_deref() != Some(blob.content()) {
+                let _ = std::fs::remove_file(&path);
+                std::fs::write(&path, blob.content())?;
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if entry.filemode() == 0o100755 {
+                    0o755
+                } else {
+                    0o644
+                };
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                wanted.insert(path);
+                git2::TreeWalkResult::Ok
+            }
+            Err(e) => {
+                failure = Some(e.context(format!("cannot write {rel}")));
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    remove_unwanted(dir, &wanted)?;
+    Ok(())
+}
+
+fn remove_unwanted(
+    dir: &Path,
+    wanted: &std::collections::BTreeSet<std::path::PathBuf>,
+) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            remove_unwanted(&path, wanted)?;
+            if std::fs::read_dir(&path)?.next().is_none() {
+                std::fs::remove_dir(&path)?;
+            }
+        } else if !wanted.contains(&path) {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}

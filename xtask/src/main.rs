@@ -3,11 +3,13 @@
 //! is it slower (`bench`, `compare`), which commit made it slower, and why.
 //!
 //! Exit codes: 0 success; 1 a regression (`compare`); 2 bad usage (an
-//! unknown benchmark, flag or name); 3 could not compare (a missing or
-//! corrupt run or baseline); 4 anything else that failed (a build, a probe,
-//! the file system).
+//! unknown benchmark, flag, name or revision); 3 could not compare (a
+//! missing or corrupt run or baseline); 4 anything else that failed (a
+//! build, a probe, the file system); 5 nothing to bisect (no regression
+//! between the endpoints); 6 an endpoint of a bisect cannot be measured.
 
 mod bench;
+mod bisect;
 mod budgets;
 mod cargo;
 mod compare;
@@ -17,6 +19,7 @@ mod git;
 mod host;
 mod report;
 mod runs;
+mod search;
 mod stats;
 mod store;
 mod verdicts;
@@ -81,6 +84,7 @@ fn run(args: flags::Xtask) -> Result<()> {
     };
     match args.command {
         flags::Command::Bench(f) => f.run(&ctx),
+        flags::Command::Bisect(f) => f.run(&ctx),
         flags::Command::Compare(f) => f.run(&ctx),
         flags::Command::Export(f) => f.run(&ctx),
         flags::Command::Runs(f) => f.run(&ctx),
@@ -100,6 +104,12 @@ fn exit_code(e: &anyhow::Error) -> u8 {
             || cause.is::<compare::CannotCompare>()
         {
             return 3;
+        }
+        if cause.is::<bisect::NothingToBisect>() {
+            return 5;
+        }
+        if cause.is::<search::EndpointUnusable>() {
+            return 6;
         }
     }
     4
@@ -180,5 +190,7 @@ mod tests {
             3
         );
         assert_eq!(code(anyhow::anyhow!("cargo failed")), 4);
+        assert_eq!(code(bisect::NothingToBisect("flat".into()).into()), 5);
+        assert_eq!(code(search::EndpointUnusable("broken".into()).into()), 6);
     }
 }

@@ -347,6 +347,19 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
             _ => {}
         }
     }
+    if verdict == Some(Verdict::Pass)
+        && let (Some(d), Some(o)) = (row.decision, old)
+        && d.p.is_some_and(|p| p < stats::ALPHA)
+        && d.change() > 0.0
+    {
+        let _ = o;
+        out.push(format!(
+            "Slower by {} with significance (p = {:.3}), but under the {} warning tier: watch it.",
+            fmt_change(d.change()),
+            d.p.unwrap_or(1.0),
+            row.category
+        ));
+    }
     if verdict == Some(Verdict::Inconclusive) {
         let d = row.decision.expect("inconclusive has a decision");
         out.push(format!(
