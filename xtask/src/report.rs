@@ -122,11 +122,15 @@ pub fn summary(c: &Comparison, md: bool) -> String {
     } else {
         format!("{over} over budget")
     });
-    if !c.removed.is_empty() {
-        tail.push(format!(
+    match c.removed.len() {
+        0 => {}
+        1..=4 => tail.push(format!(
             "not measured in this run: {}",
             c.removed.join(", ")
-        ));
+        )),
+        n => tail.push(format!(
+            "{n} benchmarks of the baseline not measured in this run"
+        )),
     }
     if let Some(t) = c.threshold {
         tail.push(format!("gate: failure tier or ×{t} slower"));

@@ -392,7 +392,7 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
 /// Self time by leaf function from folded stacks (`a;b;leaf count`),
 /// largest first.
 pub fn hotspots(folded: &[String], top: usize) -> Vec<Hotspot> {
-    let mut by_leaf: std::collections::BTreeMap<&str, u64> = Default::default();
+    let mut by_leaf: std::collections::BTreeMap<String, u64> = Default::default();
     let mut total = 0u64;
     for line in folded {
         let Some((stack, count)) = line.rsplit_once(' ') else {
@@ -401,14 +401,25 @@ pub fn hotspots(folded: &[String], top: usize) -> Vec<Hotspot> {
         let Ok(count) = count.parse::<u64>() else {
             continue;
         };
-        let leaf = stack.rsplit(';').next().unwrap_or(stack);
-        *by_leaf.entry(leaf).or_default() += count;
+        let frames: Vec<&str> = stack.split(';').collect();
+        let leaf = frames.last().copied().unwrap_or(stack);
+        // Inlined intrinsics make poor names on their own: say which zp
+        // function they ran in (the innermost frame from zp, not the probe).
+        let owner = frames
+            .iter()
+            .rev()
+            .find(|f| f.contains("zp::") && !f.contains("zp_probe"));
+        let name = match owner {
+            Some(o) if !leaf.contains("zp::") => format!("{leaf} (in {o})"),
+            _ => leaf.to_string(),
+        };
+        *by_leaf.entry(name).or_default() += count;
         total += count;
     }
     let mut v: Vec<Hotspot> = by_leaf
         .into_iter()
         .map(|(f, c)| Hotspot {
-            function: f.to_string(),
+            function: f,
             percent: 100.0 * c as f64 / total.max(1) as f64,
         })
         .collect();
@@ -643,6 +654,8 @@ mod tests {
             .map(String::from)
             .to_vec();
         let h = hotspots(&folded, 2);
+        let zp = hotspots(&["zp_probe_measured;zp::record::seal;mul 3".to_string()], 1);
+        assert_eq!(zp[0].function, "mul (in zp::record::seal)");
         assert_eq!(
             h,
             [
