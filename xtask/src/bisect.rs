@@ -416,6 +416,14 @@ impl Drop for Probe<'_> {
     }
 }
 
+fn fmt_p(p: f64) -> String {
+    if p < 1e-4 {
+        "p < 0.0001".to_string()
+    } else {
+        format!("p = {p:.4}")
+    }
+}
+
 fn metric_name(m: Metric) -> &'static str {
     match m {
         Metric::Instructions => "instructions",
@@ -435,12 +443,12 @@ impl Measurer for Probe<'_> {
         if self.fresh {
             let _ = std::fs::remove_file(dir.join("skip"));
         }
-        if !dir.join("probe").is_file() {
-            if let Some(why) = self.build(i, &dir)? {
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join("skip"), &why)?;
-                return Ok(Prepared::Skip(why));
-            }
+        if !dir.join("probe").is_file()
+            && let Some(why) = self.build(i, &dir)?
+        {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("skip"), &why)?;
+            return Ok(Prepared::Skip(why));
         }
         let exe = dir.join("probe");
         // The worktree may hold another commit by now; the probe needs none
@@ -554,12 +562,12 @@ impl Report {
             Finding::Culprit { step, .. } => {
                 let c = &self.commits[step.culprit];
                 format!(
-                    "{} regressed at {} \"{}\": {} ({} of the whole change)",
+                    "{} regressed at {} \"{}\": {} ({:.0}% of the whole change)",
                     self.bench,
                     short(&c.id),
                     c.subject,
                     pct(step.ratio),
-                    format!("{:.0}%", step.share * 100.0)
+                    step.share * 100.0
                 )
             }
             Finding::Ambiguous { after, upto } => format!(
@@ -592,7 +600,7 @@ impl Report {
                 metric_name(self.metric),
                 (step.low - 1.0) * 100.0,
                 (step.high - 1.0) * 100.0,
-                step.p.map_or(String::new(), |p| format!(", p = {p:.4}")),
+                step.p.map_or(String::new(), |p| format!(", {}", fmt_p(p))),
                 step.share * 100.0,
                 (self.outcome.total_ratio - 1.0) * 100.0
             );
@@ -603,7 +611,7 @@ impl Report {
                     (t.ratio - 1.0) * 100.0,
                     (t.low - 1.0) * 100.0,
                     (t.high - 1.0) * 100.0,
-                    t.p.map_or(String::new(), |p| format!(", p = {p:.4}"))
+                    t.p.map_or(String::new(), |p| format!(", {}", fmt_p(p)))
                 );
             }
             for (a, b, r) in other_steps {
