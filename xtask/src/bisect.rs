@@ -176,6 +176,25 @@ impl flags::Bisect {
             }
         };
         progress.finish();
+        // Why: where the culprit spends its time differently from its parent.
+        let mut hotspots = Vec::new();
+        if let Finding::Culprit { step, .. } = &outcome.finding
+            && let (Some(pe), Some(ce)) = (
+                probe.exes.get(&step.parent).cloned(),
+                probe.exes.get(&step.culprit).cloned(),
+            )
+        {
+            eprintln!("profiling the culprit against its parent (pprof, 3 s each) …");
+            match (
+                crate::flame::sample(ctx, &pe, &self.bench, 3.0),
+                crate::flame::sample(ctx, &ce, &self.bench, 3.0),
+            ) {
+                (Ok(before), Ok(after)) => {
+                    hotspots = after.attributed().changes_from(&before.attributed(), 5)
+                }
+                (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),
+            }
+        }
         let (builds, measurements, cached) = (probe.builds, probe.measurements, probe.cached);
         drop(probe);
         let report = Report {
@@ -186,6 +205,7 @@ impl flags::Bisect {
             irrelevant,
             outcome,
             time_confirmation: confirmation,
+            hotspots,
             builds,
             measurements,
             cached,
@@ -431,14 +451,16 @@ fn metric_name(m: Metric) -> &'static str {
     }
 }
 
-impl Measurer for Probe<'_> {
-    fn prepare(&mut self, i: usize) -> Result<Prepared> {
+impl Probe<'_> {
+    /// The cached probe of candidate `i`, built first if need be; or why it
+    /// cannot be built.
+    fn ensure_built(&mut self, i: usize) -> Result<std::result::Result<PathBuf, String>> {
         let dir = self.bin_dir(i);
         // A cached build failure stands unless --fresh asks to retry it.
         if !self.fresh
             && let Ok(why) = std::fs::read_to_string(dir.join("skip"))
         {
-            return Ok(Prepared::Skip(why));
+            return Ok(Err(why));
         }
         if self.fresh {
             let _ = std::fs::remove_file(dir.join("skip"));
@@ -448,6 +470,49 @@ impl Measurer for Probe<'_> {
         {
             std::fs::create_dir_all(&dir)?;
             std::fs::write(dir.join("skip"), &why)?;
+            return Ok(Err(why));
+        }
+        Ok(Ok(dir.join("probe")))
+    }
+}
+
+/// The probe built from `rev` (through the bisect's cache), or from the
+/// working tree as it is when `rev` is `None`; with a label naming it.
+pub fn probe_binary(ctx: &Ctx, rev: Option<&str>) -> Result<(PathBuf, String)> {
+    let Some(rev) = rev else {
+        let exes = crate::cargo::build_benches_in(&ctx.root, &["probe"], &ctx.probe_profile)?;
+        let label = match git::head(&ctx.root)? {
+            Some(h) => format!(
+                "{}{}",
+                short(&h.commit),
+                if h.dirty { "+changes" } else { "" }
+            ),
+            None => "working tree".to_string(),
+        };
+        return Ok((exes["probe"].clone(), label));
+    };
+    let repo = git::open(&ctx.root)?;
+    let id = git::resolve(&repo, rev)?;
+    let commits = vec![git::info(&repo, id)?];
+    let mut probe = Probe::new(ctx, &repo, &commits, "", None, false)?;
+    eprintln!(
+        "building the probe at {} {} …",
+        short(&commits[0].id),
+        commits[0].subject
+    );
+    match probe.ensure_built(0)? {
+        Ok(exe) => Ok((exe, short(&commits[0].id).to_string())),
+        Err(why) => bail!(crate::Usage(format!(
+            "`{rev}` ({}) {why}",
+            short(&commits[0].id)
+        ))),
+    }
+}
+
+impl Measurer for Probe<'_> {
+    fn prepare(&mut self, i: usize) -> Result<Prepared> {
+        let dir = self.bin_dir(i);
+        if let Err(why) = self.ensure_built(i)? {
             return Ok(Prepared::Skip(why));
         }
         let exe = dir.join("probe");
@@ -513,6 +578,8 @@ struct Report {
     irrelevant: usize,
     outcome: Outcome,
     time_confirmation: Option<search::Step>,
+    /// Functions whose share of samples changed most, parent → culprit.
+    hotspots: Vec<crate::stacks::Change>,
     builds: usize,
     measurements: usize,
     cached: usize,
@@ -613,6 +680,20 @@ impl Report {
                     (t.high - 1.0) * 100.0,
                     t.p.map_or(String::new(), |p| format!(", {}", fmt_p(p)))
                 );
+            }
+            if !self.hotspots.is_empty() {
+                let _ = writeln!(out, "\nHotspots (self time, parent → culprit):  ");
+                for (i, h) in self.hotspots.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "{}. {} - {:.0}% → {:.0}% of time  ",
+                        i + 1,
+                        h.function,
+                        h.before_pct,
+                        h.after_pct
+                    );
+                }
+                out.push('\n');
             }
             for (a, b, r) in other_steps {
                 let _ = writeln!(
@@ -817,6 +898,7 @@ fn main() {
             root: root.to_path_buf(),
             budgets: crate::budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
             store: crate::store::Store::new(&root.join("profiles")),
+            probe_profile: "bench".into(),
         };
         let flags = flags::Bisect {
             bench: "spin".into(),

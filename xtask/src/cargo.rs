@@ -12,13 +12,23 @@ use std::process::{Command, Stdio};
 /// Builds `zp`'s bench targets `targets` in the bench profile and returns
 /// each target's executable. Cargo's progress goes to the terminal.
 pub fn build_benches(root: &Path, targets: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
+    build_benches_in(root, targets, "bench")
+}
+
+/// As [`build_benches`], in another cargo profile.
+pub fn build_benches_in(
+    root: &Path,
+    targets: &[&str],
+    profile: &str,
+) -> Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root).args([
-        "bench",
+        "build",
+        "--profile",
+        profile,
         "--package",
         "zp",
-        "--no-run",
         "--message-format=json-render-diagnostics",
     ]);
     for t in targets {
@@ -30,7 +40,7 @@ pub fn build_benches(root: &Path, targets: &[&str]) -> Result<BTreeMap<String, P
         .with_context(|| format!("cannot run {cargo}"))?;
     if !out.status.success() {
         bail!(
-            "cannot build the benchmarks: `cargo bench --no-run` failed ({})",
+            "cannot build the benchmarks: `cargo build --profile {profile}` failed ({})",
             out.status
         );
     }

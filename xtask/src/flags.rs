@@ -18,7 +18,10 @@ pub enum Command {
     Bench(Bench),
     Bisect(Bisect),
     Compare(Compare),
+    Doctor(Doctor),
     Export(Export),
+    Flame(Flame),
+    Profile(Profile),
     Runs(Runs),
 }
 
@@ -99,6 +102,42 @@ pub struct Export {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 }
+
+/// Sample a benchmark (or a category) with pprof and render a flamegraph.
+#[derive(Debug, clap::Args)]
+pub struct Flame {
+    /// A benchmark, a category (`handshake`) or part of a name.
+    pub target: String,
+    /// Profile this revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Also render a differential flamegraph from REV to the profiled code.
+    #[arg(long, value_name = "REV")]
+    pub diff: Option<String>,
+    /// Seconds of sampling per benchmark (pprof samples at most ~250 Hz here).
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    pub seconds: f64,
+}
+
+/// Explain a benchmark: hotspots, counters per iteration, allocations.
+#[derive(Debug, clap::Args)]
+pub struct Profile {
+    /// A benchmark, a category or part of a name (default: all of them).
+    pub target: Option<String>,
+    /// Only allocations (dhat): per iteration, peak live, top sites; writes dhat-heap JSON.
+    #[arg(long)]
+    pub mem: bool,
+    /// Only counters: perf-event where the kernel allows, callgrind's exact instructions otherwise.
+    #[arg(long)]
+    pub counters: bool,
+    /// Profile this revision instead of the working tree.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+}
+
+/// What this machine can measure, and how to fix what it cannot.
+#[derive(Debug, clap::Args)]
+pub struct Doctor {}
 
 /// List the stored runs and baselines.
 #[derive(Debug, clap::Args)]
@@ -182,6 +221,29 @@ mod tests {
         );
         assert!(parse(&["bisect"]).is_err());
         assert!(parse(&["bisect", "x", "--metric", "cycles"]).is_err());
+    }
+
+    #[test]
+    fn flame_and_profile_flags() {
+        let Command::Flame(f) = parse(&["flame", "handshake", "--diff", "HEAD~3"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (f.target.as_str(), f.diff.as_deref(), f.rev, f.seconds),
+            ("handshake", Some("HEAD~3"), None, 5.0)
+        );
+        let Command::Profile(p) = parse(&["profile", "--mem"]).unwrap().command else {
+            panic!()
+        };
+        assert!(p.mem && !p.counters && p.target.is_none());
+        assert!(matches!(
+            parse(&["doctor"]).unwrap().command,
+            Command::Doctor(_)
+        ));
+        assert!(parse(&["flame"]).is_err());
     }
 
     #[test]

@@ -13,13 +13,17 @@ mod bisect;
 mod budgets;
 mod cargo;
 mod compare;
+mod doctor;
 mod export;
 mod flags;
+mod flame;
 mod git;
 mod host;
+mod profile;
 mod report;
 mod runs;
 mod search;
+mod stacks;
 mod stats;
 mod store;
 mod verdicts;
@@ -36,6 +40,9 @@ pub struct Ctx {
     pub root: PathBuf,
     pub budgets: budgets::Budgets,
     pub store: store::Store,
+    /// The cargo profile probes of the working tree are built in: `bench`
+    /// (tests use `dev`, whose dependencies `cargo test` has built).
+    pub probe_profile: String,
 }
 
 /// The workspace this xtask belongs to.
@@ -81,12 +88,16 @@ fn run(args: flags::Xtask) -> Result<()> {
         budgets: budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
         store: store::Store::new(&root.join("profiles")),
         root,
+        probe_profile: "bench".into(),
     };
     match args.command {
         flags::Command::Bench(f) => f.run(&ctx),
         flags::Command::Bisect(f) => f.run(&ctx),
         flags::Command::Compare(f) => f.run(&ctx),
+        flags::Command::Doctor(f) => f.run(&ctx),
         flags::Command::Export(f) => f.run(&ctx),
+        flags::Command::Flame(f) => f.run(&ctx),
+        flags::Command::Profile(f) => f.run(&ctx),
         flags::Command::Runs(f) => f.run(&ctx),
     }
 }

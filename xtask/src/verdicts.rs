@@ -390,46 +390,19 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
 }
 
 /// Self time by leaf function from folded stacks (`a;b;leaf count`),
-/// largest first.
+/// largest first, leaves attributed to the zp function they ran in.
 pub fn hotspots(folded: &[String], top: usize) -> Vec<Hotspot> {
-    let mut by_leaf: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut total = 0u64;
-    for line in folded {
-        let Some((stack, count)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(count) = count.parse::<u64>() else {
-            continue;
-        };
-        let frames: Vec<&str> = stack.split(';').collect();
-        let leaf = frames.last().copied().unwrap_or(stack);
-        // Inlined intrinsics make poor names on their own: say which zp
-        // function they ran in (the innermost frame from zp, not the probe).
-        let owner = frames
-            .iter()
-            .rev()
-            .find(|f| f.contains("zp::") && !f.contains("zp_probe"));
-        let name = match owner {
-            Some(o) if !leaf.contains("zp::") => format!("{leaf} (in {o})"),
-            _ => leaf.to_string(),
-        };
-        *by_leaf.entry(name).or_default() += count;
-        total += count;
-    }
-    let mut v: Vec<Hotspot> = by_leaf
+    crate::stacks::Profile::parse(folded.iter().map(String::as_str))
+        .attributed()
+        .shares()
         .into_iter()
-        .map(|(f, c)| Hotspot {
-            function: f,
-            percent: 100.0 * c as f64 / total.max(1) as f64,
+        .filter(|s| s.self_pct > 0.0)
+        .take(top)
+        .map(|s| Hotspot {
+            function: s.function,
+            percent: s.self_pct,
         })
-        .collect();
-    v.sort_by(|a, b| {
-        b.percent
-            .total_cmp(&a.percent)
-            .then(a.function.cmp(&b.function))
-    });
-    v.truncate(top);
-    v
+        .collect()
 }
 
 /// `52.7µs`, `483ns`, `1.23ms`: three significant figures, the seed's style.

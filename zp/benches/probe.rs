@@ -261,6 +261,47 @@ fn strip_hash(name: &str) -> &str {
     }
 }
 
+/// A frame's name for folded stacks. Inlined frames carry only their short
+/// name (`mul`, `ntt`); those get the crate and file they come from
+/// (`curve25519_dalek::field::mul`), so a hotspot says whose code it is.
+fn frame_name(s: &pprof::Symbol) -> String {
+    let name = strip_hash(&s.name()).to_string();
+    if name.contains("::") {
+        return name;
+    }
+    match s.filename.as_deref().and_then(module_of) {
+        Some(module) => format!("{module}::{name}"),
+        None => name,
+    }
+}
+
+/// `…/curve25519-dalek-5.0.0/src/backend/serial/u64/field.rs` →
+/// `curve25519_dalek::field`; `zp/src/record.rs` → `zp::record`;
+/// `…/library/core/src/num/mod.rs` → `core::num`.
+fn module_of(path: &std::path::Path) -> Option<String> {
+    let parts: Vec<&str> = path.iter().filter_map(|p| p.to_str()).collect();
+    let src = parts.iter().rposition(|p| *p == "src")?;
+    let dir = parts.get(src.checked_sub(1)?)?;
+    // Registry folders are `name-version`: drop the version.
+    let krate = match dir.rsplit_once('-') {
+        Some((n, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => n,
+        _ => dir,
+    };
+    let file = path.file_stem()?.to_str()?;
+    let module = if matches!(file, "mod" | "lib" | "main") {
+        parts
+            .get(parts.len().checked_sub(2)?)
+            .filter(|p| **p != "src")
+            .copied()
+    } else {
+        Some(file)
+    };
+    Some(match module {
+        Some(m) => format!("{}::{m}", krate.replace('-', "_")),
+        None => krate.replace('-', "_"),
+    })
+}
+
 fn pprof(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(o.frequency)
@@ -287,7 +328,7 @@ fn pprof(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
             .frames
             .iter()
             .rev()
-            .flat_map(|f| f.iter().rev().map(|s| strip_hash(&s.name()).to_string()))
+            .flat_map(|f| f.iter().rev().map(frame_name))
             .collect();
         let Some(root) = names.iter().position(|n| n.ends_with(MARKER)) else {
             continue;

@@ -1,0 +1,260 @@
+//! Folded stacks (`root;caller;leaf count`, the format inferno and
+//! flamegraph.pl read): parsing, hotspots by self and inclusive share, and
+//! the functions whose share changed most between two profiles.
+
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A profile: stacks (root first) with their sample counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub stacks: Vec<(Vec<String>, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Share {
+    pub function: String,
+    /// Percent of samples in which it is the leaf.
+    pub self_pct: f64,
+    /// Percent of samples in which it is anywhere on the stack.
+    pub inclusive_pct: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub function: String,
+    pub before_pct: f64,
+    pub after_pct: f64,
+}
+
+impl Profile {
+    /// Parses folded lines; lines that are not `stack count` are ignored.
+    pub fn parse<'a>(lines: impl IntoIterator<Item = &'a str>) -> Profile {
+        let stacks = lines
+            .into_iter()
+            .filter_map(|l| {
+                let (stack, count) = l.trim_end().rsplit_once(' ')?;
+                let count: u64 = count.parse().ok()?;
+                let frames: Vec<String> = stack
+                    .split(';')
+                    .filter(|f| !f.is_empty())
+                    .map(String::from)
+                    .collect();
+                (!frames.is_empty()).then_some((frames, count))
+            })
+            .collect();
+        Profile { stacks }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.stacks.iter().map(|(_, c)| c).sum()
+    }
+
+    /// Folded lines again, for inferno.
+    pub fn folded(&self) -> Vec<String> {
+        self.stacks
+            .iter()
+            .map(|(f, c)| format!("{} {c}", f.join(";")))
+            .collect()
+    }
+
+    /// Every function with its self and inclusive share, largest self
+    /// share first. A function appearing twice in one stack (recursion)
+    /// counts once for its inclusive share.
+    pub fn shares(&self) -> Vec<Share> {
+        let total = self.total().max(1) as f64;
+        let mut own: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut incl: BTreeMap<&str, u64> = BTreeMap::new();
+        for (frames, count) in &self.stacks {
+            *own.entry(frames.last().expect("non-empty")).or_default() += count;
+            let distinct: BTreeSet<&str> = frames.iter().map(String::as_str).collect();
+            for f in distinct {
+                *incl.entry(f).or_default() += count;
+            }
+        }
+        let mut v: Vec<Share> = incl
+            .iter()
+            .map(|(f, c)| Share {
+                function: f.to_string(),
+                self_pct: 100.0 * *own.get(f).unwrap_or(&0) as f64 / total,
+                inclusive_pct: 100.0 * *c as f64 / total,
+            })
+            .collect();
+        v.sort_by(|a, b| {
+            b.self_pct
+                .total_cmp(&a.self_pct)
+                .then(b.inclusive_pct.total_cmp(&a.inclusive_pct))
+                .then(a.function.cmp(&b.function))
+        });
+        v
+    }
+
+    /// The functions whose self share moved most from `before` to `self`.
+    pub fn changes_from(&self, before: &Profile, top: usize) -> Vec<Change> {
+        let index = |p: &Profile| -> BTreeMap<String, f64> {
+            p.shares()
+                .into_iter()
+                .map(|s| (s.function, s.self_pct))
+                .collect()
+        };
+        let (b, a) = (index(before), index(self));
+        let names: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+        let mut v: Vec<Change> = names
+            .into_iter()
+            .map(|f| Change {
+                function: f.clone(),
+                before_pct: *b.get(f).unwrap_or(&0.0),
+                after_pct: *a.get(f).unwrap_or(&0.0),
+            })
+            .filter(|c| (c.after_pct - c.before_pct).abs() > 0.0)
+            .collect();
+        v.sort_by(|x, y| {
+            (y.after_pct - y.before_pct)
+                .abs()
+                .total_cmp(&(x.after_pct - x.before_pct).abs())
+                .then(x.function.cmp(&y.function))
+        });
+        v.truncate(top);
+        v
+    }
+
+    /// Leaves renamed `leaf (in zp::function)` when the leaf is not zp's own
+    /// code: inlined intrinsics (`mul`, `_mm256_shuffle_epi8`) say little
+    /// without the zp function they ran in. For hotspot tables, not SVGs.
+    pub fn attributed(&self) -> Profile {
+        let stacks = self
+            .stacks
+            .iter()
+            .map(|(frames, c)| {
+                let mut frames = frames.clone();
+                let leaf = frames.last().cloned().unwrap_or_default();
+                // zp's own frames start with its path (not merely mention
+                // it in generic parameters); the probe's marker is not one.
+                let zp = |f: &str| {
+                    (f.starts_with("zp::") || f.starts_with("<zp::")) && !f.contains("zp_probe")
+                };
+                let owner = frames.iter().rev().find(|f| zp(f)).cloned();
+                if let (Some(o), false) = (owner, zp(&leaf)) {
+                    *frames.last_mut().expect("non-empty") = format!("{leaf} (in {o})");
+                }
+                (frames, *c)
+            })
+            .collect();
+        Profile { stacks }
+    }
+
+    /// Stacks with a prefix frame (a benchmark's name), to merge a group
+    /// into one flamegraph.
+    pub fn prefixed(&self, root: &str) -> Profile {
+        Profile {
+            stacks: self
+                .stacks
+                .iter()
+                .map(|(f, c)| {
+                    (
+                        std::iter::once(root.to_string())
+                            .chain(f.iter().cloned())
+                            .collect(),
+                        *c,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Profile {
+        Profile::parse(
+            "main;zp::handshake;ml_kem::decap;keccak 50\n\
+             main;zp::handshake;x25519::mul 30\n\
+             main;zp::handshake;zp::handshake 5\n\
+             main;zp::record::seal 15\n\
+             not a folded line\n\
+             main;broken x\n"
+                .lines(),
+        )
+    }
+
+    #[test]
+    fn parses_folded_lines_and_skips_others() {
+        let p = fixture();
+        assert_eq!(p.stacks.len(), 4);
+        assert_eq!(p.total(), 100);
+        assert_eq!(p.folded()[1], "main;zp::handshake;x25519::mul 30");
+    }
+
+    #[test]
+    fn self_and_inclusive_shares() {
+        let s = fixture().shares();
+        let get = |f: &str| s.iter().find(|x| x.function == f).unwrap().clone();
+        assert_eq!(s[0].function, "keccak");
+        assert_eq!(
+            (get("keccak").self_pct, get("keccak").inclusive_pct),
+            (50.0, 50.0)
+        );
+        // Recursion counts once: zp::handshake is on 85 of 100 stacks.
+        assert_eq!(
+            (
+                get("zp::handshake").self_pct,
+                get("zp::handshake").inclusive_pct
+            ),
+            (5.0, 85.0)
+        );
+        assert_eq!(
+            (get("main").self_pct, get("main").inclusive_pct),
+            (0.0, 100.0)
+        );
+    }
+
+    #[test]
+    fn the_hotspot_diff_ranks_the_largest_moves() {
+        let before = fixture();
+        let after = Profile::parse(
+            "main;zp::handshake;ml_kem::decap;keccak 40\n\
+             main;zp::handshake;x25519::mul 20\n\
+             main;zp::record::seal;checksum 40\n"
+                .lines(),
+        );
+        let c = after.changes_from(&before, 3);
+        assert_eq!(
+            c[0],
+            Change {
+                function: "checksum".into(),
+                before_pct: 0.0,
+                after_pct: 40.0
+            }
+        );
+        assert_eq!(c[1].function, "zp::record::seal");
+        assert_eq!((c[1].before_pct, c[1].after_pct), (15.0, 0.0));
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn leaves_are_attributed_to_their_zp_function() {
+        let p = Profile::parse([
+            "zp_probe_measured;zp::record::seal;core::mul 3",
+            "zp_probe_measured;zp::frame::parse 1",
+        ]);
+        let names: Vec<String> = p
+            .attributed()
+            .shares()
+            .into_iter()
+            .filter(|s| s.self_pct > 0.0)
+            .map(|s| s.function)
+            .collect();
+        assert_eq!(
+            names,
+            ["core::mul (in zp::record::seal)", "zp::frame::parse"]
+        );
+    }
+
+    #[test]
+    fn a_group_is_merged_under_each_benchmark_name() {
+        let p = fixture().prefixed("stranger_handshake_pqc1");
+        assert!(p.folded()[0].starts_with("stranger_handshake_pqc1;main;"));
+    }
+}
