@@ -41,6 +41,16 @@ const TIME_SAMPLES: &str = "10";
 
 impl flags::Bisect {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
+        let report = self.execute(ctx)?;
+        match &report.outcome.finding {
+            Finding::Culprit { .. } | Finding::Ambiguous { .. } => Ok(()),
+            _ => bail!(NothingToBisect(report.headline())),
+        }
+    }
+
+    /// The whole bisect: prints the report and stores it under
+    /// `profiles/reports/`, and returns it whatever it found.
+    pub fn execute(&self, ctx: &Ctx) -> Result<Report> {
         let started = Instant::now();
         if ctx.budgets.get(&self.bench).is_none() {
             let names: Vec<&str> = ctx
@@ -190,7 +200,10 @@ impl flags::Bisect {
                 crate::flame::sample(ctx, &ce, &self.bench, 3.0),
             ) {
                 (Ok(before), Ok(after)) => {
-                    hotspots = after.attributed().changes_from(&before.attributed(), 5)
+                    hotspots = after
+                        .without_std_leaves()
+                        .attributed()
+                        .changes_from(&before.without_std_leaves().attributed(), 5)
                 }
                 (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),
             }
@@ -222,10 +235,7 @@ impl flags::Bisect {
             serde_json::to_string_pretty(&report)? + "\n",
         )?;
         eprintln!("stored: {}", reports.join(format!("{stem}.md")).display());
-        match &report.outcome.finding {
-            Finding::Culprit { .. } | Finding::Ambiguous { .. } => Ok(()),
-            _ => bail!(NothingToBisect(report.headline())),
-        }
+        Ok(report)
     }
 }
 
@@ -285,8 +295,7 @@ impl<'a> Probe<'a> {
         let worktree = std::env::temp_dir()
             .join(format!("zp-workbench-{tag}"))
             .join("worktree");
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| ctx.root.join("target"), PathBuf::from);
+        let target_dir = ctx.target_dir.clone();
         let toolchain = crate::host::Build::detect(&ctx.root)
             .map(|b| b.toolchain)
             .unwrap_or_default();
@@ -570,13 +579,13 @@ impl Measurer for Probe<'_> {
 }
 
 #[derive(Serialize)]
-struct Report {
-    bench: String,
-    metric: Metric,
-    threshold_pct: f64,
-    commits: Vec<CommitInfo>,
-    irrelevant: usize,
-    outcome: Outcome,
+pub struct Report {
+    pub bench: String,
+    pub metric: Metric,
+    pub threshold_pct: f64,
+    pub commits: Vec<CommitInfo>,
+    pub irrelevant: usize,
+    pub outcome: Outcome,
     time_confirmation: Option<search::Step>,
     /// Functions whose share of samples changed most, parent → culprit.
     hotspots: Vec<crate::stacks::Change>,
@@ -594,7 +603,7 @@ impl Report {
         }
     }
 
-    fn headline(&self) -> String {
+    pub fn headline(&self) -> String {
         let (good, bad) = (
             short(&self.commits[0].id),
             short(&self.commits[self.commits.len() - 1].id),
@@ -646,7 +655,7 @@ impl Report {
         }
     }
 
-    fn render(&self) -> String {
+    pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "## bisect {}: {}\n", self.bench, self.headline());
         if let Finding::Culprit { step, other_steps } = &self.outcome.finding {
@@ -688,7 +697,7 @@ impl Report {
                         out,
                         "{}. {} - {:.0}% → {:.0}% of time  ",
                         i + 1,
-                        h.function,
+                        crate::stacks::elide_generics(&h.function),
                         h.before_pct,
                         h.after_pct
                     );
@@ -899,6 +908,7 @@ fn main() {
             budgets: crate::budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
             store: crate::store::Store::new(&root.join("profiles")),
             probe_profile: "bench".into(),
+            target_dir: root.join("target"),
         };
         let flags = flags::Bisect {
             bench: "spin".into(),

@@ -18,6 +18,7 @@ pub enum Command {
     Bench(Bench),
     Bisect(Bisect),
     Compare(Compare),
+    Demo(Demo),
     Doctor(Doctor),
     Export(Export),
     Flame(Flame),
@@ -134,6 +135,11 @@ pub struct Profile {
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
 }
+
+/// The whole workbench on a built-in example: a throwaway clone with a
+/// planted slowdown, bisected and profiled. Your checkout is only read.
+#[derive(Debug, clap::Args)]
+pub struct Demo {}
 
 /// What this machine can measure, and how to fix what it cannot.
 #[derive(Debug, clap::Args)]

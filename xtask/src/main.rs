@@ -13,6 +13,7 @@ mod bisect;
 mod budgets;
 mod cargo;
 mod compare;
+mod demo;
 mod doctor;
 mod export;
 mod flags;
@@ -43,6 +44,8 @@ pub struct Ctx {
     /// The cargo profile probes of the working tree are built in: `bench`
     /// (tests use `dev`, whose dependencies `cargo test` has built).
     pub probe_profile: String,
+    /// Cargo's target directory, shared by every build the workbench makes.
+    pub target_dir: PathBuf,
 }
 
 /// The workspace this xtask belongs to.
@@ -87,6 +90,8 @@ fn run(args: flags::Xtask) -> Result<()> {
     let ctx = Ctx {
         budgets: budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
         store: store::Store::new(&root.join("profiles")),
+        target_dir: std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from),
         root,
         probe_profile: "bench".into(),
     };
@@ -94,6 +99,7 @@ fn run(args: flags::Xtask) -> Result<()> {
         flags::Command::Bench(f) => f.run(&ctx),
         flags::Command::Bisect(f) => f.run(&ctx),
         flags::Command::Compare(f) => f.run(&ctx),
+        flags::Command::Demo(f) => f.run(&ctx),
         flags::Command::Doctor(f) => f.run(&ctx),
         flags::Command::Export(f) => f.run(&ctx),
         flags::Command::Flame(f) => f.run(&ctx),

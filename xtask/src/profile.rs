@@ -141,6 +141,17 @@ impl Counters {
             } else {
                 format!("{name} (perf)")
             };
+            // Access denied: name the setting that decides it.
+            let reason = if reason.contains("os error 13") || reason.contains("os error 1)") {
+                let level = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+                    .unwrap_or_default();
+                format!(
+                    "{reason}; kernel.perf_event_paranoid is {}, `sudo sysctl kernel.perf_event_paranoid=2` allows counting your own process",
+                    level.trim()
+                )
+            } else {
+                reason.clone()
+            };
             out += &format!("  {name:<18} {:>14}  (unavailable: {reason})\n", "—");
         }
         out

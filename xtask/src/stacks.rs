@@ -135,9 +135,29 @@ impl Profile {
                 };
                 let owner = frames.iter().rev().find(|f| zp(f)).cloned();
                 if let (Some(o), false) = (owner, zp(&leaf)) {
-                    *frames.last_mut().expect("non-empty") = format!("{leaf} (in {o})");
+                    *frames.last_mut().expect("non-empty") =
+                        format!("{} (in {})", elide_generics(&leaf), elide_generics(&o));
                 }
                 (frames, *c)
+            })
+            .collect();
+        Profile { stacks }
+    }
+
+    /// Each stack cut below its innermost frame that is not the standard
+    /// library's (`core::`, `core_arch::`, `std::`, `alloc::`): intrinsics
+    /// and iterator adaptors are inlined differently in every build, so the
+    /// function that called them is the stable unit to compare commits by.
+    pub fn without_std_leaves(&self) -> Profile {
+        let stacks = self
+            .stacks
+            .iter()
+            .map(|(frames, c)| {
+                let keep = frames
+                    .iter()
+                    .rposition(|f| !is_std(f))
+                    .map_or(frames.len(), |i| i + 1);
+                (frames[..keep].to_vec(), *c)
             })
             .collect();
         Profile { stacks }
@@ -161,6 +181,39 @@ impl Profile {
                 .collect(),
         }
     }
+}
+
+fn is_std(frame: &str) -> bool {
+    let f = frame.trim_start_matches('<');
+    ["core::", "core_arch::", "std::", "alloc::", "std_detect::"]
+        .iter()
+        .any(|p| f.starts_with(p))
+}
+
+/// `call<typenum::UInt<…>, State>` → `call<…>`: generic arguments elided,
+/// the path and a qualified `<T as Trait>` head kept.
+pub fn elide_generics(name: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for (i, c) in name.chars().enumerate() {
+        if depth > 0 {
+            match c {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                out.push_str("<…>");
+            }
+        } else if c == '<' && i > 0 && (prev.is_alphanumeric() || prev == '_' || prev == ':') {
+            depth = 1;
+        } else {
+            out.push(c);
+        }
+        prev = c;
+    }
+    out.replace("::<…>", "<…>")
 }
 
 #[cfg(test)]
@@ -250,6 +303,46 @@ mod tests {
             names,
             ["core::mul (in zp::record::seal)", "zp::frame::parse"]
         );
+    }
+
+    #[test]
+    fn standard_library_leaves_fold_into_their_caller() {
+        let p = Profile::parse([
+            "zp_probe_measured;zp::record::seal;chacha20::rounds;core_arch::avx2::_mm256_xor_si256 6",
+            "zp_probe_measured;zp::record::seal;core::iter::step_by::next 3",
+            "zp_probe_measured;zp::record::seal 1",
+        ]);
+        let top: Vec<(String, f64)> = p
+            .without_std_leaves()
+            .shares()
+            .into_iter()
+            .filter(|s| s.self_pct > 0.0)
+            .map(|s| (s.function, s.self_pct))
+            .collect();
+        assert_eq!(
+            top,
+            [
+                ("chacha20::rounds".to_string(), 60.0),
+                ("zp::record::seal".to_string(), 40.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn generics_are_elided() {
+        assert_eq!(
+            elide_generics("call<typenum::UInt<typenum::UTerm, B1>, poly1305::State>"),
+            "call<…>"
+        );
+        assert_eq!(
+            elide_generics("<poly1305::AdditionKey as core::ops::Add<poly1305::Aligned130>>::add"),
+            "<poly1305::AdditionKey as core::ops::Add<…>>::add"
+        );
+        assert_eq!(
+            elide_generics("Vec::<u8>::with_capacity"),
+            "Vec<…>::with_capacity"
+        );
+        assert_eq!(elide_generics("zp::record::seal"), "zp::record::seal");
     }
 
     #[test]

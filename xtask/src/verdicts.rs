@@ -393,6 +393,7 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
 /// largest first, leaves attributed to the zp function they ran in.
 pub fn hotspots(folded: &[String], top: usize) -> Vec<Hotspot> {
     crate::stacks::Profile::parse(folded.iter().map(String::as_str))
+        .without_std_leaves()
         .attributed()
         .shares()
         .into_iter()
