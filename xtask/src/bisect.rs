@@ -196,14 +196,16 @@ impl flags::Bisect {
         {
             eprintln!("profiling the culprit against its parent (pprof, 3 s each) …");
             match (
-                crate::flame::sample(ctx, &pe, &self.bench, 3.0),
-                crate::flame::sample(ctx, &ce, &self.bench, 3.0),
+                crate::flame::sample_timed(ctx, &pe, &self.bench, 3.0),
+                crate::flame::sample_timed(ctx, &ce, &self.bench, 3.0),
             ) {
-                (Ok(before), Ok(after)) => {
-                    hotspots = after
-                        .without_std_leaves()
-                        .attributed()
-                        .changes_from(&before.without_std_leaves().attributed(), 5)
+                (Ok((before, tb)), Ok((after, ta))) => {
+                    // Time per iteration while sampling scales the shares.
+                    let (b, a) = (
+                        before.without_std_leaves().attributed(),
+                        after.without_std_leaves().attributed(),
+                    );
+                    hotspots = a.changes_from(&b, ta / tb, 5);
                 }
                 (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),
             }
@@ -695,11 +697,12 @@ impl Report {
                 for (i, h) in self.hotspots.iter().enumerate() {
                     let _ = writeln!(
                         out,
-                        "{}. {} - {:.0}% → {:.0}% of time  ",
+                        "{}. {} - {:.0}% → {:.0}% of time ({:+.1}% of the parent's time)  ",
                         i + 1,
                         crate::stacks::elide_generics(&h.function),
                         h.before_pct,
-                        h.after_pct
+                        h.after_pct,
+                        h.growth_pct
                     );
                 }
                 out.push('\n');

@@ -24,7 +24,7 @@ impl flags::Flame {
         }
         let benches = timed(ctx, Some(&self.target))?;
         let (exe, label) = probe_binary(ctx, self.rev.as_deref())?;
-        let after = sample_all(ctx, &exe, &benches, self.seconds, &label)?;
+        let (after, after_t) = sample_all(ctx, &exe, &benches, self.seconds, &label)?;
         let dir = ctx.root.join("profiles/flame");
         let stem = format!("{}-{}", file_safe(&self.target), file_safe(&label));
         let title = format!("{} at {label}", self.target);
@@ -40,7 +40,9 @@ impl flags::Flame {
         println!("\nflamegraph: {}", svg.display());
         if let Some(rev) = &self.diff {
             let (before_exe, before_label) = probe_binary(ctx, Some(rev))?;
-            let before = sample_all(ctx, &before_exe, &benches, self.seconds, &before_label)?;
+            let (before, before_t) =
+                sample_all(ctx, &before_exe, &benches, self.seconds, &before_label)?;
+            let ratio = after_t / before_t;
             let diff = differential(&before, &after)?;
             let title = format!(
                 "{}: {before_label} → {label} (red grew, blue shrank)",
@@ -53,16 +55,20 @@ impl flags::Flame {
                 file_safe(&label)
             );
             let path = render(&dir, &stem, &diff, after.total(), &title, self.seconds)?;
-            println!("\nlargest changes in self time, {before_label} → {label}:");
-            for c in after
-                .without_std_leaves()
-                .attributed()
-                .changes_from(&before.without_std_leaves().attributed(), 8)
-            {
+            println!(
+                "\n{before_label} → {label}: {:+.1}% time per iteration; largest changes in self time (share before → after, change in % of the time before):",
+                (ratio - 1.0) * 100.0
+            );
+            for c in after.without_std_leaves().attributed().changes_from(
+                &before.without_std_leaves().attributed(),
+                ratio,
+                8,
+            ) {
                 println!(
-                    "  {:>6.1}% → {:>6.1}%  {}",
+                    "  {:>6.1}% → {:>6.1}%  {:+6.1}%  {}",
                     c.before_pct,
                     c.after_pct,
+                    c.growth_pct,
                     crate::stacks::elide_generics(&c.function)
                 );
             }
@@ -89,25 +95,28 @@ pub fn timed<'a>(ctx: &'a Ctx, target: Option<&str>) -> Result<Vec<&'a Budget>> 
     Ok(picked)
 }
 
-/// Samples each benchmark; several are merged under their names.
+/// Samples each benchmark; several are merged under their names. Also
+/// returns the summed time per iteration of the benchmarks (seconds).
 pub fn sample_all(
     ctx: &Ctx,
     exe: &Path,
     benches: &[&Budget],
     seconds: f64,
     label: &str,
-) -> Result<Profile> {
+) -> Result<(Profile, f64)> {
     let progress = Progress::new(benches.len() as u64, "sampling");
     let mut merged = Profile::default();
+    let mut per_iter = 0.0;
     for b in benches {
         progress.phase(&format!("{} at {label} ({seconds} s)", b.name));
-        let p = sample(ctx, exe, &b.name, seconds)?;
+        let (p, t) = sample_timed(ctx, exe, &b.name, seconds)?;
         let p = if benches.len() > 1 {
             p.prefixed(&b.name)
         } else {
             p
         };
         merged.stacks.extend(p.stacks);
+        per_iter += t;
         progress.inc();
     }
     progress.finish();
@@ -116,10 +125,15 @@ pub fn sample_all(
             "pprof took no samples in the benchmark's routine: is the probe built with symbols (`debug` in [profile.bench])?"
         );
     }
-    Ok(merged)
+    Ok((merged, per_iter))
 }
 
 pub fn sample(ctx: &Ctx, exe: &Path, name: &str, seconds: f64) -> Result<Profile> {
+    Ok(sample_timed(ctx, exe, name, seconds)?.0)
+}
+
+/// A profile and the time per iteration while it was taken.
+pub fn sample_timed(ctx: &Ctx, exe: &Path, name: &str, seconds: f64) -> Result<(Profile, f64)> {
     let v = crate::cargo::probe(
         exe,
         &ctx.root.join("zp"),
@@ -140,7 +154,9 @@ pub fn sample(ctx: &Ctx, exe: &Path, name: &str, seconds: f64) -> Result<Profile
         .flatten()
         .filter_map(|l| l.as_str())
         .collect();
-    Ok(Profile::parse(lines))
+    let per_iter =
+        v["seconds"].as_f64().unwrap_or(0.0) / v["iters"].as_f64().unwrap_or(1.0).max(1.0);
+    Ok((Profile::parse(lines), per_iter))
 }
 
 /// Writes `<stem>.folded` and `<stem>.svg` and returns the SVG's path.
@@ -233,7 +249,8 @@ mod tests {
         };
         let benches = timed(&ctx, Some("encrypt_record_1k")).unwrap();
         let (exe, label) = probe_binary(&ctx, None).unwrap();
-        let p = sample_all(&ctx, &exe, &benches, 1.0, &label).unwrap();
+        let (p, per_iter) = sample_all(&ctx, &exe, &benches, 1.0, &label).unwrap();
+        assert!(per_iter > 0.0);
         assert!(
             p.total() > 50,
             "a second at ~250 Hz gave {} samples",
