@@ -201,10 +201,9 @@ impl flags::Bisect {
             ) {
                 (Ok((before, tb)), Ok((after, ta))) => {
                     // Time per iteration while sampling scales the shares.
-                    let (b, a) = (
-                        before.without_std_leaves().attributed(),
-                        after.without_std_leaves().attributed(),
-                    );
+                    // Compared by crate and zp function: leaf names of inlined
+                    // code differ between any two builds.
+                    let (b, a) = (before.by_crate(), after.by_crate());
                     hotspots = a.changes_from(&b, ta / tb, 5);
                 }
                 (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),

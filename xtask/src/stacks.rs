@@ -173,6 +173,37 @@ impl Profile {
         Profile { stacks }
     }
 
+    /// Each sample as one unit that survives rebuilding: zp's own code by
+    /// function, anything else by its crate and the zp function it ran in
+    /// (`chacha20 (in zp::crypto::rustcrypto::seal_in_place)`). Inlined
+    /// frames inside a crate are named differently from one build to the
+    /// next, so commits are compared at this level.
+    pub fn by_crate(&self) -> Profile {
+        let stacks = self
+            .without_std_leaves()
+            .stacks
+            .into_iter()
+            .map(|(frames, c)| {
+                let leaf = frames.last().cloned().unwrap_or_default();
+                let unit = if is_zp(&leaf) {
+                    leaf
+                } else {
+                    let head = leaf.trim_start_matches('<');
+                    let krate = match head.split_once("::") {
+                        Some((k, _)) if !k.contains(['<', ' ']) => k.to_string(),
+                        _ => "other crates".to_string(),
+                    };
+                    match frames.iter().rev().find(|f| is_zp(f)) {
+                        Some(owner) => format!("{krate} (in {})", elide_generics(owner)),
+                        None => krate,
+                    }
+                };
+                (vec![unit], c)
+            })
+            .collect();
+        Profile { stacks }
+    }
+
     /// Stacks with a prefix frame (a benchmark's name), to merge a group
     /// into one flamegraph.
     pub fn prefixed(&self, root: &str) -> Profile {
@@ -191,6 +222,12 @@ impl Profile {
                 .collect(),
         }
     }
+}
+
+/// zp's own frames start with its path (not merely mention it in generic
+/// parameters); the probe's marker is not one.
+fn is_zp(f: &str) -> bool {
+    (f.starts_with("zp::") || f.starts_with("<zp::")) && !f.contains("zp_probe")
 }
 
 fn is_std(frame: &str) -> bool {
@@ -348,6 +385,24 @@ mod tests {
                 ("zp::record::seal".to_string(), 40.0)
             ]
         );
+    }
+
+    #[test]
+    fn units_by_crate_are_stable_across_inlining() {
+        // The same code, named differently at the leaf by two builds.
+        let a = Profile::parse([
+            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;chacha20::avx2::add_xor_rot 6",
+            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;poly1305::helpers::mul 4",
+        ]);
+        let b = Profile::parse([
+            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;chacha20::avx2::inner;core::ptr::read 6",
+            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;poly1305::avx2::compute_par_blocks 4",
+            "zp_probe_measured;zp::record::seal;core::iter::step_by::next 2",
+        ]);
+        let c = b.by_crate().changes_from(&a.by_crate(), 1.2, 5);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].function, "zp::record::seal");
+        assert!((c[0].growth_pct - 20.0).abs() < 1e-9);
     }
 
     #[test]
