@@ -184,19 +184,26 @@ impl Profile {
             .stacks
             .into_iter()
             .map(|(frames, c)| {
-                let leaf = frames.last().cloned().unwrap_or_default();
-                let unit = if is_zp(&leaf) {
-                    leaf
-                } else {
-                    let head = leaf.trim_start_matches('<');
-                    let krate = match head.split_once("::") {
-                        Some((k, _)) if !k.contains(['<', ' ']) => k.to_string(),
-                        _ => "other crates".to_string(),
-                    };
-                    match frames.iter().rev().find(|f| is_zp(f)) {
-                        Some(owner) => format!("{krate} (in {})", elide_generics(owner)),
-                        None => krate,
+                // The innermost frame that names its crate: inlined leaves
+                // sometimes carry a bare name (`inner`), their callers do not.
+                let krate_of = |f: &str| -> Option<String> {
+                    let (k, _) = f.trim_start_matches('<').split_once("::")?;
+                    (!k.contains(['<', ' '])).then(|| k.to_string())
+                };
+                let named = frames
+                    .iter()
+                    .rev()
+                    .find(|f| !is_std(f) && (is_zp(f) || krate_of(f).is_some()));
+                let unit = match named {
+                    Some(f) if is_zp(f) => f.clone(),
+                    Some(f) => {
+                        let krate = krate_of(f).expect("found by its crate");
+                        match frames.iter().rev().find(|f| is_zp(f)) {
+                            Some(owner) => format!("{krate} (in {})", elide_generics(owner)),
+                            None => krate,
+                        }
                     }
+                    None => "other code".to_string(),
                 };
                 (vec![unit], c)
             })
@@ -395,7 +402,7 @@ mod tests {
             "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;poly1305::helpers::mul 4",
         ]);
         let b = Profile::parse([
-            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;chacha20::avx2::inner;core::ptr::read 6",
+            "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;chacha20::avx2::rounds;inner;core::ptr::read 6",
             "zp_probe_measured;zp::record::seal;zp::rustcrypto::seal_in_place;poly1305::avx2::compute_par_blocks 4",
             "zp_probe_measured;zp::record::seal;core::iter::step_by::next 2",
         ]);
