@@ -133,7 +133,7 @@ impl Counters {
     pub fn render(&self) -> String {
         let mut out = String::from("counters per iteration:\n");
         for (name, value, source) in &self.rows {
-            out += &format!("  {name:<18} {:>14}  ({source})\n", fmt_num(*value));
+            out += &format!("  {name:<22} {:>14}  ({source})\n", fmt_num(*value));
         }
         for (name, reason) in &self.unavailable {
             let name = if name.contains('(') {
@@ -152,7 +152,7 @@ impl Counters {
             } else {
                 reason.clone()
             };
-            out += &format!("  {name:<18} {:>14}  (unavailable: {reason})\n", "—");
+            out += &format!("  {name:<22} {:>14}  (unavailable: {reason})\n", "—");
         }
         out
     }
@@ -300,10 +300,10 @@ mod tests {
         let c = Counters::from_probe(&v).unwrap();
         let text = c.render();
         assert!(
-            text.contains("task_clock_ns               41800  (perf-event, software)"),
+            text.contains("task_clock_ns                   41800  (perf-event, software)"),
             "{text}"
         );
-        assert!(text.contains("cycles (perf)                   —  (unavailable: No such file or directory (os error 2))"), "{text}");
+        assert!(text.contains("cycles (perf)                       —  (unavailable: No such file or directory (os error 2))"), "{text}");
         assert!(Counters::from_probe(&json!({})).is_err());
     }
 }
