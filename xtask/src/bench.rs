@@ -71,7 +71,14 @@ impl flags::Bench {
             .collect();
         targets.push("probe");
         eprintln!("building the bench targets ({}) …", targets.join(", "));
-        let exes = cargo::build_benches(&ctx.root, &targets)?;
+        let features: Vec<String> = self
+            .features
+            .iter()
+            .flat_map(|f| f.split(','))
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect();
+        let exes = cargo::build_benches(&ctx.root, &targets, &features)?;
         let bench = Bencher {
             exes,
             package_dir: ctx.root.join("zp"),
@@ -116,7 +123,10 @@ impl flags::Bench {
             commit: head.as_ref().map(|h| h.commit.clone()),
             dirty: head.as_ref().is_some_and(|h| h.dirty),
             machine: Machine::detect(),
-            build: Build::detect(&ctx.root)?,
+            build: Build {
+                features: features.clone(),
+                ..Build::detect(&ctx.root)?
+            },
             settings: Settings {
                 quick: self.quick,
                 warm_up_s: shape.warm_up_s,

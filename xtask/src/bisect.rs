@@ -490,7 +490,7 @@ impl Probe<'_> {
 /// working tree as it is when `rev` is `None`; with a label naming it.
 pub fn probe_binary(ctx: &Ctx, rev: Option<&str>) -> Result<(PathBuf, String)> {
     let Some(rev) = rev else {
-        let exes = crate::cargo::build_benches_in(&ctx.root, &["probe"], &ctx.probe_profile)?;
+        let exes = crate::cargo::build_benches_in(&ctx.root, &["probe"], &ctx.probe_profile, &[])?;
         let label = match git::head(&ctx.root)? {
             Some(h) => format!(
                 "{}{}",

@@ -11,8 +11,12 @@ use std::process::{Command, Stdio};
 
 /// Builds `zp`'s bench targets `targets` in the bench profile and returns
 /// each target's executable. Cargo's progress goes to the terminal.
-pub fn build_benches(root: &Path, targets: &[&str]) -> Result<BTreeMap<String, PathBuf>> {
-    build_benches_in(root, targets, "bench")
+pub fn build_benches(
+    root: &Path,
+    targets: &[&str],
+    features: &[String],
+) -> Result<BTreeMap<String, PathBuf>> {
+    build_benches_in(root, targets, "bench", features)
 }
 
 /// As [`build_benches`], in another cargo profile.
@@ -20,6 +24,7 @@ pub fn build_benches_in(
     root: &Path,
     targets: &[&str],
     profile: &str,
+    features: &[String],
 ) -> Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
@@ -33,6 +38,9 @@ pub fn build_benches_in(
     ]);
     for t in targets {
         cmd.args(["--bench", t]);
+    }
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
     }
     let out = cmd
         .stderr(Stdio::inherit())

@@ -32,6 +32,7 @@ pub fn build() -> Build {
         lto: "false".into(),
         codegen_units: None,
         rustflags: String::new(),
+        features: Vec::new(),
         crates: [("chacha20poly1305", "0.11.0"), ("x25519-dalek", "3.0.0")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .into(),

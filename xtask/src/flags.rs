@@ -40,6 +40,10 @@ pub struct Bench {
     /// Shorter rounds: about a minute for the whole suite, less certain verdicts.
     #[arg(long)]
     pub quick: bool,
+    /// zp cargo features to build with, comma-separated (e.g. `aws-lc`, the
+    /// aws-lc-rs crypto provider): compares builds as well as commits.
+    #[arg(long, value_name = "FEATURES")]
+    pub features: Option<String>,
     /// How the report is printed on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -37,11 +37,16 @@ pub struct Build {
     /// Versions of the crates that do zp's cryptography, from Cargo.lock;
     /// a path dependency (a vendored crate) is marked as such.
     pub crates: BTreeMap<String, String>,
+    /// zp's cargo features (`aws-lc` selects the aws-lc-rs provider).
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// The crates whose speed is zp's speed.
 const CRYPTO_CRATES: &[&str] = &[
     "aes",
+    "aws-lc-rs",
+    "aws-lc-sys",
     "aes-gcm",
     "chacha20",
     "chacha20poly1305",
@@ -225,6 +230,7 @@ impl Build {
             codegen_units: setting("codegen-units", "CODEGEN_UNITS").and_then(|v| v.parse().ok()),
             rustflags,
             crates: locked_crates(lock),
+            features: Vec::new(),
         }
     }
 }

@@ -150,7 +150,12 @@ fn summary_cells(r: &Row) -> [String; 8] {
     };
     let (change, p, verdict) = match r.decision {
         Some(d) => (
-            fmt_change(d.change()),
+            // A speed-up reads better as a factor.
+            if d.ratio < 0.8 {
+                format!("{} (×{:.1})", fmt_change(d.change()), 1.0 / d.ratio)
+            } else {
+                fmt_change(d.change())
+            },
             d.p.map_or("—".into(), |p| format!("{p:.3}")),
             format!("{}{}", d.verdict, if r.fails { " FAIL" } else { "" }),
         ),

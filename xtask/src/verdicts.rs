@@ -218,6 +218,20 @@ fn cautions(old: &Run, new: &Run) -> Vec<String> {
             old.build.toolchain, new.build.toolchain
         ));
     }
+    if old.build.features != new.build.features {
+        let show = |f: &[String]| {
+            if f.is_empty() {
+                "default features".to_string()
+            } else {
+                format!("features {}", f.join(","))
+            }
+        };
+        out.push(format!(
+            "the runs were built differently ({} vs {}): this compares builds, not only code",
+            show(&old.build.features),
+            show(&new.build.features)
+        ));
+    }
     if old.settings.quick != new.settings.quick {
         out.push(
             "one run is --quick and the other is not: their rounds differ in length".to_string(),

@@ -53,6 +53,12 @@ fn main() {
         }
         if let Kind::Bytes(measure) = bench.kind {
             println!("memory/{:<28} {:>6} B", bench.name, measure());
+            #[cfg(feature = "aws-lc")]
+            {
+                use zp::crypto::{Provider, with_provider};
+                let bytes = with_provider(Provider::RustCrypto, measure);
+                println!("memory_rustcrypto/{:<17} {:>6} B", bench.name, bytes);
+            }
         }
     }
 }

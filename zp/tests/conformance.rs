@@ -2,8 +2,28 @@
 //! RFC 7748 (X25519), RFC 5869 (HKDF-SHA256), RFC 8439 (ChaCha20-Poly1305),
 //! the GCM specification's AES-256 case (McGrew & Viega, test case 16),
 //! FIPS 180-2 (SHA-256) and XXH64's reference values from zp-protocol.md.
+//! Every vector runs under every provider the build contains.
 
-use zp::crypto::{AeadAlgorithm, AeadKey, Key32, X25519Secret, hkdf_sha256, sha256, xxh64};
+use zp::crypto::{
+    AeadAlgorithm, AeadKey, Key32, Provider, X25519Secret, hkdf_sha256, sha256, with_provider,
+    xxh64,
+};
+
+/// Runs `check` once per provider, naming the provider if it fails.
+fn each_provider(check: impl Fn()) {
+    for p in Provider::ALL {
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| with_provider(*p, &check)));
+        if let Err(e) = result {
+            panic!(
+                "provider {p:?}: {:?}",
+                e.downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or(e.downcast_ref::<&str>().copied())
+            );
+        }
+    }
+}
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s.replace([' ', '\n'], "")).unwrap()
@@ -15,57 +35,65 @@ fn a32(s: &str) -> [u8; 32] {
 
 #[test]
 fn rfc7748_x25519() {
-    let alice = X25519Secret::from_bytes(a32(
-        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
-    ));
-    assert_eq!(
-        alice.public_key(),
-        a32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-    );
-    let bob_pub = a32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
-    let shared = alice.diffie_hellman(&bob_pub).unwrap();
-    assert_eq!(
-        shared.expose(),
-        &a32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
-    );
+    each_provider(|| {
+        let alice = X25519Secret::from_bytes(a32(
+            "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        ));
+        assert_eq!(
+            alice.public_key(),
+            a32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+        );
+        let bob_pub = a32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+        let shared = alice.diffie_hellman(&bob_pub).unwrap();
+        assert_eq!(
+            shared.expose(),
+            &a32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+        );
+    });
 }
 
 #[test]
 fn rfc5869_hkdf_sha256_case_1() {
-    let ikm = [0x0b; 22];
-    let salt = h("000102030405060708090a0b0c");
-    let info = h("f0f1f2f3f4f5f6f7f8f9");
-    let mut okm = [0u8; 42];
-    hkdf_sha256(&ikm, &salt, &info, &mut okm);
-    assert_eq!(
-        okm.to_vec(),
-        h("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
-    );
+    each_provider(|| {
+        let ikm = [0x0b; 22];
+        let salt = h("000102030405060708090a0b0c");
+        let info = h("f0f1f2f3f4f5f6f7f8f9");
+        let mut okm = [0u8; 42];
+        hkdf_sha256(&ikm, &salt, &info, &mut okm);
+        assert_eq!(
+            okm.to_vec(),
+            h(
+                "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+            )
+        );
+    });
 }
 
 #[test]
 fn rfc8439_chacha20_poly1305_aead() {
-    // RFC 8439 section 2.8.2.
-    let key = Key32::new(a32(
-        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
-    ));
-    let nonce: [u8; 12] = h("070000004041424344454647").try_into().unwrap();
-    let aad = h("50515253c0c1c2c3c4c5c6c7");
-    let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
-    let expected_ct = h(
-        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
+    each_provider(|| {
+        // RFC 8439 section 2.8.2.
+        let key = Key32::new(a32(
+            "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f",
+        ));
+        let nonce: [u8; 12] = h("070000004041424344454647").try_into().unwrap();
+        let aad = h("50515253c0c1c2c3c4c5c6c7");
+        let plaintext = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+        let expected_ct = h(
+            "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6
         3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36
         92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc
         3ff4def08e4b7a9de576d26586cec64b6116",
-    );
-    let expected_tag = h("1ae10b594f09e26a7e902ecbd0600691");
-    let k = AeadKey::new(AeadAlgorithm::ChaCha20Poly1305, &key);
-    let mut buf = plaintext.to_vec();
-    let tag = k.seal_in_place(&nonce, &aad, &mut buf).unwrap();
-    assert_eq!(buf, expected_ct);
-    assert_eq!(tag.to_vec(), expected_tag);
-    k.open_in_place(&nonce, &aad, &mut buf, &tag).unwrap();
-    assert_eq!(buf, plaintext);
+        );
+        let expected_tag = h("1ae10b594f09e26a7e902ecbd0600691");
+        let k = AeadKey::new(AeadAlgorithm::ChaCha20Poly1305, &key);
+        let mut buf = plaintext.to_vec();
+        let tag = k.seal_in_place(&nonce, &aad, &mut buf).unwrap();
+        assert_eq!(buf, expected_ct);
+        assert_eq!(tag.to_vec(), expected_tag);
+        k.open_in_place(&nonce, &aad, &mut buf, &tag).unwrap();
+        assert_eq!(buf, plaintext);
+    });
 }
 
 /// zp seals ChaCha20-Poly1305 through a vendored universal-hash that feeds
@@ -75,76 +103,82 @@ fn rfc8439_chacha20_poly1305_aead() {
 /// 0.10, whose universal-hash 0.5 is not patched.
 #[test]
 fn chacha20_poly1305_matches_an_unpatched_implementation() {
-    use chacha20poly1305_ref::aead::{AeadInPlace, KeyInit};
-    let key = a32("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0");
-    let nonce: [u8; 12] = h("000000000102030405060708").try_into().unwrap();
-    let ours = AeadKey::new(AeadAlgorithm::ChaCha20Poly1305, &Key32::new(key));
-    let reference = chacha20poly1305_ref::ChaCha20Poly1305::new(&key.into());
-    let payload_lengths = [
-        0, 1, 15, 16, 17, 48, 63, 64, 65, 127, 128, 129, 200, 1024, 65536,
-    ];
-    let mut checked = 0;
-    for aad_len in 0..=80 {
-        let aad: Vec<u8> = (0..aad_len).map(|i| (i * 7 + 3) as u8).collect();
-        for &len in &payload_lengths {
-            let plaintext: Vec<u8> = (0..len).map(|i| (i * 13 + aad_len) as u8).collect();
-            let mut mine = plaintext.clone();
-            let tag = ours.seal_in_place(&nonce, &aad, &mut mine).unwrap();
-            let mut theirs = plaintext.clone();
-            let ref_tag = reference
-                .encrypt_in_place_detached(&nonce.into(), &aad, &mut theirs)
-                .unwrap();
-            assert_eq!(mine, theirs, "ciphertext, aad {aad_len} B, payload {len} B");
-            assert_eq!(
-                &tag[..],
-                &ref_tag[..],
-                "tag, aad {aad_len} B, payload {len} B"
-            );
-            ours.open_in_place(&nonce, &aad, &mut mine, &tag).unwrap();
-            assert_eq!(mine, plaintext);
-            checked += 1;
+    each_provider(|| {
+        use chacha20poly1305_ref::aead::{AeadInPlace, KeyInit};
+        let key = a32("1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0");
+        let nonce: [u8; 12] = h("000000000102030405060708").try_into().unwrap();
+        let ours = AeadKey::new(AeadAlgorithm::ChaCha20Poly1305, &Key32::new(key));
+        let reference = chacha20poly1305_ref::ChaCha20Poly1305::new(&key.into());
+        let payload_lengths = [
+            0, 1, 15, 16, 17, 48, 63, 64, 65, 127, 128, 129, 200, 1024, 65536,
+        ];
+        let mut checked = 0;
+        for aad_len in 0..=80 {
+            let aad: Vec<u8> = (0..aad_len).map(|i| (i * 7 + 3) as u8).collect();
+            for &len in &payload_lengths {
+                let plaintext: Vec<u8> = (0..len).map(|i| (i * 13 + aad_len) as u8).collect();
+                let mut mine = plaintext.clone();
+                let tag = ours.seal_in_place(&nonce, &aad, &mut mine).unwrap();
+                let mut theirs = plaintext.clone();
+                let ref_tag = reference
+                    .encrypt_in_place_detached(&nonce.into(), &aad, &mut theirs)
+                    .unwrap();
+                assert_eq!(mine, theirs, "ciphertext, aad {aad_len} B, payload {len} B");
+                assert_eq!(
+                    &tag[..],
+                    &ref_tag[..],
+                    "tag, aad {aad_len} B, payload {len} B"
+                );
+                ours.open_in_place(&nonce, &aad, &mut mine, &tag).unwrap();
+                assert_eq!(mine, plaintext);
+                checked += 1;
+            }
         }
-    }
-    assert_eq!(checked, 81 * payload_lengths.len());
+        assert_eq!(checked, 81 * payload_lengths.len());
+    });
 }
 
 #[test]
 fn gcm_spec_aes256_test_case_16() {
-    let key = Key32::new(a32(
-        "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-    ));
-    let nonce: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
-    let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-    let plaintext = h(
-        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72
+    each_provider(|| {
+        let key = Key32::new(a32(
+            "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+        ));
+        let nonce: [u8; 12] = h("cafebabefacedbaddecaf888").try_into().unwrap();
+        let aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+        let plaintext = h(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72
         1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
-    );
-    let expected_ct = h(
-        "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa
+        );
+        let expected_ct = h(
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa
         8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
-    );
-    let expected_tag = h("76fc6ece0f4e1768cddf8853bb2d551b");
-    let k = AeadKey::new(AeadAlgorithm::Aes256Gcm, &key);
-    let mut buf = plaintext.clone();
-    let tag = k.seal_in_place(&nonce, &aad, &mut buf).unwrap();
-    assert_eq!(buf, expected_ct);
-    assert_eq!(tag.to_vec(), expected_tag);
-    let mut bad_tag = tag;
-    bad_tag[0] ^= 1;
-    assert_eq!(
-        k.open_in_place(&nonce, &aad, &mut buf.clone(), &bad_tag),
-        Err(zp::Error::Authentication)
-    );
-    k.open_in_place(&nonce, &aad, &mut buf, &tag).unwrap();
-    assert_eq!(buf, plaintext);
+        );
+        let expected_tag = h("76fc6ece0f4e1768cddf8853bb2d551b");
+        let k = AeadKey::new(AeadAlgorithm::Aes256Gcm, &key);
+        let mut buf = plaintext.clone();
+        let tag = k.seal_in_place(&nonce, &aad, &mut buf).unwrap();
+        assert_eq!(buf, expected_ct);
+        assert_eq!(tag.to_vec(), expected_tag);
+        let mut bad_tag = tag;
+        bad_tag[0] ^= 1;
+        assert_eq!(
+            k.open_in_place(&nonce, &aad, &mut buf.clone(), &bad_tag),
+            Err(zp::Error::Authentication)
+        );
+        k.open_in_place(&nonce, &aad, &mut buf, &tag).unwrap();
+        assert_eq!(buf, plaintext);
+    });
 }
 
 #[test]
 fn fips180_sha256_abc() {
-    assert_eq!(
-        sha256(&[b"a", b"bc"]),
-        a32("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    );
+    each_provider(|| {
+        assert_eq!(
+            sha256(&[b"a", b"bc"]),
+            a32("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+    });
 }
 
 #[test]

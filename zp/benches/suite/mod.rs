@@ -206,6 +206,23 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
         }
     }
     group.finish();
+    // Built with aws-lc (the default provider then), the same routines
+    // also run on RustCrypto in the same process, as `<category>_rustcrypto`,
+    // so one run compares the providers.
+    #[cfg(feature = "aws-lc")]
+    {
+        use zp::crypto::{Provider, with_provider};
+        let mut group = c.benchmark_group(format!("{}_rustcrypto", category.as_str()));
+        for bench in all().iter().filter(|b| b.category == category) {
+            if let Kind::Time(setup) = bench.kind {
+                let mut routine = with_provider(Provider::RustCrypto, setup);
+                group.bench_function(bench.name, |b| {
+                    b.iter(|| with_provider(Provider::RustCrypto, &mut routine))
+                });
+            }
+        }
+        group.finish();
+    }
 }
 
 // --- crypto ---------------------------------------------------------------

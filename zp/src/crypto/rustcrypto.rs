@@ -92,10 +92,6 @@ pub(super) fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], okm: &mut [u8]) 
         .expect("zp never asks HKDF-SHA256 for more than 255 blocks");
 }
 
-pub(super) fn xxh64(data: &[u8], seed: u64) -> u64 {
-    twox_hash::XxHash64::oneshot(seed, data)
-}
-
 pub(super) struct X25519Secret(x25519_dalek::StaticSecret);
 
 impl X25519Secret {
