@@ -63,6 +63,11 @@ impl flags::Bench {
             ),
             None => format!("{id_time}-nogit"),
         };
+        // A build with features is named for them: `…-aws-lc`.
+        let id = match self.features.as_deref().map(str::trim) {
+            Some(f) if !f.is_empty() => format!("{id}-{}", f.replace([',', ' '], "+")),
+            _ => id,
+        };
 
         let mut targets: Vec<&str> = Category::ALL
             .iter()

@@ -617,6 +617,28 @@ mod tests {
     }
 
     #[test]
+    fn a_build_with_other_features_is_compared_loudly_and_speed_ups_read_as_factors() {
+        let b = budgets();
+        let old = suite("a", "1111111111", 41_509.0, 0.0);
+        let mut new = suite("b", "1111111111", 41_509.0 / 1.7, 0.0);
+        new.build.features = vec!["aws-lc".into()];
+        let c = Comparison::build(&b, ("aws-lc", &new), Some(("main", &old)), None);
+        assert!(
+            c.cautions
+                .iter()
+                .any(|x| x.contains("default features vs features aws-lc")),
+            "{:?}",
+            c.cautions
+        );
+        assert_eq!(
+            row(&c, "encrypt_record_64k").decision.unwrap().verdict,
+            Verdict::Improvement
+        );
+        let summary = crate::report::summary(&c, false);
+        assert!(summary.contains("-41.2% (×1.7)"), "{summary}");
+    }
+
+    #[test]
     fn memory_growth_uses_the_memory_tiers() {
         let b = budgets();
         let old = suite("a", "1111111111", 41_509.0, 0.0);
