@@ -201,9 +201,9 @@ impl flags::Bisect {
             ) {
                 (Ok((before, tb)), Ok((after, ta))) => {
                     // Time per iteration while sampling scales the shares.
-                    // Compared by crate and zp function: leaf names of inlined
-                    // code differ between any two builds.
-                    let (b, a) = (before.by_crate(), after.by_crate());
+                    // Compared by zp function: leaf names of inlined code in
+                    // other crates differ between any two builds.
+                    let (b, a) = (before.by_zp_function(), after.by_zp_function());
                     hotspots = a.changes_from(&b, ta / tb, 5);
                 }
                 (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),
@@ -692,7 +692,7 @@ impl Report {
                 );
             }
             if !self.hotspots.is_empty() {
-                let _ = writeln!(out, "\nHotspots (self time, parent → culprit):  ");
+                let _ = writeln!(out, "\nHotspots (time by zp function, with what it calls outside zp; parent → culprit):  ");
                 for (i, h) in self.hotspots.iter().enumerate() {
                     let _ = writeln!(
                         out,

@@ -56,10 +56,13 @@ impl flags::Flame {
             );
             let path = render(&dir, &stem, &diff, after.total(), &title, self.seconds)?;
             println!(
-                "\n{before_label} → {label}: {:+.1}% time per iteration; largest changes in self time by crate and zp function (share before → after, change in % of the time before):",
+                "\n{before_label} → {label}: {:+.1}% time per iteration; largest changes by zp function (with what it calls outside zp) (share before → after, change in % of the time before):",
                 (ratio - 1.0) * 100.0
             );
-            for c in after.by_crate().changes_from(&before.by_crate(), ratio, 8) {
+            for c in after
+                .by_zp_function()
+                .changes_from(&before.by_zp_function(), ratio, 8)
+            {
                 println!(
                     "  {:>6.1}% → {:>6.1}%  {:+6.1}%  {}",
                     c.before_pct,
