@@ -692,7 +692,10 @@ impl Report {
                 );
             }
             if !self.hotspots.is_empty() {
-                let _ = writeln!(out, "\nHotspots (time by zp function, with what it calls outside zp; parent → culprit):  ");
+                let _ = writeln!(
+                    out,
+                    "\nHotspots (time by zp function, with what it calls outside zp; parent → culprit):  "
+                );
                 for (i, h) in self.hotspots.iter().enumerate() {
                     let _ = writeln!(
                         out,
