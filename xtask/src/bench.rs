@@ -13,7 +13,7 @@ use crate::flags;
 use crate::host::{Build, Machine, utc_now};
 use crate::report;
 use crate::stats::{self, Verdict};
-use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Site, Timing};
+use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
 use crate::verdicts::{self, Comparison};
 use crate::{Ctx, Progress};
 use anyhow::{Context, Result};
@@ -195,7 +195,7 @@ impl flags::Bench {
                 .filter(|r| slower.contains(&r.name))
             {
                 progress.phase(&row.name);
-                match bench.hotspots(&row.name, if self.quick { 1.0 } else { 3.0 }) {
+                match bench.hotspots(ctx, &row.name, if self.quick { 1.0 } else { 3.0 }) {
                     Ok(h) => row.hotspots = h,
                     Err(e) => progress.note(&format!("no hotspots for {}: {e:#}", row.name)),
                 }
@@ -293,46 +293,11 @@ impl Bencher {
             "100"
         };
         let v = self.probe(&["run", &b.name, "--instrument", "alloc", "--iters", iters])?;
-        let sites = v["top_sites"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| Site {
-                blocks: s["blocks"].as_u64().unwrap_or(0),
-                bytes: s["bytes"].as_u64().unwrap_or(0),
-                stack: s["stack"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str().map(String::from))
-                    .collect(),
-            })
-            .collect();
-        Ok(Some(Allocs {
-            per_iter: v["allocs_per_iter"]
-                .as_f64()
-                .context("no allocs_per_iter")?,
-            bytes_per_iter: v["bytes_per_iter"].as_f64().unwrap_or(0.0),
-            peak_live_bytes: v["peak_live_bytes"].as_u64().unwrap_or(0),
-            top_sites: sites,
-        }))
+        Ok(Some(Allocs::from_probe(&v)?))
     }
 
-    fn hotspots(&self, name: &str, seconds: f64) -> Result<Vec<verdicts::Hotspot>> {
-        let v = self.probe(&[
-            "run",
-            name,
-            "--instrument",
-            "pprof",
-            "--seconds",
-            &seconds.to_string(),
-        ])?;
-        let folded: Vec<String> = v["folded"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l.as_str().map(String::from))
-            .collect();
-        Ok(verdicts::hotspots(&folded, 3))
+    fn hotspots(&self, ctx: &Ctx, name: &str, seconds: f64) -> Result<Vec<verdicts::Hotspot>> {
+        let profile = crate::flame::sample(ctx, &self.exes["probe"], name, seconds)?;
+        Ok(verdicts::hotspots(&profile, 3))
     }
 }

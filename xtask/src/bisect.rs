@@ -21,17 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-/// The endpoints show no regression to bisect (exit code 5).
-#[derive(Debug)]
-pub struct NothingToBisect(pub String);
-
-impl std::fmt::Display for NothingToBisect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NothingToBisect {}
+crate::message_error!(
+    /// The endpoints show no regression to bisect (exit code 5).
+    NothingToBisect
+);
 
 /// Callgrind iterations per measurement: enough to dwarf the routine's
 /// first-call effects, few enough for valgrind's 50x slowdown.
@@ -908,13 +901,7 @@ fn main() {
     }
 
     fn bisect(root: &Path, good: git2::Oid) -> Result<serde_json::Value> {
-        let ctx = Ctx {
-            root: root.to_path_buf(),
-            budgets: crate::budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
-            store: crate::store::Store::new(&root.join("profiles")),
-            probe_profile: "bench".into(),
-            target_dir: root.join("target"),
-        };
+        let ctx = Ctx::new(root.to_path_buf(), "bench", root.join("target"))?;
         let flags = flags::Bisect {
             bench: "spin".into(),
             good: Some(good.to_string()),
@@ -980,6 +967,37 @@ fn main() {
             "{err}"
         );
         untouched(dir.path(), ids[7]);
+    }
+
+    #[test]
+    fn bad_benchmarks_thresholds_and_places_are_usage_errors() {
+        let (dir, ctx) = crate::fixtures::temp_ctx();
+        let run = |bench: &str, threshold: f64, good: Option<&str>| {
+            let flags = flags::Bisect {
+                bench: bench.into(),
+                good: good.map(String::from),
+                bad: "HEAD".into(),
+                metric: Metric::Time,
+                threshold,
+                jobs: None,
+                fresh: false,
+            };
+            let err = flags.execute(&ctx).err().expect("refused");
+            assert!(err.is::<crate::Usage>(), "{err:#}");
+            err.to_string()
+        };
+        assert!(
+            run("encrypt_recrod_64k", 5.0, None).contains("did you mean `encrypt_record_64k`?")
+        );
+        assert!(run("encrypt_record_64k", 0.0, None).contains("--threshold is a percentage"));
+        assert!(
+            run("encrypt_record_64k", 5.0, Some("HEAD~1"))
+                .contains("is not inside a git repository")
+        );
+        Repository::init(dir.path()).unwrap();
+        assert!(
+            run("encrypt_record_64k", 5.0, None).contains("no --good given and no baseline `main`")
+        );
     }
 
     #[test]

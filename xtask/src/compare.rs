@@ -7,17 +7,10 @@ use crate::verdicts::Comparison;
 use crate::{Ctx, flags, report};
 use anyhow::{Result, bail};
 
-/// The two runs could not be compared (exit code 3).
-#[derive(Debug)]
-pub struct CannotCompare(pub String);
-
-impl std::fmt::Display for CannotCompare {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CannotCompare {}
+crate::message_error!(
+    /// The two runs could not be compared (exit code 3).
+    CannotCompare
+);
 
 /// A regression was found (exit code 1); the report is already printed.
 #[derive(Debug)]
@@ -67,5 +60,73 @@ impl flags::Compare {
             bail!(Regressed(failing));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{suite, temp_ctx};
+
+    fn compare(ctx: &Ctx, threshold: Option<f64>) -> Result<()> {
+        flags::Compare {
+            old: "old".into(),
+            new: "new".into(),
+            threshold,
+            format: flags::Format::Json,
+        }
+        .run(ctx)
+    }
+
+    #[test]
+    fn the_gate_passes_fails_and_refuses_with_distinct_errors() {
+        let (_dir, ctx) = temp_ctx();
+        ctx.store
+            .save_baseline("old", &suite("r1", "1111111111", 41_509.0, 0.0))
+            .unwrap();
+        ctx.store
+            .save_baseline("new", &suite("r2", "2222222222", 41_509.0, 0.0))
+            .unwrap();
+        compare(&ctx, Some(1.25)).unwrap();
+        let err = compare(&ctx, Some(0.5)).unwrap_err();
+        assert!(
+            err.is::<crate::Usage>() && err.to_string().contains("ratio above 1"),
+            "{err}"
+        );
+
+        ctx.store
+            .save_baseline("new", &suite("r2", "2222222222", 41_509.0 * 1.3, 0.0))
+            .unwrap();
+        let err = compare(&ctx, None).unwrap_err();
+        assert!(
+            err.is::<Regressed>() && err.to_string() == "1 benchmark regressed",
+            "{err}"
+        );
+
+        let mut other = suite("r3", "3333333333", 1.0, 0.0);
+        other.benchmarks = std::iter::once((
+            "not_in_budgets".to_string(),
+            other.benchmarks["x25519_dh"].clone(),
+        ))
+        .collect();
+        ctx.store.save_baseline("new", &other).unwrap();
+        let err = compare(&ctx, None).unwrap_err();
+        assert!(
+            err.is::<CannotCompare>() && err.to_string().contains("no benchmark in common"),
+            "{err}"
+        );
+
+        let err = flags::Compare {
+            old: "old".into(),
+            new: "missing".into(),
+            threshold: None,
+            format: flags::Format::Text,
+        }
+        .run(&ctx)
+        .unwrap_err();
+        assert!(
+            err.is::<crate::store::NotFound>() && err.to_string().contains("baselines: new, old"),
+            "{err}"
+        );
     }
 }

@@ -4,9 +4,9 @@
 //! the record layer), then runs the real bisect and flamegraphs on it. The
 //! user's repository is only read: the clone is where everything happens.
 
+use crate::Ctx;
 use crate::flags::{self, Metric};
 use crate::search::Finding;
-use crate::{Ctx, budgets::Budgets, store::Store};
 use anyhow::{Context, Result, bail};
 use git2::{Repository, Signature};
 use std::path::Path;
@@ -104,14 +104,8 @@ impl flags::Demo {
             HISTORY.len()
         );
         let (good, planted) = plant(&repo, &dir)?;
-        let clone = Ctx {
-            root: dir.clone(),
-            budgets: Budgets::load(&dir.join("profiles/budgets.toml"))?,
-            store: Store::new(&dir.join("profiles")),
-            probe_profile: ctx.probe_profile.clone(),
-            // Share this repository's builds of the dependencies.
-            target_dir: ctx.target_dir.clone(),
-        };
+        // Shares this repository's builds of the dependencies.
+        let clone = Ctx::new(dir.clone(), &ctx.probe_profile, ctx.target_dir.clone())?;
         eprintln!(
             "[3/4] cargo xtask bisect {BENCH} --good {} (the first build of the bench profile takes a few minutes)",
             &good[..10]

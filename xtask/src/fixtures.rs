@@ -117,3 +117,18 @@ pub fn suite(id: &str, commit: &str, record_64k_ns: f64, record_allocs: f64) -> 
         ],
     )
 }
+
+/// A workspace of one's own: the committed budgets file under a temporary
+/// root, with an empty run store.
+pub fn temp_ctx() -> (tempfile::TempDir, crate::Ctx) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("profiles")).unwrap();
+    std::fs::copy(
+        crate::workspace_root().join("profiles/budgets.toml"),
+        dir.path().join("profiles/budgets.toml"),
+    )
+    .unwrap();
+    let ctx =
+        crate::Ctx::new(dir.path().to_path_buf(), "bench", dir.path().join("target")).unwrap();
+    (dir, ctx)
+}

@@ -206,8 +206,7 @@ pub fn print_hotspots(p: &Profile, top: usize) {
         "hotspots ({} samples; standard-library leaves counted in their caller):\n  self%  incl%  function",
         p.total()
     );
-    let shares = p.without_std_leaves().attributed().shares();
-    for s in shares.into_iter().filter(|s| s.self_pct > 0.0).take(top) {
+    for s in p.hotspots().into_iter().take(top) {
         println!(
             "  {:>5.1}  {:>5.1}  {}",
             s.self_pct,
@@ -232,6 +231,35 @@ fn file_safe(s: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn memory_targets_and_bad_durations_are_refused_before_building() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        let err = timed(&ctx, Some("memory")).unwrap_err();
+        assert!(
+            err.is::<crate::Usage>() && err.to_string().contains("only memory benchmarks"),
+            "{err}"
+        );
+        let flame = |target: &str, seconds: f64| {
+            flags::Flame {
+                target: target.into(),
+                rev: None,
+                diff: None,
+                seconds,
+            }
+            .run(&ctx)
+        };
+        let err = flame("handshake", 0.0).unwrap_err();
+        assert!(
+            err.is::<crate::Usage>() && err.to_string().contains("--seconds"),
+            "{err}"
+        );
+        let err = flame("handshak3", 1.0).unwrap_err();
+        assert!(
+            err.is::<crate::Usage>() && err.to_string().contains("did you mean"),
+            "{err}"
+        );
+    }
+
     /// The real thing on zp: build the probe (in the dev profile, whose
     /// dependencies `cargo test` has already built), sample a benchmark,
     /// render. The SVG must be a complete document naming zp's own code.
@@ -239,13 +267,7 @@ mod tests {
     fn flame_renders_an_svg_with_the_benchmarks_own_functions() {
         let root = crate::workspace_root();
         let out = tempfile::tempdir().unwrap();
-        let ctx = Ctx {
-            budgets: crate::budgets::Budgets::load(&root.join("profiles/budgets.toml")).unwrap(),
-            store: crate::store::Store::new(out.path()),
-            target_dir: root.join("target"),
-            root,
-            probe_profile: "dev".into(),
-        };
+        let ctx = Ctx::new(root.clone(), "dev", root.join("target")).unwrap();
         let benches = timed(&ctx, Some("encrypt_record_1k")).unwrap();
         let (exe, label) = probe_binary(&ctx, None).unwrap();
         let (p, per_iter) = sample_all(&ctx, &exe, &benches, 1.0, &label).unwrap();

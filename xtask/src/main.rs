@@ -48,6 +48,19 @@ pub struct Ctx {
     pub target_dir: PathBuf,
 }
 
+impl Ctx {
+    /// The workspace at `root`: its budgets file and its run store.
+    pub fn new(root: PathBuf, probe_profile: &str, target_dir: PathBuf) -> Result<Ctx> {
+        Ok(Ctx {
+            budgets: budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
+            store: store::Store::new(&root.join("profiles")),
+            probe_profile: probe_profile.to_string(),
+            target_dir,
+            root,
+        })
+    }
+}
+
 /// The workspace this xtask belongs to.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -56,17 +69,29 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Bad input from the user (exit code 2).
-#[derive(Debug)]
-pub struct Usage(pub String);
+/// Declares an error that is a message and a kind: `main` maps the kind
+/// to an exit code.
+#[macro_export]
+macro_rules! message_error {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name(pub String);
 
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::error::Error for $name {}
+    };
 }
 
-impl std::error::Error for Usage {}
+message_error!(
+    /// Bad input from the user (exit code 2).
+    Usage
+);
 
 fn main() -> ExitCode {
     let args = match flags::Xtask::try_parse() {
@@ -87,14 +112,9 @@ fn main() -> ExitCode {
 
 fn run(args: flags::Xtask) -> Result<()> {
     let root = workspace_root();
-    let ctx = Ctx {
-        budgets: budgets::Budgets::load(&root.join("profiles/budgets.toml"))?,
-        store: store::Store::new(&root.join("profiles")),
-        target_dir: std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| root.join("target"), PathBuf::from),
-        root,
-        probe_profile: "bench".into(),
-    };
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let ctx = Ctx::new(root, "bench", target_dir)?;
     match args.command {
         flags::Command::Bench(f) => f.run(&ctx),
         flags::Command::Bisect(f) => f.run(&ctx),

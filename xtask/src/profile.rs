@@ -8,6 +8,7 @@
 use crate::bisect::probe_binary;
 use crate::budgets::Budget;
 use crate::flame::{print_hotspots, sample, timed};
+use crate::store::{Allocs, Site};
 use crate::{Ctx, flags};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -162,40 +163,14 @@ impl Counters {
 #[derive(Debug, PartialEq, Serialize)]
 pub struct AllocSummary {
     pub iters: u64,
-    pub allocs_per_iter: f64,
-    pub bytes_per_iter: f64,
-    pub peak_live_bytes: u64,
-    /// (blocks, bytes, call stack) of the busiest sites.
-    pub sites: Vec<(u64, u64, Vec<String>)>,
+    pub allocs: Allocs,
 }
 
 impl AllocSummary {
     pub fn from_probe(v: &Value) -> Result<AllocSummary> {
         Ok(AllocSummary {
             iters: v["iters"].as_u64().context("no iters")?,
-            allocs_per_iter: v["allocs_per_iter"]
-                .as_f64()
-                .context("no allocs_per_iter")?,
-            bytes_per_iter: v["bytes_per_iter"].as_f64().context("no bytes_per_iter")?,
-            peak_live_bytes: v["peak_live_bytes"].as_u64().unwrap_or(0),
-            sites: v["top_sites"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|s| {
-                    let stack = s["stack"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|f| f.as_str().map(String::from))
-                        .collect();
-                    (
-                        s["blocks"].as_u64().unwrap_or(0),
-                        s["bytes"].as_u64().unwrap_or(0),
-                        stack,
-                    )
-                })
-                .collect(),
+            allocs: Allocs::from_probe(v)?,
         })
     }
 
@@ -203,16 +178,21 @@ impl AllocSummary {
         let mut out = format!(
             "allocations per iteration (dhat, {} iterations): {} allocations, {} bytes; peak live {} bytes\n",
             self.iters,
-            fmt_num(self.allocs_per_iter),
-            fmt_num(self.bytes_per_iter),
-            self.peak_live_bytes
+            fmt_num(self.allocs.per_iter),
+            fmt_num(self.allocs.bytes_per_iter),
+            self.allocs.peak_live_bytes
         );
-        if self.allocs_per_iter == 0.0 {
+        if self.allocs.per_iter == 0.0 {
             out += "  none in the measured routine\n";
             return out;
         }
         out += "  busiest sites over the probe's whole run (setup included):\n";
-        for (blocks, bytes, stack) in self.sites.iter().filter(|s| s.0 > 0) {
+        for Site {
+            blocks,
+            bytes,
+            stack,
+        } in self.allocs.top_sites.iter().filter(|s| s.blocks > 0)
+        {
             // The allocator's own frames say nothing about the caller.
             let frames: Vec<&str> = stack
                 .iter()
@@ -268,9 +248,9 @@ mod tests {
         assert_eq!(
             (
                 s.iters,
-                s.allocs_per_iter,
-                s.bytes_per_iter,
-                s.peak_live_bytes
+                s.allocs.per_iter,
+                s.allocs.bytes_per_iter,
+                s.allocs.peak_live_bytes
             ),
             (100, 2.0, 65552.0, 65536)
         );
@@ -283,10 +263,8 @@ mod tests {
             4,
             "sites with no blocks are left out: {text}"
         );
-        let none = AllocSummary {
-            allocs_per_iter: 0.0,
-            ..s
-        };
+        let mut none = s;
+        none.allocs.per_iter = 0.0;
         assert!(none.render().ends_with("  none in the measured routine\n"));
     }
 

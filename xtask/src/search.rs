@@ -126,17 +126,10 @@ pub struct Outcome {
     pub reused: usize,
 }
 
-/// Error: an endpoint could not be measured (distinct exit code).
-#[derive(Debug)]
-pub struct EndpointUnusable(pub String);
-
-impl std::fmt::Display for EndpointUnusable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for EndpointUnusable {}
+crate::message_error!(
+    /// Error: an endpoint could not be measured (distinct exit code).
+    EndpointUnusable
+);
 
 /// Progress callback: (what is happening, candidate index).
 pub type OnStep<'a> = &'a mut dyn FnMut(&str, usize);
@@ -213,7 +206,6 @@ pub fn bisect<M: Measurer>(
         by_binary: BTreeMap::new(),
         alias: BTreeMap::new(),
     };
-    let mut visits: Vec<Visit> = Vec::new();
     for (i, which) in [(0, "good"), (n, "bad")] {
         on_step(&format!("building the {which} endpoint"), i);
         if let Prepared::Skip(why) = s.prepare(i)? {
@@ -255,15 +247,6 @@ pub fn bisect<M: Measurer>(
             break (ratio, Some(p), (ratio - 1.0).abs() <= policy.threshold);
         }
     };
-    let visit = |i: usize, class: Class, s: &State<M>| Visit {
-        index: i,
-        class,
-        samples: s.all(i),
-        note: s
-            .alias
-            .get(&i)
-            .map(|j| format!("binary identical to candidate {j}'s")),
-    };
     let finding = if !decided {
         Some(Finding::Inconclusive {
             ratio: total_ratio,
@@ -283,8 +266,7 @@ pub fn bisect<M: Measurer>(
         })
     };
     if let Some(finding) = finding {
-        visits.push(visit(0, Class::Good, &s));
-        visits.push(visit(n, Class::Bad, &s));
+        let visits = visits(&s, n, &[], &BTreeMap::new());
         let reused = s.alias.len();
         return Ok(Outcome {
             total_ratio,
@@ -309,19 +291,7 @@ pub fn bisect<M: Measurer>(
                 .flatten()
                 .find(|i| *i > lo && *i < hi && !skipped.contains(i));
             let Some(mid) = pick else {
-                for &i in &skipped {
-                    visits.push(Visit {
-                        index: i,
-                        class: Class::Skipped,
-                        samples: Vec::new(),
-                        note: skip_note(&s, i),
-                    });
-                }
-                visits.extend([visit(0, Class::Good, &s), visit(n, Class::Bad, &s)]);
-                for (&i, &c) in &classes {
-                    visits.push(visit(i, c, &s));
-                }
-                visits.sort_by_key(|v| v.index);
+                let visits = visits(&s, n, &skipped, &classes);
                 let reused = s.alias.len();
                 return Ok(Outcome {
                     total_ratio,
@@ -390,19 +360,7 @@ pub fn bisect<M: Measurer>(
                 .map_or(0, |(i, _)| *i);
         }
     };
-    for &i in &skipped {
-        visits.push(Visit {
-            index: i,
-            class: Class::Skipped,
-            samples: Vec::new(),
-            note: skip_note(&s, i),
-        });
-    }
-    visits.extend([visit(0, Class::Good, &s), visit(n, Class::Bad, &s)]);
-    for (&i, &c) in &classes {
-        visits.push(visit(i, c, &s));
-    }
-    visits.sort_by_key(|v| v.index);
+    let visits = visits(&s, n, &skipped, &classes);
     // Other steps of comparable size between consecutive measured commits.
     let measured: Vec<(usize, f64)> = visits
         .iter()
@@ -422,6 +380,37 @@ pub fn bisect<M: Measurer>(
         visits,
         reused,
     })
+}
+
+/// Every candidate the search touched, in history order: the endpoints,
+/// each classified midpoint and each skipped commit.
+fn visits<M: Measurer>(
+    s: &State<M>,
+    n: usize,
+    skipped: &[usize],
+    classes: &BTreeMap<usize, Class>,
+) -> Vec<Visit> {
+    let visit = |index: usize, class: Class| Visit {
+        index,
+        class,
+        samples: if class == Class::Skipped {
+            Vec::new()
+        } else {
+            s.all(index)
+        },
+        note: match class {
+            Class::Skipped => skip_note(s, index),
+            _ => s
+                .alias
+                .get(&index)
+                .map(|j| format!("binary identical to candidate {j}'s")),
+        },
+    };
+    let mut out: Vec<Visit> = skipped.iter().map(|&i| visit(i, Class::Skipped)).collect();
+    out.extend([visit(0, Class::Good), visit(n, Class::Bad)]);
+    out.extend(classes.iter().map(|(&i, &c)| visit(i, c)));
+    out.sort_by_key(|v| v.index);
+    out
 }
 
 fn skip_note<M: Measurer>(s: &State<M>, i: usize) -> Option<String> {

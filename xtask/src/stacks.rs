@@ -92,6 +92,18 @@ impl Profile {
         v
     }
 
+    /// Shares for a hotspot table: standard-library leaves counted in their
+    /// caller, other crates' leaves named with the zp function they ran in;
+    /// only functions with self time, largest first.
+    pub fn hotspots(&self) -> Vec<Share> {
+        self.without_std_leaves()
+            .attributed()
+            .shares()
+            .into_iter()
+            .filter(|s| s.self_pct > 0.0)
+            .collect()
+    }
+
     /// The functions whose self time moved most from `before` to `self`,
     /// where `ratio` is the whole time per iteration after over before
     /// (shares alone mislead: a new cost shrinks every other share).
@@ -138,13 +150,8 @@ impl Profile {
             .map(|(frames, c)| {
                 let mut frames = frames.clone();
                 let leaf = frames.last().cloned().unwrap_or_default();
-                // zp's own frames start with its path (not merely mention
-                // it in generic parameters); the probe's marker is not one.
-                let zp = |f: &str| {
-                    (f.starts_with("zp::") || f.starts_with("<zp::")) && !f.contains("zp_probe")
-                };
-                let owner = frames.iter().rev().find(|f| zp(f)).cloned();
-                if let (Some(o), false) = (owner, zp(&leaf)) {
+                let owner = frames.iter().rev().find(|f| is_zp(f)).cloned();
+                if let (Some(o), false) = (owner, is_zp(&leaf)) {
                     *frames.last_mut().expect("non-empty") =
                         format!("{} (in {})", elide_generics(&leaf), elide_generics(&o));
                 }

@@ -87,6 +87,38 @@ pub struct Allocs {
     pub top_sites: Vec<Site>,
 }
 
+impl Allocs {
+    /// From the probe's `alloc` instrument.
+    pub fn from_probe(v: &serde_json::Value) -> Result<Allocs> {
+        let strings = |x: &serde_json::Value| -> Vec<String> {
+            x.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        };
+        Ok(Allocs {
+            per_iter: v["allocs_per_iter"]
+                .as_f64()
+                .context("the probe reported no allocs_per_iter")?,
+            bytes_per_iter: v["bytes_per_iter"]
+                .as_f64()
+                .context("the probe reported no bytes_per_iter")?,
+            peak_live_bytes: v["peak_live_bytes"].as_u64().unwrap_or(0),
+            top_sites: v["top_sites"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| Site {
+                    blocks: s["blocks"].as_u64().unwrap_or(0),
+                    bytes: s["bytes"].as_u64().unwrap_or(0),
+                    stack: strings(&s["stack"]),
+                })
+                .collect(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Site {
     pub blocks: u64,
@@ -197,17 +229,10 @@ impl Store {
     }
 }
 
-/// A reference that names nothing stored (exit code: could not compare).
-#[derive(Debug)]
-pub struct NotFound(pub String);
-
-impl std::fmt::Display for NotFound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NotFound {}
+crate::message_error!(
+    /// A reference that names nothing stored (exit code: could not compare).
+    NotFound
+);
 
 impl Store {
     /// Refuses names that are not plain file names.
@@ -279,17 +304,10 @@ pub fn load(path: &Path) -> Result<Run> {
         .map_err(|e| Corrupt(format!("{} is a damaged run: {e}", path.display())).into())
 }
 
-/// A file that exists but is not a readable run (exit code: could not compare).
-#[derive(Debug)]
-pub struct Corrupt(pub String);
-
-impl std::fmt::Display for Corrupt {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Corrupt {}
+crate::message_error!(
+    /// A file that exists but is not a readable run (exit code: could not compare).
+    Corrupt
+);
 
 #[cfg(test)]
 mod tests {

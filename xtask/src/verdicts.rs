@@ -403,15 +403,11 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
     out
 }
 
-/// Self time by leaf function from folded stacks (`a;b;leaf count`),
-/// largest first, leaves attributed to the zp function they ran in.
-pub fn hotspots(folded: &[String], top: usize) -> Vec<Hotspot> {
-    crate::stacks::Profile::parse(folded.iter().map(String::as_str))
-        .without_std_leaves()
-        .attributed()
-        .shares()
+/// Self time by leaf function, largest first, leaves attributed to the zp function they ran in.
+pub fn hotspots(profile: &crate::stacks::Profile, top: usize) -> Vec<Hotspot> {
+    profile
+        .hotspots()
         .into_iter()
-        .filter(|s| s.self_pct > 0.0)
         .take(top)
         .map(|s| Hotspot {
             function: s.function,
@@ -663,8 +659,14 @@ mod tests {
         let folded: Vec<String> = ["m;a;b 6", "m;a;c 3", "m;b 1", "garbage"]
             .map(String::from)
             .to_vec();
-        let h = hotspots(&folded, 2);
-        let zp = hotspots(&["zp_probe_measured;zp::record::seal;mul 3".to_string()], 1);
+        let h = hotspots(
+            &crate::stacks::Profile::parse(folded.iter().map(String::as_str)),
+            2,
+        );
+        let zp = hotspots(
+            &crate::stacks::Profile::parse(["zp_probe_measured;zp::record::seal;mul 3"]),
+            1,
+        );
         assert_eq!(zp[0].function, "mul (in zp::record::seal)");
         assert_eq!(
             h,
