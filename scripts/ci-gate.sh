@@ -18,11 +18,14 @@ if ! git diff --quiet || ! git diff --cached --quiet; then
     exit 2
 fi
 head=$(git rev-parse HEAD)
-trap 'git checkout --quiet "$head"' EXIT
+# Back to the branch the user was on (not a detached HEAD), whatever happens.
+branch=$(git symbolic-ref --quiet --short HEAD || true)
+restore() { git checkout --quiet "${branch:-$head}"; }
+trap restore EXIT
 
 git checkout --quiet "$base"
 cargo xtask bench --save-baseline main --format markdown > base-report.md
-git checkout --quiet "$head"
+restore
 cargo xtask bench --save-baseline pr --format markdown > report.md
 cargo xtask export pr --output bmf.json
 cargo xtask compare main pr --threshold "$threshold" --format markdown

@@ -11,36 +11,81 @@ use crate::budgets::{Budget, Category};
 use crate::cargo::{self, RoundShape};
 use crate::flags;
 use crate::host::{Build, Machine, utc_now};
+use crate::probe::{self, Probe};
 use crate::report;
 use crate::stats::{self, Verdict};
 use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
 use crate::verdicts::{self, Comparison};
-use crate::{Ctx, Progress};
+use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// What `bench` measures with: criterion rounds and the probe. The real
+/// one runs built executables; tests pass a fake.
+pub trait Instruments {
+    /// One round of `benches` (time benchmarks of one or more categories):
+    /// per benchmark, its per-iteration sample times. Calls `on_done` as
+    /// each benchmark finishes.
+    fn round(
+        &mut self,
+        benches: &[&Budget],
+        on_done: &mut dyn FnMut(),
+    ) -> Result<BTreeMap<String, Vec<f64>>>;
+    /// The probe (allocations, sizes, hotspots).
+    fn probe(&mut self) -> &mut dyn Probe;
+}
+
 impl flags::Bench {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
         let selected = ctx.budgets.select(self.filter.as_deref())?;
-        // Resolve the baseline before measuring, so a typo costs nothing.
-        let baseline = match &self.baseline {
-            Some(name) => Some(ctx.store.resolve(name)?),
-            None if ctx.store.has_baseline("main") => Some(ctx.store.resolve("main")?),
-            None => match ctx.store.run_ids().last() {
-                Some(id) => Some(
-                    ctx.store
-                        .resolve(id)
-                        .map(|(_, r)| ("the previous run".to_string(), r))?,
-                ),
-                None => None,
-            },
-        };
+        let features = self.feature_list();
+        let mut targets: Vec<&str> = Category::ALL
+            .iter()
+            .filter(|c| selected.iter().any(|b| b.category == **c))
+            .filter_map(|c| c.criterion_target())
+            .collect();
+        targets.push("probe");
+        // Refuse bad names and missing baselines before minutes of building.
+        self.baseline(ctx)?;
         if let Some(name) = &self.save_baseline {
-            // Validate the name now rather than after minutes of measuring.
             crate::store::Store::check_name(name)?;
         }
-        let shape = if self.quick {
+        eprintln!("building the bench targets ({}) …", targets.join(", "));
+        let exes = cargo::build_benches_in(&ctx.root, &targets, &ctx.probe_profile, &features)?;
+        // Criterion's results go to a scratch folder of this process's own,
+        // under the target directory in force: two runs at once never
+        // share one, and `target/criterion` is left alone.
+        let xtask_dir = ctx.target_dir()?.join("xtask");
+        std::fs::create_dir_all(&xtask_dir)
+            .with_context(|| format!("cannot create {}", xtask_dir.display()))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("criterion-")
+            .tempdir_in(&xtask_dir)
+            .with_context(|| {
+                format!("cannot create a scratch folder in {}", xtask_dir.display())
+            })?;
+        let mut bencher = Bencher {
+            probe: probe::Process::new(&exes["probe"], &ctx.root.join("zp"), "working tree"),
+            exes,
+            package_dir: ctx.root.join("zp"),
+            home: scratch.path().to_path_buf(),
+            shape: self.shape(),
+        };
+        self.execute(ctx, &mut bencher)
+    }
+
+    fn feature_list(&self) -> Vec<String> {
+        self.features
+            .iter()
+            .flat_map(|f| f.split(','))
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .collect()
+    }
+
+    fn shape(&self) -> RoundShape {
+        if self.quick {
             RoundShape {
                 warm_up_s: 0.2,
                 measurement_s: 0.3,
@@ -52,7 +97,34 @@ impl flags::Bench {
                 measurement_s: 1.0,
                 sample_size: 20,
             }
-        };
+        }
+    }
+
+    /// The run to compare with: the named baseline, else `main`, else the
+    /// newest stored run that loads (damaged ones are skipped, each said).
+    fn baseline(&self, ctx: &Ctx) -> Result<Option<(String, Run)>> {
+        Ok(match &self.baseline {
+            Some(name) => Some(ctx.store.resolve(name)?),
+            None if ctx.store.has_baseline("main") => Some(ctx.store.resolve("main")?),
+            None => {
+                let (run, skipped) = ctx.store.latest_valid_run();
+                for s in skipped {
+                    eprintln!("warning: skipping a stored run: {s}");
+                }
+                run.map(|r| ("the previous run".to_string(), r))
+            }
+        })
+    }
+
+    /// Measures with `instruments`, stores the run and prints the report.
+    pub fn execute(&self, ctx: &Ctx, instruments: &mut dyn Instruments) -> Result<()> {
+        let selected = ctx.budgets.select(self.filter.as_deref())?;
+        let baseline = self.baseline(ctx)?;
+        if let Some(name) = &self.save_baseline {
+            crate::store::Store::check_name(name)?;
+        }
+        let features = self.feature_list();
+        let shape = self.shape();
         let head = crate::git::head(&ctx.root)?;
         let (id_time, created) = utc_now();
         let id = match &head {
@@ -64,31 +136,10 @@ impl flags::Bench {
             None => format!("{id_time}-nogit"),
         };
         // A build with features is named for them: `…-aws-lc`.
-        let id = match self.features.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => format!("{id}-{}", f.replace([',', ' '], "+")),
-            _ => id,
-        };
-
-        let mut targets: Vec<&str> = Category::ALL
-            .iter()
-            .filter(|c| selected.iter().any(|b| b.category == **c))
-            .filter_map(|c| c.criterion_target())
-            .collect();
-        targets.push("probe");
-        eprintln!("building the bench targets ({}) …", targets.join(", "));
-        let features: Vec<String> = self
-            .features
-            .iter()
-            .flat_map(|f| f.split(','))
-            .map(|f| f.trim().to_string())
-            .filter(|f| !f.is_empty())
-            .collect();
-        let exes = cargo::build_benches(&ctx.root, &targets, &features)?;
-        let bench = Bencher {
-            exes,
-            package_dir: ctx.root.join("zp"),
-            home: ctx.root.join("target/xtask/criterion"),
-            shape,
+        let id = if features.is_empty() {
+            id
+        } else {
+            format!("{id}-{}", features.join("+"))
         };
 
         let timed: Vec<&Budget> = selected
@@ -100,7 +151,7 @@ impl flags::Bench {
         let progress = Progress::new((stats::INITIAL_ROUNDS * timed.len()) as u64, "measuring");
         for r in 0..stats::INITIAL_ROUNDS {
             progress.phase(&format!("round {}/{}", r + 1, stats::INITIAL_ROUNDS));
-            bench.round(&timed, &mut rounds, &progress)?;
+            add_round(instruments, &timed, &mut rounds, &progress)?;
         }
         let mut benchmarks = BTreeMap::new();
         for b in &selected {
@@ -108,12 +159,16 @@ impl flags::Bench {
                 Category::Memory => Measured {
                     category: b.category,
                     time: None,
-                    bytes: Some(bench.bytes(&b.name)?),
+                    bytes: Some(probe::bytes(instruments.probe(), &b.name)?),
                     allocs: None,
                 },
                 c => Measured {
                     category: c,
-                    time: Some(Timing::from_rounds(rounds[&b.name].clone())),
+                    time: Some(Timing::from_rounds(
+                        rounds.get(&b.name).cloned().with_context(|| {
+                            format!("criterion measured nothing for {}", b.name)
+                        })?,
+                    )),
                     bytes: None,
                     allocs: None,
                 },
@@ -150,18 +205,17 @@ impl flags::Bench {
                 .inconclusive()
                 .iter()
                 .filter_map(|n| ctx.budgets.get(n))
+                .filter(|b| {
+                    rounds
+                        .get(&b.name)
+                        .is_some_and(|r| r.len() < stats::MAX_ROUNDS)
+                })
                 .collect();
-            let done = rounds.values().map(Vec::len).min().unwrap_or(0);
-            if pending.is_empty()
-                || pending
-                    .iter()
-                    .all(|b| rounds[&b.name].len() >= stats::MAX_ROUNDS)
-                || done == 0
-            {
+            if pending.is_empty() {
                 break;
             }
             let progress = Progress::new(pending.len() as u64, "inconclusive, one more round");
-            bench.round(&pending, &mut rounds, &progress)?;
+            add_round(instruments, &pending, &mut rounds, &progress)?;
             progress.finish();
             for b in &pending {
                 run.benchmarks.get_mut(&b.name).expect("measured").time =
@@ -172,11 +226,22 @@ impl flags::Bench {
         let progress = Progress::new(timed.len() as u64, "counting allocations");
         for b in &timed {
             progress.phase(&b.name);
-            run.benchmarks.get_mut(&b.name).expect("measured").allocs = bench.allocs(b)?;
+            // Handshakes allocate per message and run slowly under dhat.
+            let iters = if b.category == Category::Handshake {
+                10
+            } else {
+                100
+            };
+            let a = probe::alloc(instruments.probe(), &b.name, iters, None)?;
+            run.benchmarks.get_mut(&b.name).expect("measured").allocs =
+                Some(Allocs::from_probe(&a));
             progress.inc();
         }
         progress.finish();
 
+        // Stored first: the run id it gets names the reports.
+        let path = ctx.store.save_run(&mut run)?;
+        let label = format!("run {}", run.id);
         let mut comparison = Comparison::build(&ctx.budgets, (&label, &run), old, None);
         let slower: Vec<String> = comparison
             .rows
@@ -195,9 +260,13 @@ impl flags::Bench {
                 .filter(|r| slower.contains(&r.name))
             {
                 progress.phase(&row.name);
-                match bench.hotspots(ctx, &row.name, if self.quick { 1.0 } else { 3.0 }) {
-                    Ok(h) => row.hotspots = h,
-                    Err(e) => progress.note(&format!("no hotspots for {}: {e:#}", row.name)),
+                let seconds = if self.quick { 1.0 } else { 3.0 };
+                match crate::flame::sample(instruments.probe(), &row.name, seconds) {
+                    Ok(s) => row.hotspots = verdicts::hotspots(&s.profile, 3),
+                    Err(e) => {
+                        crate::process::check()?;
+                        progress.note(&format!("no hotspots for {}: {e:#}", row.name));
+                    }
                 }
                 progress.inc();
             }
@@ -205,19 +274,19 @@ impl flags::Bench {
             comparison.refresh_recommendations(&run, old.map(|(_, r)| r));
         }
 
-        let path = ctx.store.save_run(&run)?;
         let mut stored = vec![path.display().to_string()];
         if let Some(name) = &self.save_baseline {
             stored.push(ctx.store.save_baseline(name, &run)?.display().to_string());
         }
         let reports = ctx.store.reports();
-        std::fs::create_dir_all(&reports)
-            .with_context(|| format!("cannot create {}", reports.display()))?;
         let md = reports.join(format!("{}.md", run.id));
-        std::fs::write(&md, report::render(&comparison, flags::Format::Markdown))?;
-        std::fs::write(
-            reports.join(format!("{}.json", run.id)),
-            report::render(&comparison, flags::Format::Json),
+        atomic::write(
+            &md,
+            report::render(&comparison, flags::Format::Markdown).as_bytes(),
+        )?;
+        atomic::write(
+            &reports.join(format!("{}.json", run.id)),
+            report::render(&comparison, flags::Format::Json).as_bytes(),
         )?;
         stored.push(md.display().to_string());
         print!("{}", report::render(&comparison, self.format));
@@ -229,22 +298,37 @@ impl flags::Bench {
     }
 }
 
+fn add_round(
+    instruments: &mut dyn Instruments,
+    benches: &[&Budget],
+    rounds: &mut BTreeMap<String, Vec<Vec<f64>>>,
+    progress: &Progress,
+) -> Result<()> {
+    let samples = instruments.round(benches, &mut || progress.inc())?;
+    for (name, s) in samples {
+        rounds.entry(name).or_default().push(s);
+    }
+    Ok(())
+}
+
 /// The built executables and how to run them.
 struct Bencher {
     exes: BTreeMap<String, PathBuf>,
+    probe: probe::Process,
     package_dir: PathBuf,
+    /// This process's criterion scratch folder.
     home: PathBuf,
     shape: RoundShape,
 }
 
-impl Bencher {
+impl Instruments for Bencher {
     /// One round of `benches`, grouped by criterion target.
     fn round(
-        &self,
+        &mut self,
         benches: &[&Budget],
-        rounds: &mut BTreeMap<String, Vec<Vec<f64>>>,
-        progress: &Progress,
-    ) -> Result<()> {
+        on_done: &mut dyn FnMut(),
+    ) -> Result<BTreeMap<String, Vec<f64>>> {
+        let mut out = BTreeMap::new();
         for c in Category::ALL {
             let names: Vec<&str> = benches
                 .iter()
@@ -257,47 +341,164 @@ impl Bencher {
             if names.is_empty() {
                 continue;
             }
-            let samples = cargo::criterion_round(
+            out.extend(cargo::criterion_round(
                 &self.exes[target],
                 &self.package_dir,
                 target,
                 &names,
                 self.shape,
                 &self.home,
-                || progress.inc(),
-            )?;
-            for (name, s) in samples {
-                rounds.entry(name).or_default().push(s);
-            }
+                &mut *on_done,
+            )?);
         }
-        Ok(())
+        Ok(out)
     }
 
-    fn probe(&self, args: &[&str]) -> Result<serde_json::Value> {
-        cargo::probe(&self.exes["probe"], &self.package_dir, args)
+    fn probe(&mut self) -> &mut dyn Probe {
+        &mut self.probe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use probe_protocol::{Body, Instrument};
+
+    /// Criterion rounds from a closure and a fake probe.
+    struct Fake {
+        time: Box<dyn FnMut(&str) -> f64>,
+        probe: crate::probe::Fake,
     }
 
-    fn bytes(&self, name: &str) -> Result<u64> {
-        let v = self.probe(&["run", name, "--instrument", "time"])?;
-        v["bytes"]
-            .as_u64()
-            .with_context(|| format!("the probe reported no bytes for {name}"))
+    impl Instruments for Fake {
+        fn round(
+            &mut self,
+            benches: &[&Budget],
+            on_done: &mut dyn FnMut(),
+        ) -> Result<BTreeMap<String, Vec<f64>>> {
+            Ok(benches
+                .iter()
+                .map(|b| {
+                    on_done();
+                    let t = (self.time)(&b.name);
+                    (b.name.clone(), vec![t * 0.99, t, t * 1.01])
+                })
+                .collect())
+        }
+        fn probe(&mut self) -> &mut dyn Probe {
+            &mut self.probe
+        }
     }
 
-    /// Allocations per iteration under dhat. Handshakes allocate per
-    /// message and run slowly under dhat, so they get fewer iterations.
-    fn allocs(&self, b: &Budget) -> Result<Option<Allocs>> {
-        let iters = if b.category == Category::Handshake {
-            "10"
-        } else {
-            "100"
-        };
-        let v = self.probe(&["run", &b.name, "--instrument", "alloc", "--iters", iters])?;
-        Ok(Some(Allocs::from_probe(&v)?))
+    fn fake(time: impl FnMut(&str) -> f64 + 'static) -> Fake {
+        Fake {
+            time: Box::new(time),
+            probe: crate::probe::Fake::new(|req| {
+                Ok(match &req.instrument {
+                    Instrument::Alloc { iters, .. } => Body::Alloc(probe_protocol::Alloc {
+                        iters: *iters,
+                        allocs_per_iter: 0.0,
+                        bytes_per_iter: 0.0,
+                        peak_live_bytes: 0,
+                        top_sites: vec![],
+                        dhat_file: None,
+                    }),
+                    Instrument::Time { .. } => Body::Bytes(probe_protocol::Bytes { bytes: 544 }),
+                    Instrument::Pprof { seconds, .. } => Body::Pprof(probe_protocol::Pprof {
+                        iters: 100,
+                        seconds: *seconds,
+                        frequency: 250,
+                        samples: 10,
+                        folded: vec!["zp_probe_measured;zp::record::seal_in_place 10".into()],
+                        samples_total: Some(10),
+                        cpu_seconds: Some(0.04),
+                    }),
+                    other => anyhow::bail!("not asked: {other:?}"),
+                })
+            }),
+        }
     }
 
-    fn hotspots(&self, ctx: &Ctx, name: &str, seconds: f64) -> Result<Vec<verdicts::Hotspot>> {
-        let profile = crate::flame::sample(ctx, &self.exes["probe"], name, seconds)?;
-        Ok(verdicts::hotspots(&profile, 3))
+    fn bench(filter: &str) -> flags::Bench {
+        flags::Bench {
+            filter: Some(filter.into()),
+            save_baseline: None,
+            baseline: None,
+            quick: true,
+            features: None,
+            format: flags::Format::Json,
+        }
+    }
+
+    #[test]
+    fn a_damaged_previous_run_does_not_stop_bench_and_a_damaged_baseline_is_exit_3() {
+        let (dir, ctx) = crate::fixtures::temp_ctx();
+        bench("encrypt_record")
+            .execute(&ctx, &mut fake(|_| 2000.0))
+            .unwrap();
+        let first = ctx.store.run_ids();
+        assert_eq!(first.len(), 1);
+        // The newest run is truncated: the next bench compares with the one
+        // before it and says it skipped the damaged one.
+        let damaged = dir
+            .path()
+            .join("profiles/runs/99999999-999999-damaged.json");
+        std::fs::write(&damaged, "{\"schema\": \"zp-workbench-run/1\", \"id\"").unwrap();
+        bench("encrypt_record")
+            .execute(&ctx, &mut fake(|_| 2000.0))
+            .unwrap();
+        assert_eq!(ctx.store.run_ids().len(), 3);
+        // Named explicitly, a damaged run is an error that names it.
+        ctx.store
+            .save_baseline("main", &crate::fixtures::suite("r", "c", 1.0, 0.0))
+            .unwrap();
+        std::fs::write(dir.path().join("profiles/baselines/main.json"), "{}").unwrap();
+        let err = bench("encrypt_record")
+            .execute(&ctx, &mut fake(|_| 2000.0))
+            .unwrap_err();
+        assert!(err.is::<crate::store::Corrupt>(), "{err:#}");
+        assert!(
+            err.to_string()
+                .contains("main.json is not a zp workbench run"),
+            "{err}"
+        );
+        assert_eq!(crate::exit_code_of(&err), 3);
+    }
+
+    #[test]
+    fn two_runs_in_one_second_get_distinct_ids_and_reports() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        for _ in 0..3 {
+            bench("memory").execute(&ctx, &mut fake(|_| 1.0)).unwrap();
+        }
+        let ids = ctx.store.run_ids();
+        assert_eq!(ids.len(), 3, "{ids:?}");
+        let reports: Vec<_> = std::fs::read_dir(ctx.store.reports())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+            .collect();
+        assert_eq!(reports.len(), 3);
+    }
+
+    #[test]
+    fn a_slowdown_is_profiled_and_reported() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        let mut b = bench("encrypt_record_64k");
+        b.save_baseline = Some("main".into());
+        b.execute(&ctx, &mut fake(|_| 40_000.0)).unwrap();
+        b.save_baseline = None;
+        let mut f = fake(|_| 60_000.0);
+        b.execute(&ctx, &mut f).unwrap();
+        let latest = ctx.store.run_ids().pop().unwrap();
+        let json = ctx.store.reports().join(format!("{latest}.json"));
+        let c: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+        let row = &c["rows"][0];
+        assert_eq!(row["decision"]["verdict"], "REGRESSION", "{c:#}");
+        assert_eq!(row["hotspots"][0]["function"], "zp::record::seal_in_place");
+        assert!(
+            f.probe.calls.iter().any(|r| r.instrument.name() == "pprof"),
+            "the slower benchmark was sampled"
+        );
     }
 }

@@ -1,23 +1,23 @@
 //! `cargo xtask bisect BENCH`: which commit made BENCH slower.
 //!
 //! Candidates come from `git.rs` (first-parent, relevant paths only); each
-//! is written into one reusable directory outside the user's checkout and
-//! built there with the shared target directory; only the `probe` bench
-//! target is built, and only BENCH is run. Built probes and measurements
-//! are cached under `profiles/cache/` by commit (and build settings), so a
-//! re-run or a nearby range reuses them. The search itself is `search.rs`.
+//! is built through `builds.rs` (outside the checkout, cached by commit and
+//! every build input) and measured through the probe client, with exact
+//! instruction counts cached in `measurements.rs` by what was measured.
+//! The search is `search.rs`, the report `bisect_report.rs`.
 
-use crate::flags::{self, Metric};
+use crate::bisect_report::Report;
+use crate::builds::{self, Builder, Built};
+use crate::flags::{self, MetricChoice};
 use crate::git::{self, CommitInfo};
-use crate::search::{self, Finding, Measurer, Outcome, Policy, Prepared};
+use crate::measurements::{self, Key};
+use crate::probe::{self, Probe};
+use crate::search::{self, Finding, Measurer, Metric, Policy, Prepared};
 use crate::stats::median;
-use crate::verdicts::{fmt_ns, short};
-use crate::{Ctx, Progress};
+use crate::verdicts::short;
+use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -28,14 +28,16 @@ crate::message_error!(
 
 /// Callgrind iterations per measurement: enough to dwarf the routine's
 /// first-call effects, few enough for valgrind's 50x slowdown.
-const CALLGRIND_ITERS: &str = "10";
+const CALLGRIND_ITERS: u64 = 10;
 /// Probe samples per time observation (10 ms each).
-const TIME_SAMPLES: &str = "10";
+const TIME_SAMPLES: u32 = 10;
+/// Seconds of pprof sampling of the culprit and of its parent.
+const HOTSPOT_SECONDS: f64 = 3.0;
 
 impl flags::Bisect {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
         let report = self.execute(ctx)?;
-        match &report.outcome.finding {
+        match &report.answer.outcome.finding {
             Finding::Culprit { .. } | Finding::Ambiguous { .. } => Ok(()),
             _ => bail!(NothingToBisect(report.headline())),
         }
@@ -67,26 +69,21 @@ impl flags::Bisect {
         let repo = git::open(&ctx.root)?;
         let good_rev = match &self.good {
             Some(g) => g.clone(),
-            None => match ctx.store.has_baseline("main").then(|| ctx.store.resolve("main")).transpose()? {
-                Some((_, run)) => run.commit.context("baseline `main` records no commit; pass --good REV")?,
-                None => bail!(crate::Usage(
-                    "no --good given and no baseline `main` to take it from: pass --good REV, or save a baseline first (`cargo xtask bench --save-baseline main`)".into()
-                )),
-            },
+            None => good_from_baseline(ctx)?,
         };
         let good = git::resolve(&repo, &good_rev)?;
         let bad = git::resolve(&repo, &self.bad)?;
         let (commits, irrelevant) = git::candidates(&repo, good, bad)?;
         let valgrind = valgrind_version();
-        let metric = match (self.metric, &valgrind) {
-            (Metric::Instructions, None) => bail!(
+        let choice = match (self.metric, &valgrind) {
+            (MetricChoice::Instructions, None) => bail!(
                 "--metric instructions needs valgrind, which is not installed: run scripts/install-tools.sh, or use --metric time"
             ),
-            (Metric::Auto, None) => {
+            (MetricChoice::Auto, None) => {
                 eprintln!(
                     "valgrind is not installed (scripts/install-tools.sh installs it): measuring time only"
                 );
-                Metric::Time
+                MetricChoice::Time
             }
             (m, _) => m,
         };
@@ -99,26 +96,58 @@ impl flags::Bisect {
             irrelevant
         );
 
-        let mut probe = Probe::new(ctx, &repo, &commits, &self.bench, self.jobs, self.fresh)?;
+        let mut builder = Builder::new(
+            ctx,
+            &repo,
+            builds::Options {
+                profile: ctx.probe_profile.clone(),
+                features: Vec::new(),
+                jobs: self.jobs,
+                retry_broken: self.fresh,
+            },
+        )?;
+        let machine = crate::host::Machine::detect();
+        let mut cands = Candidates {
+            builder: &mut builder,
+            commits: &commits,
+            root: ctx.root.clone(),
+            bench: self.bench.clone(),
+            probes: BTreeMap::new(),
+            fingerprints: BTreeMap::new(),
+            cache: measurements::Cache::new(&ctx.store.cache().join("measurements")),
+            valgrind: valgrind.unwrap_or_default(),
+            cpu_features: machine.features.join(","),
+            machine: machine.fingerprint.clone(),
+            fresh: self.fresh,
+            reuse_time: self.reuse_time,
+            replay: BTreeMap::new(),
+            taken: BTreeMap::new(),
+            measurements: 0,
+            cached: 0,
+        };
         let n = commits.len() - 1;
         let threshold = self.threshold / 100.0;
         let time_policy = Policy {
+            metric: Metric::Time,
             threshold,
-            exact: false,
             initial_rounds: 5,
             max_rounds: 15,
         };
         // Instruction counts move less than time for most slowdowns (a
         // cache miss costs cycles, not instructions): half the threshold.
         let exact_policy = Policy {
+            metric: Metric::Instructions,
             threshold: threshold / 2.0,
-            exact: true,
             initial_rounds: 1,
             max_rounds: 1,
         };
         let steps = (n as f64).log2().ceil() as u64 + 3;
         let progress = Progress::new(steps, "bisecting");
         let mut on_step = |what: &str, i: usize| {
+            if what.starts_with("the regression") || what.starts_with("time does not") {
+                progress.note(what);
+                return;
+            }
             progress.phase(&format!(
                 "{what} {} {}",
                 short(&commits[i].id),
@@ -128,120 +157,102 @@ impl flags::Bisect {
                 progress.inc();
             }
         };
-        let (outcome, used, confirmation) = match metric {
-            Metric::Time => (
-                run_search(&mut probe, Metric::Time, n, time_policy, &mut on_step)?,
-                Metric::Time,
-                None,
-            ),
-            Metric::Instructions => (
-                run_search(
-                    &mut probe,
-                    Metric::Instructions,
-                    n,
-                    exact_policy,
-                    &mut on_step,
-                )?,
-                Metric::Instructions,
-                None,
-            ),
-            Metric::Auto => {
-                let exact = run_search(
-                    &mut probe,
-                    Metric::Instructions,
-                    n,
-                    exact_policy,
-                    &mut on_step,
-                )?;
-                match &exact.finding {
-                    Finding::Culprit { step, .. } => {
-                        on_step("confirming in time", step.culprit);
-                        probe.metric = Metric::Time;
-                        let c = search::confirm_only(
-                            &mut probe,
-                            step.parent,
-                            step.culprit,
-                            time_policy,
-                        )?;
-                        (exact, Metric::Instructions, Some(c))
-                    }
-                    _ => {
-                        progress.note(
-                            "the regression does not show in instruction counts: bisecting in time",
-                        );
-                        (
-                            run_search(&mut probe, Metric::Time, n, time_policy, &mut on_step)?,
-                            Metric::Time,
-                            None,
-                        )
-                    }
-                }
+        let answer = match choice {
+            MetricChoice::Time => search::single(&mut cands, n, time_policy, &mut on_step),
+            MetricChoice::Instructions => search::single(&mut cands, n, exact_policy, &mut on_step),
+            MetricChoice::Auto => {
+                search::auto(&mut cands, n, exact_policy, time_policy, &mut on_step)
             }
         };
         progress.finish();
+        let answer = answer?;
+        cands.keep_time_observations();
         // Why: where the culprit spends its time differently from its parent.
-        let mut hotspots = Vec::new();
-        if let Finding::Culprit { step, .. } = &outcome.finding
-            && let (Some(pe), Some(ce)) = (
-                probe.exes.get(&step.parent).cloned(),
-                probe.exes.get(&step.culprit).cloned(),
+        let (mut hotspots, mut hotspot_notes) = (Vec::new(), Vec::new());
+        if let Finding::Culprit { step, .. } = &answer.outcome.finding
+            && let (Some(mut before), Some(mut after)) = (
+                cands.probes.get(&step.parent).cloned(),
+                cands.probes.get(&step.culprit).cloned(),
             )
         {
-            eprintln!("profiling the culprit against its parent (pprof, 3 s each) …");
+            eprintln!(
+                "profiling the culprit against its parent (pprof, {HOTSPOT_SECONDS} s each) …"
+            );
             match (
-                crate::flame::sample_timed(ctx, &pe, &self.bench, 3.0),
-                crate::flame::sample_timed(ctx, &ce, &self.bench, 3.0),
+                crate::flame::sample(&mut before, &self.bench, HOTSPOT_SECONDS),
+                crate::flame::sample(&mut after, &self.bench, HOTSPOT_SECONDS),
             ) {
-                (Ok((before, tb)), Ok((after, ta))) => {
-                    // Time per iteration while sampling scales the shares.
-                    // Compared by zp function: leaf names of inlined code in
-                    // other crates differ between any two builds.
-                    let (b, a) = (before.by_zp_function(), after.by_zp_function());
-                    hotspots = a.changes_from(&b, ta / tb, 5);
+                (Ok(b), Ok(a)) => {
+                    let (h, notes) = crate::flame::hotspot_diff(&b, &a, 5);
+                    hotspots = h;
+                    hotspot_notes = notes;
                 }
-                (Err(e), _) | (_, Err(e)) => eprintln!("no hotspots: {e:#}"),
+                (Err(e), _) | (_, Err(e)) => {
+                    crate::process::check()?;
+                    hotspot_notes.push(format!("no hotspots: {e:#}"));
+                }
             }
         }
-        let (builds, measurements, cached) = (probe.builds, probe.measurements, probe.cached);
-        drop(probe);
+        let mut repaired = std::mem::take(&mut cands.builder.repaired);
+        repaired.extend(std::mem::take(&mut cands.cache.repaired));
+        let (measurements, cached) = (cands.measurements, cands.cached);
+        drop(cands);
         let report = Report {
             bench: self.bench.clone(),
-            metric: used,
+            choice,
             threshold_pct: self.threshold,
             commits,
             irrelevant,
-            outcome,
-            time_confirmation: confirmation,
+            answer,
             hotspots,
-            builds,
+            hotspot_notes,
+            build_key: builder.key.clone(),
+            builds: builder.builds,
             measurements,
             cached,
+            repaired,
             wall_s: started.elapsed().as_secs_f64(),
         };
         let text = report.render();
         print!("{text}");
         let reports = ctx.store.reports();
-        std::fs::create_dir_all(&reports)?;
-        let stem = format!("bisect-{}-{}", self.bench, crate::host::utc_now().0);
-        std::fs::write(reports.join(format!("{stem}.md")), &text)?;
-        std::fs::write(
-            reports.join(format!("{stem}.json")),
-            serde_json::to_string_pretty(&report)? + "\n",
+        let json = serde_json::to_vec_pretty(&report)?;
+        let stem = atomic::write_unique(
+            &reports,
+            &format!("bisect-{}-{}", self.bench, crate::host::utc_now().0),
+            "json",
+            |_| json.clone(),
         )?;
-        eprintln!("stored: {}", reports.join(format!("{stem}.md")).display());
+        let md = reports.join(format!("{stem}.md"));
+        atomic::write(&md, text.as_bytes())?;
+        eprintln!("stored: {}", md.display());
         Ok(report)
     }
 }
 
-fn run_search(
-    probe: &mut Probe,
-    metric: Metric,
-    n: usize,
-    policy: Policy,
-    on_step: search::OnStep<'_>,
-) -> Result<Outcome> {
-    probe.metric = metric;
-    search::bisect(probe, n, policy, on_step)
+/// `--good` when none is given: the commit baseline `main` measured, which
+/// must be a commit (not a dirty tree).
+fn good_from_baseline(ctx: &Ctx) -> Result<String> {
+    if !ctx.store.has_baseline("main") {
+        bail!(crate::Usage(
+            "no --good given and no baseline `main` to take it from: pass --good REV, or save a baseline first (`cargo xtask bench --save-baseline main`)".into()
+        ));
+    }
+    let (_, run) = ctx.store.resolve("main")?;
+    let Some(commit) = run.commit else {
+        bail!(crate::Usage(
+            "baseline `main` records no commit (it was measured outside git): pass --good REV"
+                .into()
+        ));
+    };
+    if run.dirty {
+        bail!(crate::Usage(format!(
+            "baseline `main` was measured on commit {} with uncommitted changes, so no commit has its code: pass --good REV (`--good {}` bisects from the commit without those changes)",
+            short(&commit),
+            short(&commit)
+        )));
+    }
+    Ok(commit)
 }
 
 fn valgrind_version() -> Option<String> {
@@ -251,722 +262,174 @@ fn valgrind_version() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Builds and runs the probe of each candidate commit.
-struct Probe<'a> {
-    repo: &'a git2::Repository,
+/// The candidate commits as the search sees them: built on first use,
+/// measured through their probes.
+struct Candidates<'a, 'r> {
+    builder: &'a mut Builder<'r>,
     commits: &'a [CommitInfo],
+    root: std::path::PathBuf,
     bench: String,
-    metric: Metric,
-    worktree: PathBuf,
-    target_dir: PathBuf,
-    cache: PathBuf,
-    build_key: String,
-    jobs: Option<u32>,
+    probes: BTreeMap<usize, probe::Process>,
+    /// Each prepared candidate's probe fingerprint.
+    fingerprints: BTreeMap<usize, String>,
+    cache: measurements::Cache,
+    valgrind: String,
+    cpu_features: String,
+    machine: String,
     fresh: bool,
-    exes: BTreeMap<usize, PathBuf>,
-    /// Cached observations per (metric, candidate) and how many were replayed.
-    replay: BTreeMap<(String, usize), (Vec<f64>, usize)>,
-    builds: usize,
+    reuse_time: bool,
+    /// Time observations of earlier invocations still to replay
+    /// (`--reuse-time`), per candidate.
+    replay: BTreeMap<usize, Vec<f64>>,
+    /// Time observations this invocation took, per candidate.
+    taken: BTreeMap<usize, Vec<f64>>,
     measurements: usize,
     cached: usize,
 }
 
-impl<'a> Probe<'a> {
-    fn new(
-        ctx: &Ctx,
-        repo: &'a git2::Repository,
-        commits: &'a [CommitInfo],
-        bench: &str,
-        jobs: Option<u32>,
-        fresh: bool,
-    ) -> Result<Probe<'a>> {
-        // One directory per repository, outside it: the user's checkout is
-        // never written to, whatever happens.
-        let tag = format!(
-            "{:016x}",
-            crate::host::fnv1a(ctx.root.to_string_lossy().as_bytes())
-        );
-        let worktree = std::env::temp_dir()
-            .join(format!("zp-workbench-{tag}"))
-            .join("worktree");
-        let target_dir = ctx.target_dir.clone();
-        let toolchain = crate::host::Build::detect(&ctx.root)
-            .map(|b| b.toolchain)
-            .unwrap_or_default();
-        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-        let build_key = format!(
-            "{:08x}",
-            crate::host::fnv1a(format!("{toolchain}|{flags}").as_bytes()) as u32
-        );
-        Ok(Probe {
-            repo,
-            commits,
-            bench: bench.to_string(),
-            metric: Metric::Time,
-            worktree,
-            target_dir,
-            cache: ctx.root.join("profiles/cache"),
-            build_key,
-            jobs,
-            fresh,
-            exes: BTreeMap::new(),
-            replay: BTreeMap::new(),
-            builds: 0,
-            measurements: 0,
-            cached: 0,
-        })
-    }
-
-    fn bin_dir(&self, i: usize) -> PathBuf {
-        self.cache
-            .join("bin")
-            .join(format!("{}-{}", self.commits[i].id, self.build_key))
-    }
-
-    fn samples_file(&self, metric: &str, i: usize) -> PathBuf {
-        self.cache
-            .join("samples")
-            .join(&self.bench)
-            .join(metric)
-            .join(format!("{}.json", self.commits[i].id))
-    }
-
-    fn build(&mut self, i: usize, dir: &Path) -> Result<Option<String>> {
-        let id = git2::Oid::from_str(&self.commits[i].id)?;
-        git::materialize(self.repo, id, &self.worktree).with_context(|| {
-            format!(
-                "cannot check out {} into {}",
-                short(&self.commits[i].id),
-                self.worktree.display()
-            )
-        })?;
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&self.worktree)
-            .env("CARGO_TARGET_DIR", &self.target_dir)
-            .args([
-                "bench",
-                "--package",
-                "zp",
-                "--bench",
-                "probe",
-                "--no-run",
-                "--message-format=json-render-diagnostics",
-            ]);
-        if let Some(j) = self.jobs {
-            cmd.args(["--jobs", &j.to_string()]);
-        }
-        let out = cmd.output().context("cannot run cargo")?;
-        self.builds += 1;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let why = if err.contains("no bench target named `probe`") {
-                "has no probe bench target (older than the workbench)".to_string()
-            } else {
-                let first = err
-                    .lines()
-                    .find(|l| l.starts_with("error"))
-                    .unwrap_or("cargo failed");
-                format!("does not build ({first})")
-            };
-            return Ok(Some(why));
-        }
-        let exes = crate::cargo::executables(&String::from_utf8_lossy(&out.stdout));
-        let exe = exes.get("probe").context("cargo built no probe")?;
-        std::fs::create_dir_all(dir)?;
-        std::fs::copy(exe, dir.join("probe"))
-            .with_context(|| format!("cannot cache {}", exe.display()))?;
-        let fp = format!(
-            "{:016x}",
-            crate::host::fnv1a(&std::fs::read(dir.join("probe"))?)
-        );
-        std::fs::write(dir.join("fingerprint"), &fp)?;
-        Ok(None)
-    }
-
-    fn observe(&mut self, i: usize) -> Result<f64> {
-        let exe = self
-            .exes
+impl Candidates<'_, '_> {
+    fn key(&self, i: usize, metric: Metric) -> Result<Key> {
+        let probe = self
+            .fingerprints
             .get(&i)
-            .context("sampled before prepared")?
-            .clone();
-        let run = |args: &[&str]| crate::cargo::probe(&exe, &self.worktree, args);
-        Ok(match self.metric {
-            Metric::Instructions => {
-                let v = run(&[
-                    "run",
-                    &self.bench,
-                    "--instrument",
-                    "callgrind",
-                    "--iters",
-                    CALLGRIND_ITERS,
-                ])?;
-                v["instructions_per_iter"]
-                    .as_f64()
-                    .context("the probe reported no instruction count")?
-            }
-            _ => {
-                let v = run(&[
-                    "run",
-                    &self.bench,
-                    "--instrument",
-                    "time",
-                    "--samples",
-                    TIME_SAMPLES,
-                ])?;
-                let s: Vec<f64> = v["samples_ns"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|x| x.as_f64())
-                    .collect();
-                anyhow::ensure!(!s.is_empty(), "the probe reported no time samples");
-                median(&s)
-            }
+            .cloned()
+            .context("measured before prepared")?;
+        Ok(match metric {
+            Metric::Instructions => Key {
+                probe,
+                bench: self.bench.clone(),
+                instrument: format!("callgrind --iters {CALLGRIND_ITERS}"),
+                tool: self.valgrind.clone(),
+                machine: self.cpu_features.clone(),
+            },
+            Metric::Time => Key {
+                probe,
+                bench: self.bench.clone(),
+                instrument: format!("time --samples {TIME_SAMPLES} (median)"),
+                tool: String::new(),
+                machine: self.machine.clone(),
+            },
         })
     }
-}
 
-impl Drop for Probe<'_> {
-    /// The directory commits were written into goes with the bisect (the
-    /// built probes stay in the cache); an interrupted bisect leaves it for
-    /// the next one to reuse.
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.worktree);
-        if let Some(parent) = self.worktree.parent() {
-            let _ = std::fs::remove_dir(parent);
+    /// Stores this invocation's time observations for a later
+    /// `--reuse-time`.
+    fn keep_time_observations(&mut self) {
+        for (i, obs) in std::mem::take(&mut self.taken) {
+            if let Ok(key) = self.key(i, Metric::Time) {
+                let _ = self.cache.put(&key, &obs);
+            }
         }
     }
 }
 
-fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
-        "p < 0.0001".to_string()
-    } else {
-        format!("p = {p:.4}")
-    }
-}
-
-fn metric_name(m: Metric) -> &'static str {
-    match m {
-        Metric::Instructions => "instructions",
-        _ => "time",
-    }
-}
-
-impl Probe<'_> {
-    /// The cached probe of candidate `i`, built first if need be; or why it
-    /// cannot be built.
-    fn ensure_built(&mut self, i: usize) -> Result<std::result::Result<PathBuf, String>> {
-        let dir = self.bin_dir(i);
-        // A cached build failure stands unless --fresh asks to retry it.
-        if !self.fresh
-            && let Ok(why) = std::fs::read_to_string(dir.join("skip"))
-        {
-            return Ok(Err(why));
-        }
-        if self.fresh {
-            let _ = std::fs::remove_file(dir.join("skip"));
-        }
-        if !dir.join("probe").is_file()
-            && let Some(why) = self.build(i, &dir)?
-        {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("skip"), &why)?;
-            return Ok(Err(why));
-        }
-        Ok(Ok(dir.join("probe")))
-    }
-}
-
-/// The probe built from `rev` (through the bisect's cache), or from the
-/// working tree as it is when `rev` is `None`; with a label naming it.
-pub fn probe_binary(ctx: &Ctx, rev: Option<&str>) -> Result<(PathBuf, String)> {
-    let Some(rev) = rev else {
-        let exes = crate::cargo::build_benches_in(&ctx.root, &["probe"], &ctx.probe_profile, &[])?;
-        let label = match git::head(&ctx.root)? {
-            Some(h) => format!(
-                "{}{}",
-                short(&h.commit),
-                if h.dirty { "+changes" } else { "" }
-            ),
-            None => "working tree".to_string(),
-        };
-        return Ok((exes["probe"].clone(), label));
-    };
-    let repo = git::open(&ctx.root)?;
-    let id = git::resolve(&repo, rev)?;
-    let commits = vec![git::info(&repo, id)?];
-    let mut probe = Probe::new(ctx, &repo, &commits, "", None, false)?;
-    eprintln!(
-        "building the probe at {} {} …",
-        short(&commits[0].id),
-        commits[0].subject
-    );
-    match probe.ensure_built(0)? {
-        Ok(exe) => Ok((exe, short(&commits[0].id).to_string())),
-        Err(why) => bail!(crate::Usage(format!(
-            "`{rev}` ({}) {why}",
-            short(&commits[0].id)
-        ))),
-    }
-}
-
-impl Measurer for Probe<'_> {
+impl Measurer for Candidates<'_, '_> {
     fn prepare(&mut self, i: usize) -> Result<Prepared> {
-        let dir = self.bin_dir(i);
-        if let Err(why) = self.ensure_built(i)? {
-            return Ok(Prepared::Skip(why));
-        }
-        let exe = dir.join("probe");
-        // The worktree may hold another commit by now; the probe needs none
-        // of its files, but runs there so relative paths stay inside it.
-        std::fs::create_dir_all(&self.worktree)?;
-        let list = Command::new(&exe)
-            .current_dir(&self.worktree)
-            .arg("--list")
-            .output()
-            .with_context(|| format!("cannot run {}", exe.display()))?;
-        let names = String::from_utf8_lossy(&list.stdout);
-        if !names
-            .lines()
-            .any(|l| l.split_whitespace().next() == Some(self.bench.as_str()))
-        {
+        let built = self.builder.probe(&self.commits[i].id)?;
+        let binary = match built {
+            Built::Broken(why) => return Ok(Prepared::Skip(why)),
+            Built::Ready(b) => b,
+        };
+        let mut p = probe::Process::new(&binary.exe, &self.root, short(&self.commits[i].id));
+        if !p.list()?.iter().any(|l| l.name == self.bench) {
             return Ok(Prepared::Skip(format!("has no benchmark `{}`", self.bench)));
         }
-        self.exes.insert(i, exe);
-        Ok(Prepared::Ready(std::fs::read_to_string(
-            dir.join("fingerprint"),
-        )?))
+        self.probes.insert(i, p);
+        self.fingerprints.insert(i, binary.fingerprint.clone());
+        Ok(Prepared::Ready(binary.fingerprint))
     }
 
-    fn sample(&mut self, i: usize) -> Result<f64> {
-        let metric = metric_name(self.metric);
-        let key = (metric.to_string(), i);
-        let file = self.samples_file(metric, i);
-        if !self.replay.contains_key(&key) {
-            let stored: Vec<f64> = if self.fresh {
-                Vec::new()
-            } else {
-                std::fs::read_to_string(&file)
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default()
-            };
-            self.replay.insert(key.clone(), (stored, 0));
-        }
-        let (stored, cursor) = self.replay.get_mut(&key).expect("inserted");
-        if *cursor < stored.len() {
-            *cursor += 1;
-            self.cached += 1;
-            return Ok(stored[*cursor - 1]);
-        }
-        let v = self.observe(i)?;
-        self.measurements += 1;
-        let (stored, cursor) = self.replay.get_mut(&key).expect("inserted");
-        stored.push(v);
-        *cursor += 1;
-        std::fs::create_dir_all(file.parent().expect("in a folder"))?;
-        std::fs::write(&file, serde_json::to_string(stored)?)?;
-        Ok(v)
-    }
-}
-
-#[derive(Serialize)]
-pub struct Report {
-    pub bench: String,
-    pub metric: Metric,
-    pub threshold_pct: f64,
-    pub commits: Vec<CommitInfo>,
-    pub irrelevant: usize,
-    pub outcome: Outcome,
-    time_confirmation: Option<search::Step>,
-    /// Functions whose share of samples changed most, parent → culprit.
-    hotspots: Vec<crate::stacks::Change>,
-    builds: usize,
-    measurements: usize,
-    cached: usize,
-    wall_s: f64,
-}
-
-impl Report {
-    fn value(&self, v: f64) -> String {
-        match self.metric {
-            Metric::Instructions => format!("{v:.0} instr"),
-            _ => fmt_ns(v),
-        }
-    }
-
-    pub fn headline(&self) -> String {
-        let (good, bad) = (
-            short(&self.commits[0].id),
-            short(&self.commits[self.commits.len() - 1].id),
-        );
-        let pct = |r: f64| format!("{:+.1}%", (r - 1.0) * 100.0);
-        let p = |p: &Option<f64>| p.map_or(String::new(), |p| format!(", p = {p:.3}"));
-        match &self.outcome.finding {
-            Finding::NoRegression { ratio, p: pv } => format!(
-                "no regression of {} from {good} to {bad}: {} ({}{}), within the {}% threshold",
-                self.bench,
-                pct(*ratio),
-                metric_name(self.metric),
-                p(pv),
-                self.threshold_pct
-            ),
-            Finding::Improvement { ratio, p: pv } => {
-                format!(
-                    "{} got faster from {good} to {bad}: {} ({}{}); nothing to bisect",
-                    self.bench,
-                    pct(*ratio),
-                    metric_name(self.metric),
-                    p(pv)
-                )
-            }
-            Finding::Inconclusive { ratio, p: pv } => format!(
-                "cannot tell whether {} regressed from {good} to {bad}: {} ({}{}) after the maximum rounds; try --metric instructions or a quieter machine",
-                self.bench,
-                pct(*ratio),
-                metric_name(self.metric),
-                p(pv)
-            ),
-            Finding::Culprit { step, .. } => {
-                let c = &self.commits[step.culprit];
-                format!(
-                    "{} regressed at {} \"{}\": {} ({:.0}% of the whole change)",
-                    self.bench,
-                    short(&c.id),
-                    c.subject,
-                    pct(step.ratio),
-                    step.share * 100.0
-                )
-            }
-            Finding::Ambiguous { after, upto } => format!(
-                "{} regressed after {} and at or before {}: the commits between could not be measured",
-                self.bench,
-                short(&self.commits[*after].id),
-                short(&self.commits[*upto].id)
-            ),
-        }
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "## bisect {}: {}\n", self.bench, self.headline());
-        if let Finding::Culprit { step, other_steps } = &self.outcome.finding {
-            let c = &self.commits[step.culprit];
-            let _ = writeln!(out, "Culprit: {}  ", c.id);
-            let _ = writeln!(out, "Subject: {}  ", c.subject);
-            let _ = writeln!(out, "Author: {}, {}  ", c.author, c.date);
-            let _ = writeln!(
-                out,
-                "Files under zp/ and the manifests: {}  ",
-                c.relevant_files.join(", ")
-            );
-            let _ = writeln!(
-                out,
-                "Step: {} over its parent {} ({}; 95% interval {:+.1}% to {:+.1}%{}), {:.0}% of the whole good→bad change of {:+.1}%  ",
-                format_args!("{:+.1}%", (step.ratio - 1.0) * 100.0),
-                short(&self.commits[step.parent].id),
-                metric_name(self.metric),
-                (step.low - 1.0) * 100.0,
-                (step.high - 1.0) * 100.0,
-                step.p.map_or(String::new(), |p| format!(", {}", fmt_p(p))),
-                step.share * 100.0,
-                (self.outcome.total_ratio - 1.0) * 100.0
-            );
-            if let Some(t) = &self.time_confirmation {
-                let _ = writeln!(
-                    out,
-                    "Confirmed in time: {:+.1}% (95% interval {:+.1}% to {:+.1}%{})  ",
-                    (t.ratio - 1.0) * 100.0,
-                    (t.low - 1.0) * 100.0,
-                    (t.high - 1.0) * 100.0,
-                    t.p.map_or(String::new(), |p| format!(", {}", fmt_p(p)))
-                );
-            }
-            if !self.hotspots.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "\nHotspots (time by zp function, with what it calls outside zp; parent → culprit):  "
-                );
-                for (i, h) in self.hotspots.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "{}. {} - {:.0}% → {:.0}% of time ({:+.1}% of the parent's time)  ",
-                        i + 1,
-                        crate::stacks::elide_generics(&h.function),
-                        h.before_pct,
-                        h.after_pct,
-                        h.growth_pct
-                    );
+    fn sample(&mut self, i: usize, metric: Metric) -> Result<f64> {
+        let key = self.key(i, metric)?;
+        let probe = self.probes.get_mut(&i).context("sampled before prepared")?;
+        match metric {
+            Metric::Instructions => {
+                if self.fresh {
+                    self.cache.forget(&key)?;
+                } else if let Some(v) = self.cache.get(&key).first() {
+                    self.cached += 1;
+                    return Ok(*v);
                 }
-                out.push('\n');
+                let v =
+                    probe::callgrind(probe, &self.bench, CALLGRIND_ITERS)?.instructions_per_iter;
+                self.measurements += 1;
+                self.cache.put(&key, &[v])?;
+                Ok(v)
             }
-            for (a, b, r) in other_steps {
-                let _ = writeln!(
-                    out,
-                    "Another step of comparable size: {:+.1}% between {} and {}  ",
-                    (r - 1.0) * 100.0,
-                    short(&self.commits[*a].id),
-                    short(&self.commits[*b].id)
-                );
+            Metric::Time => {
+                if self.reuse_time && !self.replay.contains_key(&i) {
+                    let earlier = self.cache.get(&key);
+                    self.replay.insert(i, earlier);
+                }
+                if let Some(v) = self.replay.get_mut(&i).and_then(|r| r.pop()) {
+                    self.cached += 1;
+                    return Ok(v);
+                }
+                let t = probe::time(probe, &self.bench, TIME_SAMPLES)?;
+                let v = median(&t.samples_ns);
+                self.measurements += 1;
+                self.taken.entry(i).or_default().push(v);
+                Ok(v)
             }
-            out.push('\n');
         }
-        let good = self
-            .outcome
-            .visits
-            .iter()
-            .find(|v| v.index == 0)
-            .map(|v| median(&v.samples));
-        let _ = writeln!(
-            out,
-            "| # | commit | subject | verdict | median | vs good | observations |"
-        );
-        let _ = writeln!(
-            out,
-            "|---|--------|---------|---------|--------|---------|--------------|"
-        );
-        for v in &self.outcome.visits {
-            let c = &self.commits[v.index];
-            let (m, vs) = if v.samples.is_empty() {
-                ("—".to_string(), "—".to_string())
-            } else {
-                let m = median(&v.samples);
-                (
-                    self.value(m),
-                    good.map_or("—".into(), |g| format!("{:+.1}%", (m / g - 1.0) * 100.0)),
-                )
-            };
-            let class = serde_json::to_value(v.class)
-                .ok()
-                .and_then(|x| x.as_str().map(String::from))
-                .unwrap_or_default();
-            let verdict = match &v.note {
-                Some(n) => format!("{class} ({n})"),
-                None => class,
-            };
-            let subject: String = c.subject.chars().take(50).collect();
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                v.index,
-                short(&c.id),
-                subject,
-                verdict,
-                m,
-                vs,
-                v.samples.len()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "\n{} candidate commits ({} left out as irrelevant) · {} builds · {} measurements, {} replayed from the cache · {} binaries identical to one already measured · {:.0} s",
-            self.commits.len(),
-            self.irrelevant,
-            self.builds,
-            self.measurements,
-            self.cached,
-            self.outcome.reused,
-            self.wall_s
-        );
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use git2::{Repository, Signature};
+    use crate::fixtures::mini_history;
+    use git2::Repository;
 
-    const PROBE: &str = r#"
-use std::time::Instant;
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--list") => println!("spin                           datapath"),
-        Some("run") => {
-            let samples: usize = args.iter().position(|a| a == "--samples").map_or(10, |i| args[i + 1].parse().unwrap());
-            let out: Vec<String> = (0..samples)
-                .map(|_| {
-                    let t = Instant::now();
-                    for _ in 0..5 {
-                        std::hint::black_box(zp::spin(std::hint::black_box(zp::WORK)));
-                    }
-                    (t.elapsed().as_nanos() as f64 / 5.0).to_string()
-                })
-                .collect();
-            println!("{{\"samples_ns\": [{}]}}", out.join(","));
-        }
-        _ => {}
-    }
-}
-"#;
-
-    fn lib(work: u64, extra: &str) -> String {
-        format!(
-            "pub const WORK: u64 = {work};\n{extra}\npub fn spin(n: u64) -> u64 {{\n    let mut x = 1u64;\n    for i in 0..n {{\n        x = x.wrapping_mul(6364136223846793005).wrapping_add(i ^ (x >> 7));\n    }}\n    x\n}}\n"
-        )
-    }
-
-    /// A small real crate named zp with a probe, in a fresh repository:
-    /// eight commits, two of them touching only the README, and (when
-    /// `plant`) the routine's work doubled at the fourth.
-    fn history(plant: bool) -> (tempfile::TempDir, Vec<git2::Oid>) {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = Repository::init(dir.path()).unwrap();
-        let budgets =
-            std::fs::read_to_string(crate::workspace_root().join("profiles/budgets.toml")).unwrap();
-        let thresholds = &budgets
-            [budgets.find("[thresholds.crypto]").unwrap()..budgets.find("[benchmarks]").unwrap()];
-        let files: Vec<(&str, String)> = vec![
-            ("Cargo.toml", "[workspace]\nmembers = [\"zp\"]\nresolver = \"2\"\n".into()),
-            ("zp/Cargo.toml", "[package]\nname = \"zp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[[bench]]\nname = \"probe\"\nharness = false\n".into()),
-            ("zp/benches/probe.rs", PROBE.into()),
-            ("zp/src/lib.rs", lib(200_000, "")),
-            ("profiles/budgets.toml", format!("{thresholds}[benchmarks]\nspin = {{ category = \"datapath\", target_us = 5000, description = \"spin\" }}\n")),
-            ("README.md", "a crate\n".into()),
-            (".gitignore", "/target\n/profiles/cache/\n/profiles/reports/\n".into()),
-        ];
-        let work_at_3 = if plant { 400_000 } else { 200_000 };
-        let steps: Vec<(&str, Vec<(&str, String)>)> = vec![
-            ("initial", files),
-            ("docs", vec![("README.md", "a crate, documented\n".into())]),
-            (
-                "comment",
-                vec![("zp/src/lib.rs", lib(200_000, "// a comment"))],
-            ),
-            (
-                "more work",
-                vec![("zp/src/lib.rs", lib(work_at_3, "// a comment"))],
-            ),
-            (
-                "another comment",
-                vec![(
-                    "zp/src/lib.rs",
-                    lib(work_at_3, "// a comment\n// and another"),
-                )],
-            ),
-            (
-                "docs again",
-                vec![("README.md", "a crate, documented twice\n".into())],
-            ),
-            (
-                "helper",
-                vec![(
-                    "zp/src/lib.rs",
-                    lib(
-                        work_at_3,
-                        "// a comment\n// and another\npub fn helper() -> u8 { 7 }",
-                    ),
-                )],
-            ),
-            (
-                "last",
-                vec![(
-                    "zp/src/lib.rs",
-                    lib(
-                        work_at_3,
-                        "// a comment\n// and another\npub fn helper() -> u8 { 8 }",
-                    ),
-                )],
-            ),
-        ];
-        let sig = Signature::now("Dev", "dev@example.com").unwrap();
-        let mut ids = Vec::new();
-        for (msg, changes) in steps {
-            for (path, text) in changes {
-                let p = dir.path().join(path);
-                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-                std::fs::write(&p, text).unwrap();
-            }
-            let mut index = repo.index().unwrap();
-            index
-                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-                .unwrap();
-            index.write().unwrap();
-            let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-            let parents: Vec<git2::Commit> = ids
-                .last()
-                .map(|id| repo.find_commit(*id).unwrap())
-                .into_iter()
-                .collect();
-            let parents: Vec<&git2::Commit> = parents.iter().collect();
-            ids.push(
-                repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &parents)
-                    .unwrap(),
-            );
-        }
-        (dir, ids)
-    }
-
-    fn bisect(root: &Path, good: git2::Oid) -> Result<serde_json::Value> {
-        let ctx = Ctx::new(root.to_path_buf(), "bench", root.join("target"))?;
-        let flags = flags::Bisect {
+    fn bisect(m: &crate::mini::Mini, good: git2::Oid, metric: MetricChoice) -> Result<Report> {
+        flags::Bisect {
             bench: "spin".into(),
             good: Some(good.to_string()),
             bad: "HEAD".into(),
-            metric: Metric::Time,
+            metric,
             threshold: 5.0,
             jobs: None,
             fresh: false,
-        };
-        flags.run(&ctx)?;
-        let reports = root.join("profiles/reports");
-        let json = std::fs::read_dir(&reports)?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "json"))
-            .unwrap();
-        Ok(serde_json::from_str(&std::fs::read_to_string(json)?)?)
-    }
-
-    fn untouched(root: &Path, head: git2::Oid) {
-        let repo = Repository::open(root).unwrap();
-        assert_eq!(repo.head().unwrap().target(), Some(head));
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true);
-        let changed: Vec<String> = repo
-            .statuses(Some(&mut opts))
-            .unwrap()
-            .iter()
-            .filter_map(|s| s.path().ok().map(String::from))
-            .collect();
-        assert!(
-            changed.is_empty(),
-            "the bisect changed the user's tree: {changed:?}"
-        );
-        assert!(repo.worktrees().unwrap().is_empty());
+            reuse_time: false,
+        }
+        .execute(&m.ctx())
     }
 
     #[test]
     fn end_to_end_bisect_finds_the_planted_slowdown_and_nothing_in_a_flat_history() {
-        let (dir, ids) = history(true);
-        let report = bisect(dir.path(), ids[0]).unwrap();
-        let finding = &report["outcome"]["finding"];
-        assert_eq!(finding["kind"], "culprit", "{report:#}");
-        let culprit = finding["step"]["culprit"].as_u64().unwrap() as usize;
-        assert_eq!(
-            report["commits"][culprit]["id"],
-            ids[3].to_string(),
-            "{report:#}"
-        );
-        assert_eq!(report["commits"][culprit]["subject"], "more work");
-        assert_eq!(
-            report["irrelevant"], 2,
-            "the two README commits are left out"
-        );
-        assert!(finding["step"]["ratio"].as_f64().unwrap() > 1.5);
-        untouched(dir.path(), ids[7]);
+        let m = mini_history(true);
+        let report = bisect(&m, m.ids[0], MetricChoice::Time).unwrap();
+        let Finding::Culprit { step, .. } = &report.answer.outcome.finding else {
+            panic!("{}", report.render())
+        };
+        assert_eq!(report.commits[step.culprit].id, m.ids[3].to_string());
+        assert_eq!(report.commits[step.culprit].subject, "more work");
+        assert_eq!(report.irrelevant, 2, "the two README commits are left out");
+        assert!(step.ratio > 1.5, "{step:?}");
+        m.untouched().unwrap();
 
-        let (dir, ids) = history(false);
-        let err = bisect(dir.path(), ids[0]).unwrap_err();
+        // Flat: in exact instruction counts, so that the answer does not
+        // depend on how busy the machine running the tests is (in time, a
+        // loaded 2-core runner can leave it "cannot tell", rightly).
+        let flat = mini_history(false);
+        let err = flags::Bisect {
+            bench: "spin".into(),
+            good: Some(flat.ids[0].to_string()),
+            bad: "HEAD".into(),
+            metric: MetricChoice::Instructions,
+            threshold: 5.0,
+            jobs: None,
+            fresh: false,
+            reuse_time: false,
+        }
+        .run(&flat.ctx())
+        .unwrap_err();
         assert!(err.is::<NothingToBisect>(), "{err:#}");
         assert!(
             err.to_string().starts_with("no regression of spin"),
             "{err}"
         );
-        untouched(dir.path(), ids[7]);
+        flat.untouched().unwrap();
     }
 
     #[test]
@@ -977,12 +440,13 @@ fn main() {
                 bench: bench.into(),
                 good: good.map(String::from),
                 bad: "HEAD".into(),
-                metric: Metric::Time,
+                metric: MetricChoice::Time,
                 threshold,
                 jobs: None,
                 fresh: false,
+                reuse_time: false,
             };
-            let err = flags.execute(&ctx).err().expect("refused");
+            let err = flags.execute(&ctx).expect_err("refused");
             assert!(err.is::<crate::Usage>(), "{err:#}");
             err.to_string()
         };
@@ -998,21 +462,30 @@ fn main() {
         assert!(
             run("encrypt_record_64k", 5.0, None).contains("no --good given and no baseline `main`")
         );
+        // A baseline measured with uncommitted changes names no commit's code.
+        let mut dirty = crate::fixtures::suite("r1", "1111111111aaaa", 1.0, 0.0);
+        dirty.dirty = true;
+        ctx.store.save_baseline("main", &dirty).unwrap();
+        let err = run("encrypt_record_64k", 5.0, None);
+        assert!(
+            err.contains("uncommitted changes") && err.contains("--good 1111111111"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_revisions_are_usage_errors() {
-        let (dir, ids) = history(false);
-        let err = bisect(dir.path(), ids[7]).unwrap_err();
+        let m = mini_history(false);
+        let err = bisect(&m, m.ids[7], MetricChoice::Time).unwrap_err();
         assert!(
             err.is::<crate::Usage>() && err.to_string().contains("same commit"),
             "{err}"
         );
-        let repo = Repository::open(dir.path()).unwrap();
-        let (good, bad) = (ids[5], ids[2]);
+        let repo = Repository::open(m.root()).unwrap();
+        let (good, bad) = (m.ids[5], m.ids[2]);
         let err = git::candidates(&repo, good, bad).unwrap_err();
         assert!(err.to_string().contains("reversed"), "{err}");
-        let err = git::candidates(&repo, ids[0], ids[1]).unwrap_err();
+        let err = git::candidates(&repo, m.ids[0], m.ids[1]).unwrap_err();
         assert!(err.to_string().contains("no commit between"), "{err}");
         assert!(
             git::resolve(&repo, "no-such-branch")

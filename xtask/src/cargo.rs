@@ -2,24 +2,15 @@
 //! run the executables directly (criterion rounds, the probe), so no round
 //! pays for cargo's start-up and every round measures the same binary.
 
+use crate::process::{self, Stderr};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// Builds `zp`'s bench targets `targets` in the bench profile and returns
-/// each target's executable. Cargo's progress goes to the terminal.
-pub fn build_benches(
-    root: &Path,
-    targets: &[&str],
-    features: &[String],
-) -> Result<BTreeMap<String, PathBuf>> {
-    build_benches_in(root, targets, "bench", features)
-}
-
-/// As [`build_benches`], in another cargo profile.
+/// Builds `zp`'s bench targets `targets` in cargo profile `profile` and
+/// returns each target's executable. Cargo's progress goes to the terminal.
 pub fn build_benches_in(
     root: &Path,
     targets: &[&str],
@@ -42,10 +33,7 @@ pub fn build_benches_in(
     if !features.is_empty() {
         cmd.args(["--features", &features.join(",")]);
     }
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot run {cargo}"))?;
+    let out = process::output(&mut cmd, Stderr::Show)?;
     if !out.status.success() {
         bail!(
             "cannot build the benchmarks: `cargo build --profile {profile}` failed ({})",
@@ -99,39 +87,35 @@ pub fn criterion_round(
     names: &[&str],
     shape: RoundShape,
     home: &Path,
-    mut on_done: impl FnMut(),
+    on_done: &mut dyn FnMut(),
 ) -> Result<BTreeMap<String, Vec<f64>>> {
     let filter = format!("^{group}/({})$", names.join("|"));
     // A fresh folder per round: criterion would otherwise compare with the
     // previous round, and `--discard-baseline` would also stop it writing
     // the samples read below.
     let _ = std::fs::remove_dir_all(home);
-    let mut child = Command::new(exe)
-        .current_dir(package_dir)
-        .env("CRITERION_HOME", home)
-        .args(["--bench", &filter, "--noplot", "--nresamples", "1000"])
-        .args(["--warm-up-time", &shape.warm_up_s.to_string()])
-        .args(["--measurement-time", &shape.measurement_s.to_string()])
-        .args(["--sample-size", &shape.sample_size.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {}", exe.display()))?;
-    let stdout = child.stdout.take().expect("piped");
-    for line in BufReader::new(stdout).lines() {
+    let out = process::run(
+        Command::new(exe)
+            .current_dir(package_dir)
+            .env("CRITERION_HOME", home)
+            .args(["--bench", &filter, "--noplot", "--nresamples", "1000"])
+            .args(["--warm-up-time", &shape.warm_up_s.to_string()])
+            .args(["--measurement-time", &shape.measurement_s.to_string()])
+            .args(["--sample-size", &shape.sample_size.to_string()]),
+        Stderr::Capture,
         // Criterion prints one `time: [low mid high]` line per benchmark.
-        if line?.contains("time:") {
-            on_done();
-        }
-    }
-    let out = child.wait_with_output()?;
+        &mut |line| {
+            if line.contains("time:") {
+                on_done();
+            }
+        },
+    )?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
         bail!(
             "{} failed ({}): {}",
             exe.display(),
             out.status,
-            last_lines(&err, 5)
+            process::last_lines(&out.stderr, 5)
         );
     }
     let mut samples = BTreeMap::new();
@@ -168,32 +152,6 @@ pub fn per_iteration(sample_json: &str) -> Result<Vec<f64>> {
             _ => bail!("a sample is not a positive number"),
         })
         .collect()
-}
-
-/// Runs the probe with `args` and returns its JSON. The probe's exit code 3
-/// (instrument unavailable) comes back as an error carrying its message.
-pub fn probe(exe: &Path, package_dir: &Path, args: &[&str]) -> Result<Value> {
-    let out = Command::new(exe)
-        .current_dir(package_dir)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run the probe {}", exe.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "probe {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            last_lines(&err, 3)
-        );
-    }
-    serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("probe {} printed no JSON", args.join(" ")))
-}
-
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 #[cfg(test)]

@@ -5,87 +5,99 @@
 //! user's repository is only read: the clone is where everything happens.
 
 use crate::Ctx;
-use crate::flags::{self, Metric};
+use crate::corpus::{Plant, Step};
+use crate::flags::{self, MetricChoice};
 use crate::search::Finding;
 use anyhow::{Context, Result, bail};
-use git2::{Repository, Signature};
-use std::path::Path;
+use git2::Repository;
 use std::time::Instant;
 
-/// The benchmark the planted change slows.
-const BENCH: &str = "encrypt_record_64k";
-/// Where the planted change goes, and the line it is inserted before.
-const RECORD: &str = "zp/src/record.rs";
-const ANCHOR: &str = "        let t = self.key.seal_in_place(&nonce(counter), header, body)?;\n";
-/// A serial checksum over every 8th payload byte: about +10 % on
-/// encrypt_record_64k on the development machine, and more instructions.
-const PLANTED: &str = "        // A debugging checksum of the payload, left in by mistake.
+/// A serial checksum over every 8th payload byte of a record: about +10 %
+/// on encrypt_record_64k on the development machine, and more instructions.
+const PLANTED: Plant = Plant {
+    kind: "arithmetic loop",
+    bench: "encrypt_record_64k",
+    subject: "record: checksum payloads while sealing",
+    file: "zp/src/record.rs",
+    find: "        let t = self.key.seal_in_place(&nonce(counter), header, body)?;\n",
+    replace: "        // A debugging checksum of the payload, left in by mistake.
         let mut sum = 0u32;
         for b in body.iter().step_by(8) {
             sum = sum.rotate_left(5) ^ u32::from(*b);
         }
         std::hint::black_box(sum);
-";
+        let t = self.key.seal_in_place(&nonce(counter), header, body)?;
+",
+    touched: &["zp::record", "seal_in_place"],
+};
 
-/// (subject, file, what to append) for the harmless commits; `None` marks
-/// the planted one.
-const HISTORY: &[Option<(&str, &str, &str)>] = &[
-    Some((
+const fn filler(subject: &'static str, file: &'static str, text: &'static str) -> Step {
+    Step::Filler {
+        subject,
+        file,
+        text,
+    }
+}
+
+/// Twelve commits: harmless ones, two that touch only the README, and the
+/// planted one.
+const HISTORY: &[Step] = &[
+    filler(
         "codec: explain the reader's bounds",
         "zp/src/codec.rs",
         "\n// Demo: the reader never reads past its length prefix.\n",
-    )),
-    Some((
+    ),
+    filler(
         "stream: note the LRU order",
         "zp/src/stream.rs",
         "\n// Demo: streams are evicted least recently used first.\n",
-    )),
-    Some((
+    ),
+    filler(
         "docs: describe the demo",
         "README.md",
         "\nDemo history: a documentation change.\n",
-    )),
-    Some((
+    ),
+    filler(
         "session: comment on key rotation",
         "zp/src/session.rs",
         "\n// Demo: rotation keeps the previous key for one epoch.\n",
-    )),
-    Some((
+    ),
+    filler(
         "frame: comment on padding",
         "zp/src/frame.rs",
         "\n// Demo: frames carry no padding.\n",
-    )),
-    Some((
+    ),
+    filler(
         "error: group the codes",
         "zp/src/error.rs",
         "\n// Demo: error codes are grouped by layer.\n",
-    )),
-    None,
-    Some((
+    ),
+    Step::Plant(PLANTED),
+    filler(
         "token: note the replay window",
         "zp/src/token.rs",
         "\n// Demo: tokens remember what they resumed.\n",
-    )),
-    Some((
+    ),
+    filler(
         "docs: link the design",
         "README.md",
         "\nDemo history: another documentation change.\n",
-    )),
-    Some((
+    ),
+    filler(
         "connection: comment on events",
         "zp/src/connection.rs",
         "\n// Demo: events are drained in order.\n",
-    )),
-    Some((
+    ),
+    filler(
         "codec: comment on writers",
         "zp/src/codec.rs",
         "\n// Demo: writers append to a Vec.\n",
-    )),
-    Some((
+    ),
+    filler(
         "stream: comment on credit",
         "zp/src/stream.rs",
         "\n// Demo: credit is granted per stream.\n",
-    )),
+    ),
 ];
 
 impl flags::Demo {
@@ -103,24 +115,37 @@ impl flags::Demo {
             "[2/4] adding {} commits to zp there, one of which slows the record layer",
             HISTORY.len()
         );
-        let (good, planted) = plant(&repo, &dir)?;
+        let good = repo.head()?.peel_to_commit()?.id().to_string();
+        let ids = crate::corpus::commit_history(&repo, &dir, HISTORY)?;
+        let planted = HISTORY
+            .iter()
+            .zip(&ids)
+            .find(|(s, _)| matches!(s, Step::Plant(_)))
+            .map(|(_, id)| id.to_string())
+            .context("the demo history plants nothing")?;
         // Shares this repository's builds of the dependencies.
-        let clone = Ctx::new(dir.clone(), &ctx.probe_profile, ctx.target_dir.clone())?;
+        let clone = Ctx::new(
+            dir.clone(),
+            &ctx.probe_profile,
+            Some(ctx.target_dir()?.to_path_buf()),
+        )?;
         eprintln!(
-            "[3/4] cargo xtask bisect {BENCH} --good {} (the first build of the bench profile takes a few minutes)",
+            "[3/4] cargo xtask bisect {} --good {} (the first build of the bench profile takes a few minutes)",
+            PLANTED.bench,
             &good[..10]
         );
         let bisect = flags::Bisect {
-            bench: BENCH.into(),
-            good: Some(good),
+            bench: PLANTED.bench.into(),
+            good: Some(good.clone()),
             bad: "HEAD".into(),
-            metric: Metric::Auto,
+            metric: MetricChoice::Auto,
             threshold: 5.0,
             jobs: None,
             fresh: false,
+            reuse_time: false,
         };
         let report = bisect.execute(&clone)?;
-        let Finding::Culprit { step, .. } = &report.outcome.finding else {
+        let Finding::Culprit { step, .. } = &report.answer.outcome.finding else {
             bail!(
                 "the demo's bisect did not name a culprit: {}",
                 report.headline()
@@ -132,7 +157,7 @@ impl flags::Demo {
         );
         eprintln!("[4/4] flamegraphs of the culprit, and of its difference from its parent");
         flags::Flame {
-            target: BENCH.into(),
+            target: PLANTED.bench.into(),
             rev: Some(culprit.clone()),
             diff: Some(parent),
             seconds: 3.0,
@@ -158,51 +183,4 @@ impl flags::Demo {
         }
         Ok(())
     }
-}
-
-/// Commits the history; returns the good commit (the clone's HEAD) and the
-/// planted one.
-fn plant(repo: &Repository, dir: &Path) -> Result<(String, String)> {
-    let good = repo.head()?.peel_to_commit()?.id().to_string();
-    let sig = Signature::now("zp demo", "demo@example.invalid")?;
-    let mut planted = String::new();
-    for step in HISTORY {
-        let (subject, file) = match step {
-            Some((subject, file, text)) => {
-                let path = dir.join(file);
-                let mut body = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {file} in the clone"))?;
-                body.push_str(text);
-                std::fs::write(&path, body)?;
-                (subject.to_string(), file.to_string())
-            }
-            None => {
-                let path = dir.join(RECORD);
-                let body = std::fs::read_to_string(&path)?;
-                if !body.contains(ANCHOR) {
-                    bail!(
-                        "{RECORD} no longer contains the line the demo plants its slowdown before; update xtask/src/demo.rs"
-                    );
-                }
-                std::fs::write(
-                    &path,
-                    body.replacen(ANCHOR, &format!("{PLANTED}{ANCHOR}"), 1),
-                )?;
-                (
-                    "record: checksum payloads while sealing".to_string(),
-                    RECORD.to_string(),
-                )
-            }
-        };
-        let mut index = repo.index()?;
-        index.add_path(Path::new(&file))?;
-        index.write()?;
-        let tree = repo.find_tree(index.write_tree()?)?;
-        let parent = repo.head()?.peel_to_commit()?;
-        let id = repo.commit(Some("HEAD"), &sig, &sig, &subject, &tree, &[&parent])?;
-        if step.is_none() {
-            planted = id.to_string();
-        }
-    }
-    Ok((good, planted))
 }

@@ -123,12 +123,27 @@ pub fn suite(id: &str, commit: &str, record_64k_ns: f64, record_allocs: f64) -> 
 pub fn temp_ctx() -> (tempfile::TempDir, crate::Ctx) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("profiles")).unwrap();
-    std::fs::copy(
-        crate::workspace_root().join("profiles/budgets.toml"),
-        dir.path().join("profiles/budgets.toml"),
+    for file in ["profiles/budgets.toml", "Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(crate::workspace_root().join(file), dir.path().join(file)).unwrap();
+    }
+    let ctx = crate::Ctx::new(
+        dir.path().to_path_buf(),
+        "bench",
+        Some(dir.path().join("target")),
     )
     .unwrap();
-    let ctx =
-        crate::Ctx::new(dir.path().to_path_buf(), "bench", dir.path().join("target")).unwrap();
     (dir, ctx)
+}
+
+/// The workbench's target directory, as cargo resolves it (asked once).
+pub fn target() -> std::path::PathBuf {
+    static TARGET: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    TARGET
+        .get_or_init(|| crate::workspace::target_dir(&crate::workspace_root()).unwrap())
+        .clone()
+}
+
+/// The miniature zp's eight-commit history (see `mini.rs`).
+pub fn mini_history(plant: bool) -> crate::mini::Mini {
+    crate::mini::Mini::history(&crate::workspace_root(), &target(), plant).unwrap()
 }

@@ -18,6 +18,7 @@ pub enum Command {
     Bench(Bench),
     Bisect(Bisect),
     Compare(Compare),
+    Corpus(Corpus),
     Demo(Demo),
     Doctor(Doctor),
     Export(Export),
@@ -62,22 +63,29 @@ pub struct Bisect {
     pub bad: String,
     /// What to measure: time, exact instruction counts (callgrind), or
     /// instructions when the regression shows in them, confirmed in time.
-    #[arg(long, value_enum, default_value_t = Metric::Auto)]
-    pub metric: Metric,
+    #[arg(long, value_enum, default_value_t = MetricChoice::Auto)]
+    pub metric: MetricChoice,
     /// Smallest slowdown that counts, in percent.
     #[arg(long, value_name = "PCT", default_value_t = 5.0)]
     pub threshold: f64,
-    /// Parallel jobs for cargo's builds.
-    #[arg(long, short, value_name = "N")]
+    /// Parallel jobs for cargo's builds (at least 1).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
-    /// Ignore cached measurements (built binaries are still reused).
+    /// Measure again instead of using cached instruction counts, and build
+    /// again commits cached as not building (built probes are reused).
     #[arg(long)]
     pub fresh: bool,
+    /// Also replay time observations an earlier bisect took of the same
+    /// probes on this machine (time is never reused otherwise).
+    #[arg(long)]
+    pub reuse_time: bool,
 }
 
+/// What the user asks a bisect to measure. A measurement itself is always
+/// in one metric (`search::Metric`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Metric {
+pub enum MetricChoice {
     Time,
     Instructions,
     Auto,
@@ -144,6 +152,20 @@ pub struct Profile {
 /// planted slowdown, bisected and profiled. Your checkout is only read.
 #[derive(Debug, clap::Args)]
 pub struct Demo {}
+
+/// Plants slowdowns of five kinds (arithmetic loop, extra copy,
+/// allocation per call, system call per call, build setting) in a
+/// throwaway clone, bisects each and checks that the bisect names the
+/// planted commit and the top hotspot names the function it touched.
+#[derive(Debug, clap::Args)]
+pub struct Corpus {
+    /// On a miniature zp (seconds per build) instead of zp itself.
+    #[arg(long)]
+    pub mini: bool,
+    /// Only the kinds whose name contains this (`syscall`, `copy`, …).
+    #[arg(long, value_name = "KIND")]
+    pub only: Option<String>,
+}
 
 /// What this machine can measure, and how to fix what it cannot.
 #[derive(Debug, clap::Args)]
@@ -226,11 +248,14 @@ mod tests {
             ("encrypt_record_64k", Some("v1"), "HEAD")
         );
         assert_eq!(
-            (b.metric, b.threshold, b.jobs, b.fresh),
-            (Metric::Instructions, 5.0, Some(2), false)
+            (b.metric, b.threshold, b.jobs, b.fresh, b.reuse_time),
+            (MetricChoice::Instructions, 5.0, Some(2), false, false)
         );
         assert!(parse(&["bisect"]).is_err());
         assert!(parse(&["bisect", "x", "--metric", "cycles"]).is_err());
+        // Zero jobs is refused before anything runs (cargo would fail later).
+        let err = parse(&["bisect", "x", "-j", "0"]).unwrap_err().to_string();
+        assert!(err.contains("0 is not in 1.."), "{err}");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! and as an inferno SVG under `profiles/flame/`; with `--diff REV`, also
 //! a differential flamegraph from REV to the profiled code.
 
-use crate::bisect::probe_binary;
 use crate::budgets::{Budget, Category};
-use crate::stacks::Profile;
+use crate::probe::{self, Probe};
+use crate::stacks::{Change, Profile};
 use crate::{Ctx, Progress, flags};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 /// pprof's sampling rate: the kernel here ticks at 250 Hz, so asking for
 /// more only adds sampler overhead (DESIGN.md, "Pitfalls").
 pub const FREQUENCY: u32 = 250;
+/// Below this share of the CPU time sampled, hotspot shares may mislead.
+const COVERAGE_WARNING: f64 = 0.8;
 
 impl flags::Flame {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -23,27 +25,31 @@ impl flags::Flame {
             )));
         }
         let benches = timed(ctx, Some(&self.target))?;
-        let (exe, label) = probe_binary(ctx, self.rev.as_deref())?;
-        let (after, after_t) = sample_all(ctx, &exe, &benches, self.seconds, &label)?;
-        let dir = ctx.root.join("profiles/flame");
+        let mut after_probe = crate::builds::probe_for(ctx, self.rev.as_deref())?;
+        let label = after_probe.origin().to_string();
+        let after = sample_all(&mut after_probe, &benches, self.seconds)?;
+        let dir = ctx.store.generated("flame");
         let stem = format!("{}-{}", file_safe(&self.target), file_safe(&label));
         let title = format!("{} at {label}", self.target);
         let svg = render(
             &dir,
             &stem,
-            &after.folded(),
-            after.total(),
+            &after.profile.folded(),
+            after.profile.total(),
             &title,
             self.seconds,
         )?;
-        print_hotspots(&after, 12);
+        print_hotspots(&after.profile, 12);
+        for n in after.notes() {
+            println!("note: {n}");
+        }
         println!("\nflamegraph: {}", svg.display());
         if let Some(rev) = &self.diff {
-            let (before_exe, before_label) = probe_binary(ctx, Some(rev))?;
-            let (before, before_t) =
-                sample_all(ctx, &before_exe, &benches, self.seconds, &before_label)?;
-            let ratio = after_t / before_t;
-            let diff = differential(&before, &after)?;
+            let mut before_probe = crate::builds::probe_for(ctx, Some(rev))?;
+            let before_label = before_probe.origin().to_string();
+            let before = sample_all(&mut before_probe, &benches, self.seconds)?;
+            let ratio = after.per_iter_s / before.per_iter_s;
+            let diff = differential(&before.profile, &after.profile)?;
             let title = format!(
                 "{}: {before_label} → {label} (red grew, blue shrank)",
                 self.target
@@ -54,15 +60,20 @@ impl flags::Flame {
                 file_safe(&before_label),
                 file_safe(&label)
             );
-            let path = render(&dir, &stem, &diff, after.total(), &title, self.seconds)?;
+            let path = render(
+                &dir,
+                &stem,
+                &diff,
+                after.profile.total(),
+                &title,
+                self.seconds,
+            )?;
             println!(
-                "\n{before_label} → {label}: {:+.1}% time per iteration; largest changes by zp function (with what it calls outside zp) (share before → after, change in % of the time before):",
+                "\n{before_label} → {label}: {:+.1}% time per iteration; largest changes by zp function (with what it calls outside zp: libc, the kernel, other crates) (share before → after, change in % of the time before):",
                 (ratio - 1.0) * 100.0
             );
-            for c in after
-                .by_zp_function()
-                .changes_from(&before.by_zp_function(), ratio, 8)
-            {
+            let (changes, notes) = hotspot_diff(&before, &after, 8);
+            for c in changes {
                 println!(
                     "  {:>6.1}% → {:>6.1}%  {:+6.1}%  {}",
                     c.before_pct,
@@ -70,6 +81,9 @@ impl flags::Flame {
                     c.growth_pct,
                     crate::stacks::elide_generics(&c.function)
                 );
+            }
+            for n in notes {
+                println!("note: {n}");
             }
             println!("\ndifferential flamegraph: {}", path.display());
         }
@@ -94,68 +108,96 @@ pub fn timed<'a>(ctx: &'a Ctx, target: Option<&str>) -> Result<Vec<&'a Budget>> 
     Ok(picked)
 }
 
-/// Samples each benchmark; several are merged under their names. Also
-/// returns the summed time per iteration of the benchmarks (seconds).
-pub fn sample_all(
-    ctx: &Ctx,
-    exe: &Path,
-    benches: &[&Budget],
-    seconds: f64,
-    label: &str,
-) -> Result<(Profile, f64)> {
+/// A profile, the time per iteration while it was taken, and how much of
+/// the CPU time pprof saw.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub profile: Profile,
+    /// Seconds per iteration (summed over benchmarks when merged).
+    pub per_iter_s: f64,
+    /// Samples taken over samples expected from the CPU time used; `None`
+    /// from probes too old to say.
+    pub coverage: Option<f64>,
+    pub origin: String,
+}
+
+impl Sampled {
+    /// Why the shares may mislead.
+    pub fn notes(&self) -> Vec<String> {
+        match self.coverage {
+            Some(c) if c < COVERAGE_WARNING => vec![format!(
+                "pprof sampled only {:.0}% of the CPU time at {} (the kernel's timer delivered fewer signals than asked, or the time went to code pprof cannot unwind): shares may be skewed",
+                c * 100.0,
+                self.origin
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Samples one benchmark's routine for `seconds`.
+pub fn sample(p: &mut dyn Probe, bench: &str, seconds: f64) -> Result<Sampled> {
+    let r = probe::pprof(p, bench, seconds, FREQUENCY)?;
+    let coverage = match (r.samples_total, r.cpu_seconds) {
+        (Some(n), Some(cpu)) if cpu > 0.0 => Some(n as f64 / (cpu * f64::from(r.frequency))),
+        _ => None,
+    };
+    Ok(Sampled {
+        profile: Profile::parse(r.folded.iter().map(String::as_str)),
+        per_iter_s: r.seconds / r.iters as f64,
+        coverage,
+        origin: p.origin().to_string(),
+    })
+}
+
+/// Samples each benchmark; several are merged under their names.
+pub fn sample_all(p: &mut dyn Probe, benches: &[&Budget], seconds: f64) -> Result<Sampled> {
+    let origin = p.origin().to_string();
     let progress = Progress::new(benches.len() as u64, "sampling");
-    let mut merged = Profile::default();
-    let mut per_iter = 0.0;
+    let mut merged = Sampled {
+        profile: Profile::default(),
+        per_iter_s: 0.0,
+        coverage: None,
+        origin: origin.clone(),
+    };
     for b in benches {
-        progress.phase(&format!("{} at {label} ({seconds} s)", b.name));
-        let (p, t) = sample_timed(ctx, exe, &b.name, seconds)?;
-        let p = if benches.len() > 1 {
-            p.prefixed(&b.name)
+        progress.phase(&format!("{} at {origin} ({seconds} s)", b.name));
+        let s = sample(p, &b.name, seconds)?;
+        let profile = if benches.len() > 1 {
+            s.profile.prefixed(&b.name)
         } else {
-            p
+            s.profile
         };
-        merged.stacks.extend(p.stacks);
-        per_iter += t;
+        merged.profile.stacks.extend(profile.stacks);
+        merged.per_iter_s += s.per_iter_s;
+        merged.coverage = match (merged.coverage, s.coverage) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         progress.inc();
     }
     progress.finish();
-    if merged.total() == 0 {
+    if merged.profile.total() == 0 {
         bail!(
             "pprof took no samples in the benchmark's routine: is the probe built with symbols (`debug` in [profile.bench])?"
         );
     }
-    Ok((merged, per_iter))
+    Ok(merged)
 }
 
-pub fn sample(ctx: &Ctx, exe: &Path, name: &str, seconds: f64) -> Result<Profile> {
-    Ok(sample_timed(ctx, exe, name, seconds)?.0)
-}
-
-/// A profile and the time per iteration while it was taken.
-pub fn sample_timed(ctx: &Ctx, exe: &Path, name: &str, seconds: f64) -> Result<(Profile, f64)> {
-    let v = crate::cargo::probe(
-        exe,
-        &ctx.root.join("zp"),
-        &[
-            "run",
-            name,
-            "--instrument",
-            "pprof",
-            "--seconds",
-            &seconds.to_string(),
-            "--frequency",
-            &FREQUENCY.to_string(),
-        ],
-    )?;
-    let lines: Vec<&str> = v["folded"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.as_str())
-        .collect();
-    let per_iter =
-        v["seconds"].as_f64().unwrap_or(0.0) / v["iters"].as_f64().unwrap_or(1.0).max(1.0);
-    Ok((Profile::parse(lines), per_iter))
+/// The zp functions whose time changed most from `before` to `after`, each
+/// with what it calls outside zp (libc, the kernel, other crates), scaled
+/// by the time per iteration; and why the diff may mislead.
+pub fn hotspot_diff(before: &Sampled, after: &Sampled, top: usize) -> (Vec<Change>, Vec<String>) {
+    let ratio = after.per_iter_s / before.per_iter_s;
+    let changes =
+        after
+            .profile
+            .by_zp_function()
+            .changes_from(&before.profile.by_zp_function(), ratio, top);
+    let mut notes = before.notes();
+    notes.extend(after.notes());
+    (changes, notes)
 }
 
 /// Writes `<stem>.folded` and `<stem>.svg` and returns the SVG's path.
@@ -202,12 +244,22 @@ pub fn differential(before: &Profile, after: &Profile) -> Result<Vec<String>> {
 }
 
 pub fn print_hotspots(p: &Profile, top: usize) {
-    println!(
+    let mut text = String::new();
+    print_hotspots_to(&mut text, p, top);
+    print!("{text}");
+}
+
+/// The hotspot table: self and inclusive shares, largest self share first.
+pub fn print_hotspots_to(out: &mut String, p: &Profile, top: usize) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
         "hotspots ({} samples; standard-library leaves counted in their caller):\n  self%  incl%  function",
         p.total()
     );
     for s in p.hotspots().into_iter().take(top) {
-        println!(
+        let _ = writeln!(
+            out,
             "  {:>5.1}  {:>5.1}  {}",
             s.self_pct,
             s.inclusive_pct,
@@ -267,11 +319,14 @@ mod tests {
     fn flame_renders_an_svg_with_the_benchmarks_own_functions() {
         let root = crate::workspace_root();
         let out = tempfile::tempdir().unwrap();
-        let ctx = Ctx::new(root.clone(), "dev", root.join("target")).unwrap();
+        let ctx = Ctx::new(root.clone(), "dev", Some(crate::fixtures::target())).unwrap();
         let benches = timed(&ctx, Some("encrypt_record_1k")).unwrap();
-        let (exe, label) = probe_binary(&ctx, None).unwrap();
-        let (p, per_iter) = sample_all(&ctx, &exe, &benches, 1.0, &label).unwrap();
-        assert!(per_iter > 0.0);
+        let mut probe = crate::builds::probe_for(&ctx, None).unwrap();
+        let s = sample_all(&mut probe, &benches, 1.0).unwrap();
+        assert!(s.per_iter_s > 0.0);
+        let c = s.coverage.expect("the probe reports what it sampled");
+        assert!(c > 0.0 && c < 1.5, "coverage {c}");
+        let p = s.profile;
         assert!(
             p.total() > 50,
             "a second at ~250 Hz gave {} samples",

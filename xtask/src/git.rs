@@ -68,6 +68,51 @@ mod tests {
         std::fs::write(dir.path().join("a.txt"), "two").unwrap();
         assert!(head(dir.path()).unwrap().unwrap().dirty);
     }
+
+    /// CI checkouts are often shallow: a revision beyond the cut is named
+    /// as such, with the command that fetches the rest.
+    #[test]
+    fn a_shallow_history_says_how_to_fetch_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full");
+        let repo = Repository::init(&full).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let mut parent: Option<git2::Oid> = None;
+        for i in 0..4 {
+            std::fs::write(full.join("a.txt"), format!("{i}")).unwrap();
+            let mut index = repo.index().unwrap();
+            index.add_path(Path::new("a.txt")).unwrap();
+            index.write().unwrap();
+            let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+            let parents: Vec<git2::Commit> = parent
+                .map(|p| repo.find_commit(p).unwrap())
+                .into_iter()
+                .collect();
+            let parents: Vec<&git2::Commit> = parents.iter().collect();
+            parent = Some(
+                repo.commit(Some("HEAD"), &sig, &sig, "c", &tree, &parents)
+                    .unwrap(),
+            );
+        }
+        let shallow = dir.path().join("shallow");
+        let status = std::process::Command::new("git")
+            .args(["clone", "--quiet", "--depth", "2"])
+            .arg(format!("file://{}", full.display()))
+            .arg(&shallow)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let repo = open(&shallow).unwrap();
+        assert!(repo.is_shallow());
+        let err = resolve(&repo, "HEAD~3").unwrap_err();
+        assert!(err.is::<crate::Usage>(), "{err}");
+        assert!(
+            err.to_string().contains("the history is shallow")
+                && err.to_string().contains("git fetch --unshallow"),
+            "{err}"
+        );
+        assert!(resolve(&repo, "HEAD~1").is_ok());
+    }
 }
 
 /// A commit as the bisect report shows it.
@@ -112,9 +157,15 @@ pub fn open(root: &Path) -> Result<Repository> {
 }
 
 pub fn resolve(repo: &Repository, rev: &str) -> Result<git2::Oid> {
-    let obj = repo
-        .revparse_single(rev)
-        .map_err(|_| usage(format!("unknown revision `{rev}`")))?;
+    let obj = repo.revparse_single(rev).map_err(|_| {
+        usage(if repo.is_shallow() {
+            format!(
+                "unknown revision `{rev}`: the history is shallow (a clone with --depth, as CI checkouts often are), so older commits are not here; `git fetch --unshallow` fetches them"
+            )
+        } else {
+            format!("unknown revision `{rev}`")
+        })
+    })?;
     let commit = obj
         .peel_to_commit()
         .map_err(|_| usage(format!("`{rev}` is not a commit")))?;
@@ -156,6 +207,13 @@ pub fn candidates(
         chain.push(at.id());
         at = match at.parent(0) {
             Ok(p) => p,
+            Err(_) if repo.is_shallow() => {
+                return Err(usage(format!(
+                    "the history between {} and {} is shallow (a clone with --depth): `git fetch --unshallow` fetches the missing commits",
+                    short(&good),
+                    short(&bad)
+                )));
+            }
             Err(_) => {
                 return Err(usage(format!(
                     "--good {} is not on the first-parent history of --bad {} (it was merged in from a side branch); pass the merge's first parent instead",

@@ -5,61 +5,64 @@
 //! iteration, peak live, top sites; the dhat-heap JSON opens in DHAT's
 //! viewer). Every figure says where it came from.
 
-use crate::bisect::probe_binary;
 use crate::budgets::Budget;
-use crate::flame::{print_hotspots, sample, timed};
+use crate::flame::{print_hotspots_to, sample, timed};
+use crate::probe::{self, Probe};
 use crate::store::{Allocs, Site};
 use crate::{Ctx, flags};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use serde_json::Value;
+use std::fmt::Write;
 use std::path::Path;
 
 impl flags::Profile {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
         let benches = timed(ctx, self.target.as_deref())?;
-        let (exe, label) = probe_binary(ctx, self.rev.as_deref())?;
+        let mut probe = crate::builds::probe_for(ctx, self.rev.as_deref())?;
+        let dhat_dir = ctx.store.generated("dhat");
+        self.report(&mut probe, &benches, &dhat_dir, &mut |text| {
+            print!("{text}")
+        })
+    }
+
+    /// Each benchmark's profile, handed to `out` as it is measured.
+    pub fn report(
+        &self,
+        probe: &mut dyn Probe,
+        benches: &[&Budget],
+        dhat_dir: &Path,
+        out: &mut dyn FnMut(&str),
+    ) -> Result<()> {
         let all = !self.mem && !self.counters;
-        let dhat_dir = ctx.root.join("profiles/dhat");
-        for b in &benches {
-            println!("== {} ({}) at {label}", b.name, b.category);
+        let label = probe.origin().to_string();
+        for b in benches {
+            let mut text = format!("== {} ({}) at {label}\n", b.name, b.category);
             if all {
-                print_hotspots(&sample(ctx, &exe, &b.name, 3.0)?, 8);
+                let s = sample(probe, &b.name, 3.0)?;
+                print_hotspots_to(&mut text, &s.profile, 8);
+                for n in s.notes() {
+                    let _ = writeln!(text, "note: {n}");
+                }
             }
             if all || self.counters {
-                print!("{}", counters(ctx, &exe, b)?.render());
+                text += &counters(probe, b)?.render();
             }
             if all || self.mem {
-                std::fs::create_dir_all(&dhat_dir)?;
-                let out = dhat_dir.join(format!("{}-{label}.json", b.name));
-                let v = probe(
-                    ctx,
-                    &exe,
-                    &[
-                        "run",
-                        &b.name,
-                        "--instrument",
-                        "alloc",
-                        "--iters",
-                        "100",
-                        "--dhat-out",
-                        &out.to_string_lossy(),
-                    ],
-                )?;
-                print!("{}", AllocSummary::from_probe(&v)?.render());
-                println!(
+                std::fs::create_dir_all(dhat_dir)?;
+                let file = dhat_dir.join(format!("{}-{label}.json", b.name));
+                let a = probe::alloc(probe, &b.name, 100, Some(&file))?;
+                text += &AllocSummary::from_probe(&a).render();
+                let _ = writeln!(
+                    text,
                     "  dhat profile: {} (open it in https://nnethercote.github.io/dh_view/dh_view.html)",
-                    out.display()
+                    file.display()
                 );
             }
-            println!();
+            text.push('\n');
+            out(&text);
         }
         Ok(())
     }
-}
-
-fn probe(ctx: &Ctx, exe: &Path, args: &[&str]) -> Result<Value> {
-    crate::cargo::probe(exe, &ctx.root.join("zp"), args)
 }
 
 /// Counters per iteration and where each came from.
@@ -69,31 +72,25 @@ pub struct Counters {
     pub unavailable: Vec<(String, String)>,
 }
 
-pub fn counters(ctx: &Ctx, exe: &Path, b: &Budget) -> Result<Counters> {
-    let v = probe(ctx, exe, &["run", &b.name, "--instrument", "counters"])?;
-    let mut c = Counters::from_probe(&v)?;
+/// perf-event counters, and callgrind's exact instruction count where the
+/// kernel gives no hardware instruction counter.
+pub fn counters(p: &mut dyn Probe, b: &Budget) -> Result<Counters> {
+    let mut c = Counters::from_probe(&probe::counters(p, &b.name, None)?);
     if !c.rows.iter().any(|(name, _, _)| name == "instructions") {
-        match probe(
-            ctx,
-            exe,
-            &["run", &b.name, "--instrument", "callgrind", "--iters", "10"],
-        ) {
-            Ok(v) => {
-                let n = v["instructions_per_iter"]
-                    .as_f64()
-                    .context("callgrind reported no instructions")?;
-                c.rows.insert(
-                    0,
-                    (
-                        "instructions".into(),
-                        n,
-                        "callgrind, exact: no hardware counter here".into(),
-                    ),
-                );
+        match probe::callgrind(p, &b.name, 10) {
+            Ok(v) => c.rows.insert(
+                0,
+                (
+                    "instructions".into(),
+                    v.instructions_per_iter,
+                    "callgrind, exact: no hardware counter here".into(),
+                ),
+            ),
+            Err(e) => {
+                crate::process::check()?;
+                c.unavailable
+                    .push(("instructions (callgrind)".into(), format!("{e:#}")))
             }
-            Err(e) => c
-                .unavailable
-                .push(("instructions (callgrind)".into(), format!("{e:#}"))),
         }
     }
     Ok(c)
@@ -102,33 +99,25 @@ pub fn counters(ctx: &Ctx, exe: &Path, b: &Budget) -> Result<Counters> {
 const HARDWARE: [&str; 4] = ["instructions", "cycles", "branch_misses", "cache_misses"];
 
 impl Counters {
-    pub fn from_probe(v: &Value) -> Result<Counters> {
-        let per = v["per_iter"]
-            .as_object()
-            .context("the probe reported no counters")?;
-        let rows = per
+    pub fn from_probe(c: &probe_protocol::Counters) -> Counters {
+        let rows = c
+            .per_iter
             .iter()
-            .filter_map(|(k, x)| {
+            .map(|(k, v)| {
                 let source = if HARDWARE.contains(&k.as_str()) {
                     "perf-event, hardware"
                 } else {
                     "perf-event, software"
                 };
-                Some((k.clone(), x.as_f64()?, source.to_string()))
+                (k.clone(), *v, source.to_string())
             })
             .collect();
-        let unavailable = v["unavailable"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|u| {
-                (
-                    u["event"].as_str().unwrap_or("?").to_string(),
-                    u["reason"].as_str().unwrap_or("?").to_string(),
-                )
-            })
+        let unavailable = c
+            .unavailable
+            .iter()
+            .map(|u| (u.event.clone(), u.reason.clone()))
             .collect();
-        Ok(Counters { rows, unavailable })
+        Counters { rows, unavailable }
     }
 
     pub fn render(&self) -> String {
@@ -167,11 +156,11 @@ pub struct AllocSummary {
 }
 
 impl AllocSummary {
-    pub fn from_probe(v: &Value) -> Result<AllocSummary> {
-        Ok(AllocSummary {
-            iters: v["iters"].as_u64().context("no iters")?,
-            allocs: Allocs::from_probe(v)?,
-        })
+    pub fn from_probe(a: &probe_protocol::Alloc) -> AllocSummary {
+        AllocSummary {
+            iters: a.iters,
+            allocs: Allocs::from_probe(a),
+        }
     }
 
     pub fn render(&self) -> String {
@@ -244,7 +233,8 @@ mod tests {
                 { "blocks": 0, "bytes": 0, "stack": [] }
             ]
         });
-        let s = AllocSummary::from_probe(&v).unwrap();
+        let a: probe_protocol::Alloc = serde_json::from_value(v).unwrap();
+        let s = AllocSummary::from_probe(&a);
         assert_eq!(
             (
                 s.iters,
@@ -275,13 +265,110 @@ mod tests {
             "per_iter": { "task_clock_ns": 41800.5, "page_faults": 0.0 },
             "unavailable": [{ "event": "cycles", "reason": "No such file or directory (os error 2)" }]
         });
-        let c = Counters::from_probe(&v).unwrap();
-        let text = c.render();
+        let c: probe_protocol::Counters = serde_json::from_value(v).unwrap();
+        let text = Counters::from_probe(&c).render();
         assert!(
             text.contains("task_clock_ns                   41800  (perf-event, software)"),
             "{text}"
         );
         assert!(text.contains("cycles (perf)                       —  (unavailable: No such file or directory (os error 2))"), "{text}");
-        assert!(Counters::from_probe(&json!({})).is_err());
+    }
+
+    /// The whole command against a fake probe: hotspots, counters with
+    /// callgrind standing in for the missing hardware counter, allocations;
+    /// and a missing valgrind said as such rather than failing the command.
+    #[test]
+    fn profile_reports_every_section_and_names_what_is_unavailable() {
+        use probe_protocol::{Body, Instrument};
+        let valgrind = std::rc::Rc::new(std::cell::Cell::new(true));
+        let has_valgrind = valgrind.clone();
+        let mut fake = crate::probe::Fake::new(move |req| {
+            Ok(match &req.instrument {
+                Instrument::Pprof { .. } => Body::Pprof(probe_protocol::Pprof {
+                    iters: 1000,
+                    seconds: 3.0,
+                    frequency: 250,
+                    samples: 700,
+                    folded: vec![
+                        "zp_probe_measured;zp::record::seal_in_place;chacha20::rounds 600".into(),
+                        "zp_probe_measured;zp::record::seal_in_place 100".into(),
+                    ],
+                    samples_total: Some(700),
+                    cpu_seconds: Some(3.0),
+                }),
+                Instrument::Counters { .. } => Body::Counters(probe_protocol::Counters {
+                    iters: 1000,
+                    per_iter: [("task_clock_ns".to_string(), 2100.0)].into(),
+                    unavailable: vec![probe_protocol::Unavailable {
+                        event: "instructions".into(),
+                        reason: "No such file or directory (os error 2)".into(),
+                    }],
+                }),
+                Instrument::Callgrind { .. } if has_valgrind.get() => {
+                    Body::Callgrind(probe_protocol::Callgrind {
+                        iters: 10,
+                        instructions_total: 121_123,
+                        instructions_per_iter: 12_112.3,
+                    })
+                }
+                Instrument::Callgrind { .. } => {
+                    anyhow::bail!(crate::probe::Unavailable(
+                        "valgrind is not installed".into()
+                    ))
+                }
+                Instrument::Alloc { iters, .. } => Body::Alloc(probe_protocol::Alloc {
+                    iters: *iters,
+                    allocs_per_iter: 0.0,
+                    bytes_per_iter: 0.0,
+                    peak_live_bytes: 0,
+                    top_sites: vec![],
+                    dhat_file: None,
+                }),
+                Instrument::Time { .. } => anyhow::bail!("not asked"),
+            })
+        });
+        let budgets = crate::fixtures::budgets();
+        let benches = vec![budgets.get("encrypt_record_1k").unwrap()];
+        let dhat = tempfile::tempdir().unwrap();
+        let flags = flags::Profile {
+            target: None,
+            mem: false,
+            counters: false,
+            rev: None,
+        };
+        let mut text = String::new();
+        flags
+            .report(&mut fake, &benches, dhat.path(), &mut |t| text += t)
+            .unwrap();
+        assert!(
+            text.starts_with("== encrypt_record_1k (datapath) at fake\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("chacha20::rounds (in zp::record::seal_in_place)"),
+            "{text}"
+        );
+        assert!(text.contains("instructions                    12112  (callgrind, exact: no hardware counter here)"), "{text}");
+        assert!(
+            text.contains("task_clock_ns                    2100  (perf-event, software)"),
+            "{text}"
+        );
+        assert!(text.contains("none in the measured routine"), "{text}");
+        assert!(!text.contains("note:"), "all CPU time was sampled: {text}");
+
+        valgrind.set(false);
+        let mut text = String::new();
+        flags::Profile {
+            counters: true,
+            ..flags
+        }
+        .report(&mut fake, &benches, dhat.path(), &mut |t| text += t)
+        .unwrap();
+        assert!(
+            text.contains("instructions (callgrind)              —  (unavailable:"),
+            "{text}"
+        );
+        assert!(text.contains("valgrind is not installed"), "{text}");
+        assert!(!text.contains("hotspots"), "--counters only: {text}");
     }
 }

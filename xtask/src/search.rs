@@ -18,19 +18,46 @@
 //!
 //! With an exact metric (instruction counts) one sample is the truth, and
 //! classification is by the nearer endpoint.
+//!
+//! [`auto`] searches in instruction counts, then confirms the culprit in
+//! time; when time does not confirm it, the instruction culprit is kept as
+//! a note and the search runs again in time, so an instruction step that
+//! costs no time is never presented as the cause of a time regression.
 
 use crate::stats::{ALPHA, mann_whitney, median};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// What a measurement is of. The user's choice (`--metric
+/// time|instructions|auto`) is `flags::MetricChoice`; a measurement always
+/// has one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Median nanoseconds per iteration of one short run: noisy.
+    Time,
+    /// Instructions per iteration under callgrind: exact.
+    Instructions,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Time => "time",
+            Metric::Instructions => "instructions",
+        }
+    }
+}
+
 /// What a bisect needs from the outside world.
 pub trait Measurer {
     /// Builds candidate `i`: its binary's fingerprint, or why it is skipped.
     fn prepare(&mut self, i: usize) -> Result<Prepared>;
-    /// One observation of candidate `i` (a round median in ns, or an
-    /// instruction count). Only called after `prepare` returned `Ready`.
-    fn sample(&mut self, i: usize) -> Result<f64>;
+    /// One observation of candidate `i` in `metric` (a round median in ns,
+    /// or an instruction count). Only called after `prepare` returned
+    /// `Ready`.
+    fn sample(&mut self, i: usize, metric: Metric) -> Result<f64>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +70,18 @@ pub enum Prepared {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
+    pub metric: Metric,
     /// Smallest relative slowdown that counts (0.05 = 5 %).
     pub threshold: f64,
-    /// Instruction counts: no noise, one sample per commit.
-    pub exact: bool,
     pub initial_rounds: usize,
     pub max_rounds: usize,
+}
+
+impl Policy {
+    /// Instruction counts: no noise, one sample per commit.
+    fn exact(&self) -> bool {
+        self.metric == Metric::Instructions
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -171,12 +204,12 @@ impl<M: Measurer> State<'_, M> {
 
     fn sample(&mut self, i: usize) -> Result<f64> {
         let t = self.target(i);
-        if self.policy.exact
+        if self.policy.exact()
             && let Some(v) = self.samples.get(&t).and_then(|s| s.first())
         {
             return Ok(*v);
         }
-        let v = self.m.sample(t)?;
+        let v = self.m.sample(t, self.policy.metric)?;
         self.samples.entry(t).or_default().push(v);
         Ok(v)
     }
@@ -226,12 +259,12 @@ pub fn bisect<M: Measurer>(
         } else {
             1
         };
-        for _ in 0..if policy.exact { 1 } else { rounds } {
+        for _ in 0..if policy.exact() { 1 } else { rounds } {
             g.push(s.sample(0)?);
             b.push(s.sample(n)?);
         }
         let ratio = median(&b) / median(&g);
-        if policy.exact {
+        if policy.exact() {
             break (ratio, None, true);
         }
         let p = mann_whitney(&b, &g);
@@ -324,13 +357,12 @@ pub fn bisect<M: Measurer>(
         // 3. Confirm the step with fresh paired rounds.
         on_step("confirming against its parent", hi);
         let step = confirm(&mut s, lo, hi, total_ratio)?;
-        let holds = policy.exact
-            || (step.p.is_some_and(|p| p < ALPHA) && step.ratio - 1.0 > policy.threshold / 2.0);
+        let holds = policy.exact() || confirms(&step, policy.threshold);
         if holds || backtracks >= 3 {
             // The endpoints have been sampled in every round since: their
             // medians now give the whole change far better than at first.
             let total = median(&s.all(n)) / median(&s.all(0));
-            let share = if s.policy.exact {
+            let share = if s.policy.exact() {
                 step.share
             } else {
                 step.ratio.ln() / total.ln()
@@ -426,7 +458,7 @@ fn skip_note<M: Measurer>(s: &State<M>, i: usize) -> Option<String> {
 /// regression searchable: once a midpoint between two steps becomes the
 /// good end, the next step is judged against it.
 fn classify<M: Measurer>(s: &mut State<M>, lo: usize, mid: usize, hi: usize) -> Result<Class> {
-    if s.policy.exact {
+    if s.policy.exact() {
         let (g, m, b) = (s.sample(lo)?, s.sample(mid)?, s.sample(hi)?);
         // Nearer in log space; an exact tie with good is good.
         return Ok(if (m / g).ln() > (b / m).ln() {
@@ -504,6 +536,95 @@ pub fn confirm_only<M: Measurer>(
     confirm(&mut s, parent, culprit, 0.0)
 }
 
+/// What a search concluded, in the metric that answers the question.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The metric of `outcome`'s observations.
+    pub metric: Metric,
+    pub outcome: Outcome,
+    /// An instruction culprit's step confirmed in time.
+    pub confirmation: Option<Step>,
+    /// An instruction culprit that time did not confirm: kept as a note,
+    /// never the answer (the answer then comes from a search in time).
+    pub unconfirmed: Option<Unconfirmed>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unconfirmed {
+    /// The instruction search that named it.
+    pub outcome: Outcome,
+    /// Its step in time: not a significant slowdown.
+    pub in_time: Step,
+}
+
+impl Answer {
+    fn only(metric: Metric, outcome: Outcome) -> Answer {
+        Answer {
+            metric,
+            outcome,
+            confirmation: None,
+            unconfirmed: None,
+        }
+    }
+}
+
+/// One search in one metric.
+pub fn single<M: Measurer>(
+    m: &mut M,
+    n: usize,
+    policy: Policy,
+    on_step: OnStep<'_>,
+) -> Result<Answer> {
+    Ok(Answer::only(policy.metric, bisect(m, n, policy, on_step)?))
+}
+
+/// Instructions first (exact, one build and one count per commit), then
+/// time: an instruction culprit is the answer only if time confirms its
+/// step (significant at `ALPHA` and more than half the threshold, the rule
+/// a confirmation in time follows). Otherwise, and when the endpoints show
+/// no regression in instructions at all, the answer is a search in time.
+pub fn auto<M: Measurer>(
+    m: &mut M,
+    n: usize,
+    exact: Policy,
+    time: Policy,
+    on_step: OnStep<'_>,
+) -> Result<Answer> {
+    let counted = bisect(m, n, exact, &mut *on_step)?;
+    let Finding::Culprit { step, .. } = &counted.finding else {
+        on_step(
+            "the regression does not show in instruction counts: bisecting in time",
+            n,
+        );
+        return single(m, n, time, on_step);
+    };
+    on_step("confirming in time", step.culprit);
+    let in_time = confirm_only(m, step.parent, step.culprit, time)?;
+    if confirms(&in_time, time.threshold) {
+        return Ok(Answer {
+            metric: Metric::Instructions,
+            outcome: counted,
+            confirmation: Some(in_time),
+            unconfirmed: None,
+        });
+    }
+    on_step(
+        "time does not confirm the instruction culprit: bisecting in time",
+        step.culprit,
+    );
+    let mut answer = single(m, n, time, on_step)?;
+    answer.unconfirmed = Some(Unconfirmed {
+        outcome: counted,
+        in_time,
+    });
+    Ok(answer)
+}
+
+/// A step in time that counts as a slowdown.
+fn confirms(step: &Step, threshold: f64) -> bool {
+    step.p.is_some_and(|p| p < ALPHA) && step.ratio - 1.0 > threshold / 2.0
+}
+
 fn confirm<M: Measurer>(
     s: &mut State<M>,
     parent: usize,
@@ -514,7 +635,7 @@ fn confirm<M: Measurer>(
     // Paired rounds, more of them while the step is neither confirmed nor
     // clearly absent, up to three times a classification's cap.
     let (ratio, low, high, pv) = loop {
-        let rounds = if s.policy.exact {
+        let rounds = if s.policy.exact() {
             1
         } else if p.is_empty() {
             s.policy.initial_rounds * 2
@@ -526,7 +647,7 @@ fn confirm<M: Measurer>(
             c.push(s.sample(culprit)?);
         }
         let ratio = median(&c) / median(&p);
-        if s.policy.exact {
+        if s.policy.exact() {
             break (ratio, ratio, ratio, None);
         }
         let pv = mann_whitney(&c, &p);
@@ -581,32 +702,40 @@ mod tests {
     use super::*;
 
     /// A history of n+1 candidates whose true time steps up by `steps`
-    /// (index, relative change); every observation strays by up to ±8 %.
+    /// (index, relative change); every observation in time strays by up to
+    /// ±8 %. Instruction counts are exact and step by `instr_steps` (the
+    /// same steps as time unless set).
     struct Fake {
         steps: Vec<(usize, f64)>,
+        instr_steps: Option<Vec<(usize, f64)>>,
         broken: Vec<usize>,
         missing: Vec<usize>,
         /// Candidates whose code equals their predecessor's.
         unchanged: Vec<usize>,
-        exact: bool,
         rng: u64,
         samples_taken: BTreeMap<usize, usize>,
+        taken_in: BTreeMap<Metric, usize>,
     }
 
     impl Fake {
         fn new(steps: &[(usize, f64)], seed: u64) -> Fake {
             Fake {
                 steps: steps.to_vec(),
+                instr_steps: None,
                 broken: vec![],
                 missing: vec![],
                 unchanged: vec![],
-                exact: false,
                 rng: seed.wrapping_mul(0x9e3779b97f4a7c15).wrapping_add(1),
                 samples_taken: BTreeMap::new(),
+                taken_in: BTreeMap::new(),
             }
         }
-        fn truth(&self, i: usize) -> f64 {
-            self.steps
+        fn truth(&self, i: usize, metric: Metric) -> f64 {
+            let steps = match (metric, &self.instr_steps) {
+                (Metric::Instructions, Some(s)) => s,
+                _ => &self.steps,
+            };
+            steps
                 .iter()
                 .filter(|(at, _)| *at <= i)
                 .fold(1000.0, |t, (_, c)| t * (1.0 + c))
@@ -634,28 +763,28 @@ mod tests {
             }
             Ok(Prepared::Ready(format!("binary-{j}")))
         }
-        fn sample(&mut self, i: usize) -> Result<f64> {
+        fn sample(&mut self, i: usize, metric: Metric) -> Result<f64> {
             *self.samples_taken.entry(i).or_default() += 1;
-            let t = self.truth(i);
-            Ok(if self.exact {
-                t * 100.0
-            } else {
-                t * self.noise()
+            *self.taken_in.entry(metric).or_default() += 1;
+            let t = self.truth(i, metric);
+            Ok(match metric {
+                Metric::Instructions => t * 100.0,
+                Metric::Time => t * self.noise(),
             })
         }
     }
 
     const TIME: Policy = Policy {
+        metric: Metric::Time,
         threshold: 0.05,
-        exact: false,
         initial_rounds: 5,
         max_rounds: 15,
     };
     const EXACT: Policy = Policy {
-        threshold: 0.05,
-        exact: true,
-        initial_rounds: 5,
-        max_rounds: 15,
+        metric: Metric::Instructions,
+        threshold: 0.025,
+        initial_rounds: 1,
+        max_rounds: 1,
     };
 
     fn run(f: &mut Fake, n: usize, policy: Policy) -> Outcome {
@@ -794,7 +923,6 @@ mod tests {
     #[test]
     fn exact_counts_need_one_sample_per_commit() {
         let mut f = Fake::new(&[(9, 0.10)], 0);
-        f.exact = true;
         let o = run(&mut f, 16, EXACT);
         assert_eq!(culprit(&o), Some(9));
         assert!(
@@ -806,6 +934,59 @@ mod tests {
             unreachable!()
         };
         assert!((step.ratio - 1.10).abs() < 1e-9 && (step.share - 1.0).abs() < 1e-9);
+    }
+
+    fn auto(f: &mut Fake, n: usize) -> Answer {
+        super::auto(f, n, EXACT, TIME, &mut |_, _| {}).unwrap()
+    }
+
+    #[test]
+    fn auto_answers_in_instructions_when_time_confirms_the_culprit() {
+        let mut f = Fake::new(&[(9, 0.15)], 5);
+        let a = auto(&mut f, 16);
+        assert_eq!(a.metric, Metric::Instructions);
+        assert_eq!(culprit(&a.outcome), Some(9));
+        let c = a.confirmation.expect("confirmed in time");
+        assert!(c.p.unwrap() < ALPHA && c.ratio > 1.05, "{c:?}");
+        assert!(a.unconfirmed.is_none());
+    }
+
+    #[test]
+    fn auto_never_answers_a_time_regression_with_an_unconfirmed_instruction_culprit() {
+        // Commit 5 adds 10 % instructions that cost no time (say, cheap
+        // arithmetic hidden under memory stalls); commit 11 slows time by
+        // 15 % without more instructions (a cache-hostile layout).
+        for seed in 0..5 {
+            let mut f = Fake::new(&[(11, 0.15)], seed);
+            f.instr_steps = Some(vec![(5, 0.10)]);
+            let a = auto(&mut f, 16);
+            assert_eq!(a.metric, Metric::Time, "seed {seed}");
+            assert_eq!(
+                culprit(&a.outcome),
+                Some(11),
+                "seed {seed}: {:?}",
+                a.outcome.finding
+            );
+            let u = a
+                .unconfirmed
+                .expect("the instruction culprit is kept as a note");
+            assert_eq!(culprit(&u.outcome), Some(5));
+            assert!(!confirms(&u.in_time, TIME.threshold), "{:?}", u.in_time);
+        }
+    }
+
+    #[test]
+    fn auto_searches_in_time_when_instructions_show_nothing() {
+        let mut f = Fake::new(&[(7, 0.2)], 3);
+        f.instr_steps = Some(vec![]);
+        let a = auto(&mut f, 16);
+        assert_eq!((a.metric, culprit(&a.outcome)), (Metric::Time, Some(7)));
+        assert!(a.unconfirmed.is_none() && a.confirmation.is_none());
+        assert_eq!(
+            f.taken_in[&Metric::Instructions],
+            2,
+            "only the endpoints were counted"
+        );
     }
 
     #[test]

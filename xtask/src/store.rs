@@ -1,18 +1,27 @@
 //! Runs on disk. A run is one JSON file under `profiles/runs/`; a baseline
 //! is a named copy under `profiles/baselines/`, self-contained so it can be
-//! moved between machines or kept as a CI artifact. Both folders are
-//! git-ignored.
+//! moved between machines or kept as a CI artifact. Every folder the
+//! workbench generates under `profiles/` is listed in [`GENERATED`] and
+//! git-ignored (a tidy test checks both).
+//!
+//! Stored data is never trusted: a run is decoded strictly and validated
+//! (finite, positive times; round medians that match their rounds; a
+//! measurement of the right kind for its category), and any fault is a
+//! [`Corrupt`] error naming the file and the field, never a panic.
 
 use crate::budgets::Category;
 use crate::host::{Build, Machine};
 use crate::stats::Summary;
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Identifies the file format; a file without it is not ours.
 pub const SCHEMA: &str = "zp-workbench-run/1";
+
+/// The folders under `profiles/` the workbench writes; all git-ignored.
+pub const GENERATED: &[&str] = &["runs", "baselines", "reports", "flame", "dhat", "cache"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -89,33 +98,21 @@ pub struct Allocs {
 
 impl Allocs {
     /// From the probe's `alloc` instrument.
-    pub fn from_probe(v: &serde_json::Value) -> Result<Allocs> {
-        let strings = |x: &serde_json::Value| -> Vec<String> {
-            x.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str().map(String::from))
-                .collect()
-        };
-        Ok(Allocs {
-            per_iter: v["allocs_per_iter"]
-                .as_f64()
-                .context("the probe reported no allocs_per_iter")?,
-            bytes_per_iter: v["bytes_per_iter"]
-                .as_f64()
-                .context("the probe reported no bytes_per_iter")?,
-            peak_live_bytes: v["peak_live_bytes"].as_u64().unwrap_or(0),
-            top_sites: v["top_sites"]
-                .as_array()
-                .into_iter()
-                .flatten()
+    pub fn from_probe(a: &probe_protocol::Alloc) -> Allocs {
+        Allocs {
+            per_iter: a.allocs_per_iter,
+            bytes_per_iter: a.bytes_per_iter,
+            peak_live_bytes: a.peak_live_bytes,
+            top_sites: a
+                .top_sites
+                .iter()
                 .map(|s| Site {
-                    blocks: s["blocks"].as_u64().unwrap_or(0),
-                    bytes: s["bytes"].as_u64().unwrap_or(0),
-                    stack: strings(&s["stack"]),
+                    blocks: s.blocks,
+                    bytes: s.bytes,
+                    stack: s.stack.clone(),
                 })
                 .collect(),
-        })
+        }
     }
 }
 
@@ -147,16 +144,60 @@ impl Store {
     }
 
     pub fn reports(&self) -> PathBuf {
-        self.root.join("reports")
+        self.generated("reports")
     }
 
-    pub fn save_run(&self, run: &Run) -> Result<PathBuf> {
-        write_json(&self.runs().join(format!("{}.json", run.id)), run)
+    /// Probe builds and measurements (`builds.rs`, `measurements.rs`).
+    pub fn cache(&self) -> PathBuf {
+        self.generated("cache")
+    }
+
+    /// One of the [`GENERATED`] folders.
+    pub fn generated(&self, name: &str) -> PathBuf {
+        debug_assert!(GENERATED.contains(&name), "{name} is not in GENERATED");
+        self.root.join(name)
+    }
+
+    /// Stores a run under its id, or under `<id>-2`, `<id>-3`, … when that
+    /// is taken (two runs in the same second), and sets `run.id` to the id
+    /// it got.
+    pub fn save_run(&self, run: &mut Run) -> Result<PathBuf> {
+        let base = run.id.clone();
+        let dir = self.runs();
+        let mut failed = None;
+        let id = crate::atomic::write_unique(&dir, &base, "json", |id| {
+            let mut r = run.clone();
+            r.id = id.to_string();
+            serde_json::to_vec_pretty(&r).unwrap_or_else(|e| {
+                failed = Some(e.to_string());
+                Vec::new()
+            })
+        })?;
+        if let Some(e) = failed {
+            bail!("cannot encode run {base}: {e}");
+        }
+        run.id = id;
+        Ok(dir.join(format!("{}.json", run.id)))
     }
 
     pub fn save_baseline(&self, name: &str, run: &Run) -> Result<PathBuf> {
         check_name(name)?;
-        write_json(&self.baselines().join(format!("{name}.json")), run)
+        let path = self.baselines().join(format!("{name}.json"));
+        crate::atomic::write(&path, &serde_json::to_vec_pretty(run)?)?;
+        Ok(path)
+    }
+
+    /// The newest run that loads, for a comparison nobody named; runs that
+    /// do not load are skipped, each with the reason.
+    pub fn latest_valid_run(&self) -> (Option<Run>, Vec<String>) {
+        let mut skipped = Vec::new();
+        for id in self.run_ids().iter().rev() {
+            match load(&self.runs().join(format!("{id}.json"))) {
+                Ok(run) => return (Some(run), skipped),
+                Err(e) => skipped.push(format!("{e:#}")),
+            }
+        }
+        (None, skipped)
     }
 
     pub fn baseline_names(&self) -> Vec<String> {
@@ -262,25 +303,15 @@ fn names_in(dir: &Path) -> Vec<String> {
         .flatten()
         .flatten()
         .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".json")
-                .map(String::from)
+            let name = e.file_name();
+            let name = name.to_str()?;
+            // Temporary files of a write in progress are not runs.
+            (!name.starts_with('.')).then_some(())?;
+            name.strip_suffix(".json").map(String::from)
         })
         .collect();
     names.sort();
     names
-}
-
-fn write_json(path: &Path, run: &Run) -> Result<PathBuf> {
-    let dir = path.parent().expect("a file in a folder");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    // Write then rename, so an interrupted save never leaves half a file.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(run)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path.to_path_buf())
 }
 
 /// Reads a run, with an error that names the file and says what is wrong.
@@ -300,8 +331,89 @@ pub fn load(path: &Path) -> Result<Run> {
             path.display()
         ))),
     }
-    serde_json::from_value(value)
-        .map_err(|e| Corrupt(format!("{} is a damaged run: {e}", path.display())).into())
+    let run: Run = serde_path_to_error::deserialize(value).map_err(|e| {
+        Corrupt(format!(
+            "{} is a damaged run: `{}`: {}",
+            path.display(),
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    run.validate()
+        .map_err(|why| Corrupt(format!("{} is a damaged run: {why}", path.display())))?;
+    Ok(run)
+}
+
+impl Run {
+    /// What the types cannot say: every time is a finite positive number,
+    /// every round has samples and its median matches them, and each
+    /// benchmark holds the measurement its category needs. The error names
+    /// the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.id.is_empty() {
+            return Err("`id` is empty".into());
+        }
+        for (name, m) in &self.benchmarks {
+            let at = |field: &str| format!("`benchmarks.{name}.{field}`");
+            let positive = |field: String, v: f64| {
+                if v.is_finite() && v > 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!("{field} is {v}, not a positive number"))
+                }
+            };
+            match (m.category, &m.time, m.bytes) {
+                (Category::Memory, _, None) => {
+                    return Err(format!("{} is missing for a memory benchmark", at("bytes")));
+                }
+                (Category::Memory, _, Some(_)) => {}
+                (_, None, _) => {
+                    return Err(format!("{} is missing for a timed benchmark", at("time")));
+                }
+                (_, Some(t), _) => {
+                    if t.rounds.is_empty() {
+                        return Err(format!("{} is empty", at("time.rounds")));
+                    }
+                    if t.round_medians.len() != t.rounds.len() {
+                        return Err(format!(
+                            "{} has {} values for {} rounds",
+                            at("time.round_medians"),
+                            t.round_medians.len(),
+                            t.rounds.len()
+                        ));
+                    }
+                    for (i, round) in t.rounds.iter().enumerate() {
+                        if round.is_empty() {
+                            return Err(format!("{} is empty", at(&format!("time.rounds[{i}]"))));
+                        }
+                        for (j, v) in round.iter().enumerate() {
+                            positive(at(&format!("time.rounds[{i}][{j}]")), *v)?;
+                        }
+                        let m = t.round_medians[i];
+                        positive(at(&format!("time.round_medians[{i}]")), m)?;
+                        let expected = crate::stats::median(round);
+                        if (m - expected).abs() > 1e-9 * expected.abs() {
+                            return Err(format!(
+                                "{} is {m} but its round's median is {expected}",
+                                at(&format!("time.round_medians[{i}]"))
+                            ));
+                        }
+                    }
+                }
+            }
+            if let Some(a) = &m.allocs {
+                for (field, v) in [
+                    ("allocs.per_iter", a.per_iter),
+                    ("allocs.bytes_per_iter", a.bytes_per_iter),
+                ] {
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(format!("{} is {v}, not a count", at(field)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 crate::message_error!(
@@ -318,10 +430,10 @@ mod tests {
     fn runs_and_baselines_round_trip_and_resolve() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path());
-        let a = suite("20261124-120000-1111111", "1111111111", 41_509.0, 0.0);
-        let b = suite("20261124-130000-2222222", "2222222222", 41_000.0, 0.0);
-        store.save_run(&a).unwrap();
-        store.save_run(&b).unwrap();
+        let mut a = suite("20261124-120000-1111111", "1111111111", 41_509.0, 0.0);
+        let mut b = suite("20261124-130000-2222222", "2222222222", 41_000.0, 0.0);
+        store.save_run(&mut a).unwrap();
+        store.save_run(&mut b).unwrap();
         store.save_baseline("main", &a).unwrap();
         assert_eq!(
             store.resolve("main").unwrap(),
@@ -345,7 +457,7 @@ mod tests {
         store
             .save_baseline("feature-x", &suite("r1", "1", 1.0, 0.0))
             .unwrap();
-        store.save_run(&suite("r1", "1", 1.0, 0.0)).unwrap();
+        store.save_run(&mut suite("r1", "1", 1.0, 0.0)).unwrap();
         let err = store.resolve("mian").unwrap_err().to_string();
         assert!(
             err.contains(
@@ -390,11 +502,128 @@ mod tests {
                 .contains("this workbench reads `zp-workbench-run/1`")
         );
         std::fs::write(&bad, r#"{"schema": "zp-workbench-run/1", "id": 3}"#).unwrap();
+        let err = load(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.json is a damaged run: `id`"), "{err}");
+    }
+
+    /// Every kind of damage a stored run can carry gives a [`Corrupt`]
+    /// error (exit code 3) naming the file and the field; none panics.
+    #[test]
+    fn damaged_runs_name_the_field_and_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let good = suite("r1", "1111111111", 41_509.0, 0.0);
+        let damage = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = serde_json::to_value(&good).unwrap();
+            edit(&mut v);
+            std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+            let err = load(&path).unwrap_err();
+            assert!(err.is::<Corrupt>(), "{err:#}");
+            err.to_string()
+        };
+        type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "`benchmarks.encrypt_record_64k.time.round_medians` has 0 values for 5 rounds",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["round_medians"] =
+                        serde_json::json!([])
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.time.rounds` is empty",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["rounds"] = serde_json::json!([]);
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["round_medians"] =
+                        serde_json::json!([]);
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.time.rounds[1]` is empty",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["rounds"][1] =
+                        serde_json::json!([])
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.time.rounds[0][2]` is -1, not a positive number",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["rounds"][0][2] =
+                        serde_json::json!(-1.0)
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.time.round_medians[3]` is 1 but its round's median is",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["round_medians"][3] =
+                        serde_json::json!(1.0)
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.time.summary.p99`: invalid type: null",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["time"]["summary"]["p99"] =
+                        serde_json::Value::Null
+                }),
+            ),
+            (
+                "`benchmarks.x25519_dh.time` is missing for a timed benchmark",
+                Box::new(|v| {
+                    v["benchmarks"]["x25519_dh"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("time");
+                }),
+            ),
+            (
+                "`benchmarks.connection_state_size.bytes` is missing for a memory benchmark",
+                Box::new(|v| {
+                    v["benchmarks"]["connection_state_size"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("bytes");
+                }),
+            ),
+            (
+                "`benchmarks.encrypt_record_64k.allocs.per_iter` is -2, not a count",
+                Box::new(|v| {
+                    v["benchmarks"]["encrypt_record_64k"]["allocs"]["per_iter"] =
+                        serde_json::json!(-2.0)
+                }),
+            ),
+        ];
+        for (expected, edit) in &cases {
+            let err = damage(edit.as_ref());
+            assert!(
+                err.contains("r.json is a damaged run") && err.contains(expected),
+                "expected {expected}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_ids_stay_unique_within_a_second_and_bad_runs_are_skipped_when_implicit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut a = suite("20261124-120000-1111111", "1111111111", 1.0, 0.0);
+        let mut b = a.clone();
+        store.save_run(&mut a).unwrap();
+        store.save_run(&mut b).unwrap();
+        assert_eq!(a.id, "20261124-120000-1111111");
+        assert_eq!(b.id, "20261124-120000-1111111-2");
+        assert_eq!(store.resolve(&b.id).unwrap().1, b);
+        // The newest run is damaged: the implicit baseline is the one before.
+        std::fs::write(
+            dir.path().join("runs/20261124-130000-2222222.json"),
+            "{ half",
+        )
+        .unwrap();
+        let (run, skipped) = store.latest_valid_run();
+        assert_eq!(run.unwrap().id, b.id);
+        assert_eq!(skipped.len(), 1);
         assert!(
-            load(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("bad.json is a damaged run")
+            skipped[0].contains("20261124-130000-2222222.json is not valid JSON"),
+            "{skipped:?}"
         );
     }
 }

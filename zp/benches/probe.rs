@@ -21,7 +21,12 @@
 
 mod suite;
 
-use serde_json::{Value, json};
+use probe_protocol::{
+    Alloc, Body, Bytes, Callgrind, Counters, EXIT_UNAVAILABLE, EXIT_USAGE, Instrument, PROTOCOL,
+    Pprof, Reply, Request, Site, Time, Unavailable,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 use suite::Kind;
@@ -31,7 +36,8 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 
 /// Marker that callgrind's `--toggle-collect` counts instructions inside.
 const MARKER: &str = "zp_probe_measured";
-const INSTRUMENTS: [&str; 5] = ["time", "counters", "pprof", "alloc", "callgrind"];
+/// Set in the probe's own environment when it runs itself under valgrind.
+const IN_VALGRIND: &str = "ZP_PROBE_IN_VALGRIND";
 
 /// Runs `routine` `iters` times. Never inlined, so that callgrind can
 /// collect exactly this function's instructions (`--toggle-collect`).
@@ -40,16 +46,6 @@ fn zp_probe_measured(routine: &mut dyn FnMut(), iters: u64) {
     for _ in 0..iters {
         routine();
     }
-}
-
-struct Opts {
-    name: String,
-    instrument: String,
-    iters: Option<u64>,
-    samples: usize,
-    seconds: f64,
-    frequency: i32,
-    dhat_out: Option<String>,
 }
 
 enum Failure {
@@ -63,30 +59,37 @@ fn main() -> ExitCode {
         _ if args.iter().any(|a| a == "--bench") => return ExitCode::SUCCESS,
         Some("--list") | Some("list") => {
             for b in suite::all() {
-                println!("{:<30} {}", b.name, b.category.as_str());
+                println!("{}", probe_protocol::list_line(b.name, b.category.as_str()));
             }
             return ExitCode::SUCCESS;
         }
-        Some("run") => parse(&args[1..]).and_then(|o| run(&o)),
+        Some("run") => Request::parse(&args[1..])
+            .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))
+            .and_then(|r| run(&r)),
         Some("--help") | Some("-h") => {
-            eprintln!("{}", USAGE);
+            eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         // Run by `cargo test --benches` (no flags, or test-harness flags).
         _ => return ExitCode::SUCCESS,
     };
     match result {
-        Ok(v) => {
-            println!("{v}");
+        Ok(Some(reply)) => {
+            println!(
+                "{}",
+                serde_json::to_string(&reply).expect("replies serialize")
+            );
             ExitCode::SUCCESS
         }
+        // The run inside valgrind prints nothing: its parent reads callgrind's file.
+        Ok(None) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
             eprintln!("probe: {msg}");
-            ExitCode::from(2)
+            ExitCode::from(EXIT_USAGE)
         }
         Err(Failure::Unavailable(msg)) => {
             eprintln!("probe: {msg}");
-            ExitCode::from(3)
+            ExitCode::from(EXIT_UNAVAILABLE)
         }
     }
 }
@@ -102,83 +105,47 @@ fn names() -> String {
         .join(", ")
 }
 
-fn parse(args: &[String]) -> Result<Opts, Failure> {
-    let mut it = args.iter();
-    let name = it
-        .next()
-        .ok_or_else(|| Failure::Usage(format!("no benchmark named\n{USAGE}")))?
-        .clone();
-    let mut o = Opts {
-        name,
-        instrument: "time".into(),
-        iters: None,
-        samples: 20,
-        seconds: 10.0,
-        frequency: 250,
-        dhat_out: None,
-    };
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{flag} needs a value")))
-        };
-        let num = |v: String| {
-            v.parse::<f64>()
-                .map_err(|_| Failure::Usage(format!("{flag}: '{v}' is not a number")))
-        };
-        match flag.as_str() {
-            "--instrument" => o.instrument = value()?,
-            "--iters" => o.iters = Some(num(value()?)?.max(1.0) as u64),
-            "--samples" => o.samples = num(value()?)?.max(1.0) as usize,
-            "--seconds" => o.seconds = num(value()?)?.max(0.1),
-            "--frequency" => o.frequency = num(value()?)?.clamp(1.0, 10_000.0) as i32,
-            "--dhat-out" => o.dhat_out = Some(value()?),
-            other => return Err(Failure::Usage(format!("unknown flag '{other}'\n{USAGE}"))),
-        }
-    }
-    if !INSTRUMENTS.contains(&o.instrument.as_str()) {
-        return Err(Failure::Usage(format!(
-            "unknown instrument '{}'; valid: {}",
-            o.instrument,
-            INSTRUMENTS.join(", ")
-        )));
-    }
-    Ok(o)
-}
-
-fn run(o: &Opts) -> Result<Value, Failure> {
-    let bench = suite::find(&o.name).ok_or_else(|| {
+fn run(r: &Request) -> Result<Option<Reply>, Failure> {
+    let bench = suite::find(&r.bench).ok_or_else(|| {
         Failure::Usage(format!(
             "unknown benchmark '{}'; valid: {}",
-            o.name,
+            r.bench,
             names()
         ))
     })?;
+    let reply = |body| {
+        Some(Reply {
+            protocol: PROTOCOL,
+            benchmark: bench.name.to_string(),
+            category: bench.category.as_str().to_string(),
+            body,
+        })
+    };
     let setup = match bench.kind {
-        Kind::Bytes(measure) => {
-            return Ok(json!({
-                "benchmark": bench.name,
-                "category": bench.category.as_str(),
-                "instrument": "bytes",
-                "bytes": measure(),
-            }));
-        }
+        Kind::Bytes(measure) => return Ok(reply(Body::Bytes(Bytes { bytes: measure() }))),
         Kind::Time(setup) => setup,
     };
-    let mut out = match o.instrument.as_str() {
+    Ok(match &r.instrument {
         // dhat must be running before setup, so `alloc` builds its own routine.
-        "alloc" => alloc(setup, o)?,
-        "time" => time(&mut setup(), o),
-        "counters" => counters(&mut setup(), o),
-        "pprof" => pprof(&mut setup(), o)?,
-        "callgrind" => callgrind(&mut setup(), o)?,
-        _ => unreachable!("checked in parse"),
-    };
-    out["benchmark"] = json!(bench.name);
-    out["category"] = json!(bench.category.as_str());
-    out["instrument"] = json!(o.instrument);
-    Ok(out)
+        Instrument::Alloc { iters, dhat_out } => {
+            reply(Body::Alloc(alloc(setup, *iters, dhat_out.as_deref())))
+        }
+        Instrument::Time { samples, iters } => {
+            reply(Body::Time(time(&mut setup(), *samples, *iters)))
+        }
+        Instrument::Counters { iters } => reply(Body::Counters(counters(&mut setup(), *iters))),
+        Instrument::Pprof { seconds, frequency } => {
+            reply(Body::Pprof(pprof(&mut setup(), *seconds, *frequency)?))
+        }
+        Instrument::Callgrind { iters } => {
+            if std::env::var_os(IN_VALGRIND).is_some() {
+                // Inside valgrind: just run the marked function.
+                zp_probe_measured(&mut setup(), *iters);
+                return Ok(None);
+            }
+            reply(Body::Callgrind(callgrind(&r.bench, *iters)?))
+        }
+    })
 }
 
 /// Iterations per sample such that one sample takes about `target`.
@@ -196,28 +163,27 @@ fn calibrate(routine: &mut dyn FnMut(), target: Duration) -> u64 {
     }
 }
 
-fn time(routine: &mut dyn FnMut(), o: &Opts) -> Value {
-    let iters = o
-        .iters
-        .unwrap_or_else(|| calibrate(routine, Duration::from_millis(10)));
+fn time(routine: &mut dyn FnMut(), samples: u32, iters: Option<u64>) -> Time {
+    let iters = iters.unwrap_or_else(|| calibrate(routine, Duration::from_millis(10)));
     // One unmeasured sample warms caches and the branch predictor.
     zp_probe_measured(routine, iters);
-    let samples: Vec<f64> = (0..o.samples)
+    let samples_ns = (0..samples)
         .map(|_| {
             let t = Instant::now();
             zp_probe_measured(routine, iters);
             t.elapsed().as_nanos() as f64 / iters as f64
         })
         .collect();
-    json!({ "iters_per_sample": iters, "samples_ns": samples })
+    Time {
+        iters_per_sample: iters,
+        samples_ns,
+    }
 }
 
-fn counters(routine: &mut dyn FnMut(), o: &Opts) -> Value {
+fn counters(routine: &mut dyn FnMut(), iters: Option<u64>) -> Counters {
     use perf_event::Builder;
     use perf_event::events::{Event, Hardware, Software};
-    let iters = o
-        .iters
-        .unwrap_or_else(|| calibrate(routine, Duration::from_millis(200)));
+    let iters = iters.unwrap_or_else(|| calibrate(routine, Duration::from_millis(200)));
     let wanted: [(&str, Event); 8] = [
         ("instructions", Hardware::INSTRUCTIONS.into()),
         ("cycles", Hardware::CPU_CYCLES.into()),
@@ -228,27 +194,30 @@ fn counters(routine: &mut dyn FnMut(), o: &Opts) -> Value {
         ("context_switches", Software::CONTEXT_SWITCHES.into()),
         ("cpu_migrations", Software::CPU_MIGRATIONS.into()),
     ];
-    let mut available = serde_json::Map::new();
+    let mut per_iter = BTreeMap::new();
     let mut unavailable = Vec::new();
     for (name, event) in wanted {
-        match Builder::new().kind(event).build() {
-            Ok(mut counter) => {
-                let measured = counter
-                    .enable()
-                    .map(|()| zp_probe_measured(routine, iters))
-                    .and_then(|()| counter.disable())
-                    .and_then(|()| counter.read());
-                match measured {
-                    Ok(v) => {
-                        available.insert(name.into(), json!(v as f64 / iters as f64));
-                    }
-                    Err(e) => unavailable.push(json!({ "event": name, "reason": e.to_string() })),
-                }
+        let measured = Builder::new().kind(event).build().and_then(|mut counter| {
+            counter.enable()?;
+            zp_probe_measured(routine, iters);
+            counter.disable()?;
+            counter.read()
+        });
+        match measured {
+            Ok(v) => {
+                per_iter.insert(name.to_string(), v as f64 / iters as f64);
             }
-            Err(e) => unavailable.push(json!({ "event": name, "reason": e.to_string() })),
+            Err(e) => unavailable.push(Unavailable {
+                event: name.to_string(),
+                reason: e.to_string(),
+            }),
         }
     }
-    json!({ "iters": iters, "per_iter": available, "unavailable": unavailable })
+    Counters {
+        iters,
+        per_iter,
+        unavailable,
+    }
 }
 
 /// Removes the Rust symbol hash suffix (`::h0123456789abcdef`).
@@ -302,26 +271,47 @@ fn module_of(path: &std::path::Path) -> Option<String> {
     })
 }
 
-fn pprof(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
+/// CPU time this process has used, from the scheduler's accounting
+/// (`/proc/self/schedstat`, nanoseconds on the CPU); `None` where absent.
+fn cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
+fn pprof(routine: &mut dyn FnMut(), seconds: f64, frequency: u32) -> Result<Pprof, Failure> {
+    // Batches of about 10 ms: checking the clock after every call of a
+    // 20 ns routine would put most of the time (and the samples) outside
+    // the routine, in the vDSO's clock.
+    let batch = calibrate(routine, Duration::from_millis(10));
+    // Samples whose program counter lies in a blocklisted library are
+    // dropped whole. Only the unwinder itself (libgcc) and the vDSO are
+    // blocked: libc holds memcpy, malloc and every system call's wrapper,
+    // whose time belongs to the zp function that called them (a getrandom
+    // per record was invisible while libc was blocked, and its time was
+    // blamed on whatever else the record layer did).
     let guard = pprof::ProfilerGuardBuilder::default()
-        .frequency(o.frequency)
-        .blocklist(&["libc", "libgcc", "pthread", "vdso"])
+        .frequency(frequency.min(i32::MAX as u32) as i32)
+        .blocklist(&["libgcc", "vdso"])
         .build()
         .map_err(|e| Failure::Unavailable(format!("pprof cannot sample here: {e}")))?;
+    let cpu_before = cpu_seconds();
     let start = Instant::now();
     let mut iters = 0u64;
-    while start.elapsed().as_secs_f64() < o.seconds {
-        zp_probe_measured(routine, 1);
-        iters += 1;
+    while start.elapsed().as_secs_f64() < seconds {
+        zp_probe_measured(routine, batch);
+        iters += batch;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(a, b)| b - a);
     let report = guard
         .report()
         .build()
         .map_err(|e| Failure::Unavailable(format!("pprof report failed: {e}")))?;
     let mut folded: Vec<(String, isize)> = Vec::new();
-    let mut samples = 0isize;
+    let (mut samples, mut total) = (0isize, 0isize);
     for (frames, count) in &report.data {
+        total += count;
         // Root first; keep only what lies under the marked function, so the
         // sampler's and the probe's own frames never show.
         let names: Vec<String> = frames
@@ -337,24 +327,27 @@ fn pprof(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
         folded.push((names[root..].join(";"), *count));
     }
     folded.sort();
-    let lines: Vec<String> = folded.iter().map(|(s, c)| format!("{s} {c}")).collect();
-    Ok(json!({
-        "iters": iters,
-        "seconds": elapsed.as_secs_f64(),
-        "frequency": o.frequency,
-        "samples": samples,
-        "folded": lines,
-    }))
+    Ok(Pprof {
+        iters,
+        seconds: elapsed.as_secs_f64(),
+        frequency,
+        samples: samples.max(0) as u64,
+        folded: folded.iter().map(|(s, c)| format!("{s} {c}")).collect(),
+        samples_total: Some(total.max(0) as u64),
+        cpu_seconds: cpu,
+    })
 }
 
-fn alloc(setup: fn() -> suite::Routine, o: &Opts) -> Result<Value, Failure> {
-    let path = o.dhat_out.clone().unwrap_or_else(|| {
-        std::env::temp_dir()
-            .join(format!("zp-probe-dhat-{}.json", std::process::id()))
-            .display()
-            .to_string()
-    });
-    let iters = o.iters.unwrap_or(100);
+fn alloc(setup: fn() -> suite::Routine, iters: u64, dhat_out: Option<&str>) -> Alloc {
+    let path = dhat_out.map_or_else(
+        || {
+            std::env::temp_dir()
+                .join(format!("zp-probe-dhat-{}.json", std::process::id()))
+                .display()
+                .to_string()
+        },
+        String::from,
+    );
     let profiler = dhat::Profiler::builder().file_name(&path).build();
     let mut routine = setup();
     let before = dhat::HeapStats::get();
@@ -363,34 +356,36 @@ fn alloc(setup: fn() -> suite::Routine, o: &Opts) -> Result<Value, Failure> {
     drop(routine);
     drop(profiler);
     let per = |a: u64, b: u64| (a - b) as f64 / iters as f64;
-    let sites = top_sites(&path).unwrap_or_default();
-    if o.dhat_out.is_none() {
+    let top_sites = top_sites(&path).unwrap_or_default();
+    if dhat_out.is_none() {
         let _ = std::fs::remove_file(&path);
     }
-    Ok(json!({
-        "iters": iters,
-        "allocs_per_iter": per(after.total_blocks, before.total_blocks),
-        "bytes_per_iter": per(after.total_bytes, before.total_bytes),
-        "peak_live_bytes": after.max_bytes.saturating_sub(before.curr_bytes),
-        "top_sites": sites,
-        "dhat_file": o.dhat_out,
-    }))
+    Alloc {
+        iters,
+        allocs_per_iter: per(after.total_blocks, before.total_blocks),
+        bytes_per_iter: per(after.total_bytes, before.total_bytes),
+        peak_live_bytes: after.max_bytes.saturating_sub(before.curr_bytes) as u64,
+        top_sites,
+        dhat_file: dhat_out.map(String::from),
+    }
 }
 
 /// The allocation sites of a dhat-heap.json, most blocks first, with their
 /// call stacks (zp frames and the frames just above them).
-fn top_sites(path: &str) -> Option<Vec<Value>> {
+fn top_sites(path: &str) -> Option<Vec<Site>> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
     let ftbl: Vec<&str> = v["ftbl"]
         .as_array()?
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    let mut sites: Vec<Value> = v["pps"]
+    let mut sites: Vec<Site> = v["pps"]
         .as_array()?
         .iter()
-        .map(|pp| {
-            let frames: Vec<String> = pp["fs"]
+        .map(|pp| Site {
+            blocks: pp["tbk"].as_u64().unwrap_or(0),
+            bytes: pp["tb"].as_u64().unwrap_or(0),
+            stack: pp["fs"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -398,38 +393,28 @@ fn top_sites(path: &str) -> Option<Vec<Value>> {
                 .map(|f| f.to_string())
                 .filter(|f| !f.contains("dhat::") && !f.contains("alloc::alloc::"))
                 .take(8)
-                .collect();
-            json!({ "blocks": pp["tbk"], "bytes": pp["tb"], "stack": frames })
+                .collect(),
         })
         .collect();
-    sites.sort_by_key(|s| std::cmp::Reverse(s["blocks"].as_u64().unwrap_or(0)));
+    sites.sort_by_key(|s| std::cmp::Reverse(s.blocks));
     sites.truncate(5);
     Some(sites)
 }
 
-fn callgrind(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
-    let iters = o.iters.unwrap_or(10);
-    if std::env::var_os("ZP_PROBE_IN_VALGRIND").is_some() {
-        // Inside valgrind: just run the marked function.
-        zp_probe_measured(routine, iters);
-        return Ok(json!({ "iters": iters }));
-    }
+fn callgrind(name: &str, iters: u64) -> Result<Callgrind, Failure> {
     let out = std::env::temp_dir().join(format!("zp-probe-callgrind-{}.out", std::process::id()));
     let exe = std::env::current_exe().map_err(|e| Failure::Unavailable(e.to_string()))?;
+    let inner = Request {
+        bench: name.to_string(),
+        instrument: Instrument::Callgrind { iters },
+    };
     let status = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(format!("--toggle-collect=*{MARKER}*"))
         .arg(exe)
-        .args([
-            "run",
-            &o.name,
-            "--instrument",
-            "callgrind",
-            "--iters",
-            &iters.to_string(),
-        ])
-        .env("ZP_PROBE_IN_VALGRIND", "1")
+        .args(inner.to_args())
+        .env(IN_VALGRIND, "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .output();
@@ -462,10 +447,9 @@ fn callgrind(routine: &mut dyn FnMut(), o: &Opts) -> Result<Value, Failure> {
         })
         .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
         .ok_or_else(|| Failure::Unavailable("callgrind wrote no totals".into()))?;
-    Ok(json!({
-        "iters": iters,
-        "instructions_total": total,
-        "instructions_per_iter": total as f64 / iters as f64,
-        "marker": MARKER,
-    }))
+    Ok(Callgrind {
+        iters,
+        instructions_total: total,
+        instructions_per_iter: total as f64 / iters as f64,
+    })
 }
