@@ -395,14 +395,7 @@ mod tests {
             time: Box::new(time),
             probe: crate::probe::Fake::new(|req| {
                 Ok(match &req.instrument {
-                    Instrument::Alloc { iters, .. } => Body::Alloc(probe_protocol::Alloc {
-                        iters: *iters,
-                        allocs_per_iter: 0.0,
-                        bytes_per_iter: 0.0,
-                        peak_live_bytes: 0,
-                        top_sites: vec![],
-                        dhat_file: None,
-                    }),
+                    Instrument::Alloc { iters, .. } => crate::fixtures::no_allocations(*iters),
                     Instrument::Time { .. } => Body::Bytes(probe_protocol::Bytes { bytes: 544 }),
                     Instrument::Pprof { seconds, .. } => Body::Pprof(probe_protocol::Pprof {
                         iters: 100,

@@ -35,6 +35,21 @@ const TIME_SAMPLES: u32 = 10;
 const HOTSPOT_SECONDS: f64 = 3.0;
 
 impl flags::Bisect {
+    /// A bisect of `bench` from `good` to HEAD with every default, as
+    /// `cargo xtask bisect BENCH --good GOOD` runs it.
+    pub fn from_good_to_head(bench: &str, good: &str) -> flags::Bisect {
+        flags::Bisect {
+            bench: bench.into(),
+            good: Some(good.into()),
+            bad: "HEAD".into(),
+            metric: MetricChoice::Auto,
+            threshold: 5.0,
+            jobs: None,
+            fresh: false,
+            reuse_time: false,
+        }
+    }
+
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
         let report = self.execute(ctx)?;
         match &report.answer.outcome.finding {

@@ -151,18 +151,23 @@ fn config_files(dir: &Path, env: &[(String, String)]) -> Vec<PathBuf> {
     files
 }
 
-/// A worktree of this process's own, removed when dropped.
+/// A worktree of this process's own, removed (with its lock file) when
+/// dropped.
 pub struct Slot {
     pub dir: PathBuf,
+    lock_path: PathBuf,
     _lock: File,
 }
 
 impl Slot {
     /// The first slot under `base` that no other process holds.
     pub fn acquire(base: &Path) -> Result<Slot> {
-        std::fs::create_dir_all(base)
-            .with_context(|| format!("cannot create {}", base.display()))?;
+        use std::os::unix::fs::MetadataExt;
         for k in 0..64 {
+            // The folder may vanish between attempts (the last holder
+            // removes it when it is empty).
+            std::fs::create_dir_all(base)
+                .with_context(|| format!("cannot create {}", base.display()))?;
             let lock_path = base.join(format!("worktree-{k}.lock"));
             let lock = File::options()
                 .create(true)
@@ -171,17 +176,27 @@ impl Slot {
                 .open(&lock_path)
                 .with_context(|| format!("cannot open {}", lock_path.display()))?;
             match lock.try_lock() {
-                Ok(()) => {
-                    return Ok(Slot {
-                        dir: base.join(format!("worktree-{k}")),
-                        _lock: lock,
-                    });
-                }
+                Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => continue,
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
                 }
             }
+            // The holder before us unlinks its lock file before letting go:
+            // a lock on an unlinked file holds nothing, so take it only if
+            // the name still leads to the file we locked.
+            let same = match (std::fs::metadata(&lock_path), lock.metadata()) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            return Ok(Slot {
+                dir: base.join(format!("worktree-{k}")),
+                lock_path,
+                _lock: lock,
+            });
         }
         bail!(
             "64 workbench processes hold worktrees under {}: wait for some to finish",
@@ -191,8 +206,14 @@ impl Slot {
 }
 
 impl Drop for Slot {
+    /// The worktree, then the lock file while still locked, then the
+    /// folder if no other slot is left in it.
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(&self.lock_path);
+        if let Some(base) = self.lock_path.parent() {
+            let _ = std::fs::remove_dir(base);
+        }
     }
 }
 
@@ -695,16 +716,19 @@ mod tests {
 
     #[test]
     fn slots_are_held_one_per_process_and_removed_when_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = Slot::acquire(dir.path()).unwrap();
-        let b = Slot::acquire(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("slots");
+        let a = Slot::acquire(&base).unwrap();
+        let b = Slot::acquire(&base).unwrap();
         assert_ne!(a.dir, b.dir);
         std::fs::create_dir_all(a.dir.join("zp")).unwrap();
         let a_dir = a.dir.clone();
         drop(a);
         assert!(!a_dir.exists());
         // The freed slot is taken again.
-        let c = Slot::acquire(dir.path()).unwrap();
+        let c = Slot::acquire(&base).unwrap();
         assert_eq!(c.dir, a_dir);
+        drop((b, c));
+        assert!(!base.exists(), "the last slot removes the folder");
     }
 }

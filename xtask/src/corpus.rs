@@ -14,7 +14,7 @@
 //! `--mini` and the test below run it on the miniature zp of `mini.rs`.
 
 use crate::bisect_report::Report;
-use crate::flags::{self, MetricChoice};
+use crate::flags;
 use crate::search::{Finding, Metric};
 use crate::verdicts::short;
 use crate::{Ctx, Usage};
@@ -177,17 +177,8 @@ pub fn check(ctx: &Ctx, good: Oid, plants: &[(Plant, Oid)]) -> Result<Vec<Checke
             short(&planted.to_string())
         );
         let started = Instant::now();
-        let report = flags::Bisect {
-            bench: plant.bench.into(),
-            good: Some(good.to_string()),
-            bad: "HEAD".into(),
-            metric: MetricChoice::Auto,
-            threshold: 5.0,
-            jobs: None,
-            fresh: false,
-            reuse_time: false,
-        }
-        .execute(ctx)?;
+        let report =
+            flags::Bisect::from_good_to_head(plant.bench, &good.to_string()).execute(ctx)?;
         out.push(Checked::of(
             plant,
             *planted,
@@ -328,7 +319,7 @@ pub const ZP: &[Plant] = &[
         subject: "crypto: copy AES-GCM plaintexts defensively",
         file: "zp/src/crypto/rustcrypto.rs",
         find: "            AeadKey::Aes(c) => c.encrypt_inout_detached(&nonce, aad, buf.into()),\n",
-        replace: "            AeadKey::Aes(c) => {\n                // A defensive copy of the plaintext, left in by mistake.\n                let mut scratch = [0u8; 4096];\n                for _ in 0..2 {\n                    for chunk in buf.chunks(4096) {\n                        scratch[..chunk.len()].copy_from_slice(chunk);\n                        std::hint::black_box(&mut scratch);\n                    }\n                }\n                c.encrypt_inout_detached(&nonce, aad, buf.into())\n            }\n",
+        replace: "            AeadKey::Aes(c) => {\n                // A defensive copy of the plaintext, left in by mistake.\n                let mut scratch = [0u8; 4096];\n                for _ in 0..4 {\n                    for chunk in buf.chunks(4096) {\n                        scratch[..chunk.len()].copy_from_slice(chunk);\n                        std::hint::black_box(&mut scratch);\n                    }\n                }\n                c.encrypt_inout_detached(&nonce, aad, buf.into())\n            }\n",
         touched: &["rustcrypto", "seal_in_place"],
     },
     Plant {

@@ -6,7 +6,7 @@
 
 use crate::Ctx;
 use crate::corpus::{Plant, Step};
-use crate::flags::{self, MetricChoice};
+use crate::flags;
 use crate::search::Finding;
 use anyhow::{Context, Result, bail};
 use git2::Repository;
@@ -134,17 +134,7 @@ impl flags::Demo {
             PLANTED.bench,
             &good[..10]
         );
-        let bisect = flags::Bisect {
-            bench: PLANTED.bench.into(),
-            good: Some(good.clone()),
-            bad: "HEAD".into(),
-            metric: MetricChoice::Auto,
-            threshold: 5.0,
-            jobs: None,
-            fresh: false,
-            reuse_time: false,
-        };
-        let report = bisect.execute(&clone)?;
+        let report = flags::Bisect::from_good_to_head(PLANTED.bench, &good).execute(&clone)?;
         let Finding::Culprit { step, .. } = &report.answer.outcome.finding else {
             bail!(
                 "the demo's bisect did not name a culprit: {}",

@@ -147,3 +147,16 @@ pub fn target() -> std::path::PathBuf {
 pub fn mini_history(plant: bool) -> crate::mini::Mini {
     crate::mini::Mini::history(&crate::workspace_root(), &target(), plant).unwrap()
 }
+
+/// The probe's answer to an `alloc` request for a routine that allocates
+/// nothing.
+pub fn no_allocations(iters: u64) -> probe_protocol::Body {
+    probe_protocol::Body::Alloc(probe_protocol::Alloc {
+        iters,
+        allocs_per_iter: 0.0,
+        bytes_per_iter: 0.0,
+        peak_live_bytes: 0,
+        top_sites: vec![],
+        dhat_file: None,
+    })
+}

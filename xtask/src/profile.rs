@@ -316,14 +316,7 @@ mod tests {
                         "valgrind is not installed".into()
                     ))
                 }
-                Instrument::Alloc { iters, .. } => Body::Alloc(probe_protocol::Alloc {
-                    iters: *iters,
-                    allocs_per_iter: 0.0,
-                    bytes_per_iter: 0.0,
-                    peak_live_bytes: 0,
-                    top_sites: vec![],
-                    dhat_file: None,
-                }),
+                Instrument::Alloc { iters, .. } => crate::fixtures::no_allocations(*iters),
                 Instrument::Time { .. } => anyhow::bail!("not asked"),
             })
         });
