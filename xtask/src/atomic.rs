@@ -62,6 +62,27 @@ pub fn write_unique(
     anyhow::bail!("no free name for {stem} in {}", dir.display())
 }
 
+/// The finished JSON files in `dir` whose names start with `prefix`,
+/// sorted by name without the extension (`x` before `x-2`): never the
+/// temporary file of a write in progress (its name starts with a dot).
+/// Empty when the folder does not exist.
+pub fn json_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.') && n.starts_with(prefix))
+        })
+        .collect();
+    files.sort_by(|a, b| a.file_stem().cmp(&b.file_stem()));
+    files
+}
+
 /// Removes a folder so that it disappears at once (renamed aside, then
 /// deleted): a reader sees the whole folder or none of it.
 pub fn remove_dir(dir: &Path) -> Result<()> {

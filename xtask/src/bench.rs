@@ -21,6 +21,9 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Stored runs a benchmark's trend shows (this one included).
+pub const TREND_RUNS: usize = 16;
+
 /// What `bench` measures with: criterion rounds and the probe. The real
 /// one runs built executables; tests pass a fake.
 pub trait Instruments {
@@ -34,6 +37,8 @@ pub trait Instruments {
     ) -> Result<BTreeMap<String, Vec<f64>>>;
     /// The probe (allocations, sizes, hotspots).
     fn probe(&mut self) -> &mut dyn Probe;
+    /// A probe built at `commit` (the baseline's, for a hotspot diff).
+    fn probe_at(&mut self, ctx: &Ctx, commit: &str) -> Result<Box<dyn Probe>>;
 }
 
 impl flags::Bench {
@@ -243,6 +248,15 @@ impl flags::Bench {
         let path = ctx.store.save_run(&mut run)?;
         let label = format!("run {}", run.id);
         let mut comparison = Comparison::build(&ctx.budgets, (&label, &run), old, None);
+        let recent: Vec<Run> = ctx
+            .store
+            .recent_runs(TREND_RUNS)
+            .into_iter()
+            .filter(|r| r.comparable(&run))
+            .collect();
+        for row in &mut comparison.rows {
+            row.trend = recent.iter().map(|r| r.headline(&row.name)).collect();
+        }
         let slower: Vec<String> = comparison
             .rows
             .iter()
@@ -253,20 +267,49 @@ impl flags::Bench {
             .map(|r| r.name.clone())
             .collect();
         if !slower.is_empty() {
+            // What changed, not what is always hot: the same routine at the
+            // baseline's commit (built outside the checkout, cached), when
+            // the baseline names one it measured unchanged.
+            let mut before: Result<Box<dyn Probe>, String> = match old.map(|(_, r)| r) {
+                Some(r) if r.dirty => Err(
+                    "absolute shares: the baseline was measured with uncommitted changes, so its code cannot be rebuilt for a diff".into(),
+                ),
+                Some(Run {
+                    commit: Some(c), ..
+                }) => instruments
+                    .probe_at(ctx, c)
+                    .map_err(|e| format!("absolute shares: the baseline's commit could not be profiled: {e:#}")),
+                _ => Err("absolute shares: the baseline names no commit".into()),
+            };
+            crate::process::check()?;
             let progress = Progress::new(slower.len() as u64, "profiling what got slower");
+            let seconds = if self.quick { 1.0 } else { 3.0 };
             for row in comparison
                 .rows
                 .iter_mut()
                 .filter(|r| slower.contains(&r.name))
             {
                 progress.phase(&row.name);
-                let seconds = if self.quick { 1.0 } else { 3.0 };
-                match crate::flame::sample(instruments.probe(), &row.name, seconds) {
-                    Ok(s) => row.hotspots = verdicts::hotspots(&s.profile, 3),
-                    Err(e) => {
-                        crate::process::check()?;
-                        progress.note(&format!("no hotspots for {}: {e:#}", row.name));
+                let after = crate::flame::sample(instruments.probe(), &row.name, seconds);
+                let result = match (&mut before, after) {
+                    (Ok(b), Ok(after)) => {
+                        crate::flame::sample(b.as_mut(), &row.name, seconds).map(|before| {
+                            let (changes, notes) = crate::flame::hotspot_diff(&before, &after, 3);
+                            row.hotspots = verdicts::hotspot_changes(&changes);
+                            row.hotspot_notes = notes;
+                        })
                     }
+                    (Err(why), Ok(after)) => {
+                        row.hotspots = verdicts::hotspots(&after.profile, 3);
+                        row.hotspot_notes = vec![why.clone()];
+                        row.hotspot_notes.extend(after.notes());
+                        Ok(())
+                    }
+                    (_, Err(e)) => Err(e),
+                };
+                if let Err(e) = result {
+                    crate::process::check()?;
+                    progress.note(&format!("no hotspots for {}: {e:#}", row.name));
                 }
                 progress.inc();
             }
@@ -357,6 +400,10 @@ impl Instruments for Bencher {
     fn probe(&mut self) -> &mut dyn Probe {
         &mut self.probe
     }
+
+    fn probe_at(&mut self, ctx: &Ctx, commit: &str) -> Result<Box<dyn Probe>> {
+        Ok(Box::new(crate::builds::probe_for(ctx, Some(commit))?))
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +435,27 @@ mod tests {
         fn probe(&mut self) -> &mut dyn Probe {
             &mut self.probe
         }
+        fn probe_at(&mut self, _: &Ctx, commit: &str) -> Result<Box<dyn Probe>> {
+            let mut p = probe_at_baseline();
+            p.origin = commit.to_string();
+            Ok(Box::new(p))
+        }
+    }
+
+    /// The baseline's probe: all the time in the AEAD.
+    fn probe_at_baseline() -> crate::probe::Fake {
+        crate::probe::Fake::new(|req| match &req.instrument {
+            Instrument::Pprof { seconds, .. } => Ok(Body::Pprof(probe_protocol::Pprof {
+                iters: 150,
+                seconds: *seconds,
+                frequency: 250,
+                samples: 10,
+                folded: vec!["zp_probe_measured;zp::rustcrypto::seal_in_place 10".into()],
+                samples_total: Some(10),
+                cpu_seconds: Some(0.04),
+            })),
+            other => anyhow::bail!("not asked: {other:?}"),
+        })
     }
 
     fn fake(time: impl FnMut(&str) -> f64 + 'static) -> Fake {
@@ -402,7 +470,10 @@ mod tests {
                         seconds: *seconds,
                         frequency: 250,
                         samples: 10,
-                        folded: vec!["zp_probe_measured;zp::record::seal_in_place 10".into()],
+                        folded: vec![
+                            "zp_probe_measured;zp::rustcrypto::seal_in_place 7".into(),
+                            "zp_probe_measured;zp::record::seal_in_place 3".into(),
+                        ],
                         samples_total: Some(10),
                         cpu_seconds: Some(0.04),
                     }),
@@ -481,6 +552,20 @@ mod tests {
         b.save_baseline = Some("main".into());
         b.execute(&ctx, &mut fake(|_| 40_000.0)).unwrap();
         b.save_baseline = None;
+        // Without a commit in the baseline there is nothing to diff with.
+        b.execute(&ctx, &mut fake(|_| 60_000.0)).unwrap();
+        let latest = ctx.store.run_ids().pop().unwrap();
+        let report =
+            std::fs::read_to_string(ctx.store.reports().join(format!("{latest}.md"))).unwrap();
+        assert!(
+            report.contains("(absolute shares: the baseline names no commit)"),
+            "{report}"
+        );
+        // The baseline measured a commit: the slower routine is diffed
+        // against that commit's.
+        let (_, mut main) = ctx.store.resolve("main").unwrap();
+        main.commit = Some("1111111111aaaaaaaaaa".into());
+        ctx.store.save_baseline("main", &main).unwrap();
         let mut f = fake(|_| 60_000.0);
         b.execute(&ctx, &mut f).unwrap();
         let latest = ctx.store.run_ids().pop().unwrap();
@@ -488,7 +573,19 @@ mod tests {
         let c: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
         let row = &c["rows"][0];
         assert_eq!(row["decision"]["verdict"], "REGRESSION", "{c:#}");
-        assert_eq!(row["hotspots"][0]["function"], "zp::record::seal_in_place");
+        // A diff against the baseline's commit: what grew is on top.
+        assert_eq!(
+            row["hotspots"][0]["function"], "zp::record::seal_in_place",
+            "{row:#}"
+        );
+        assert_eq!(row["hotspots"][0]["growth"]["before_pct"], 0.0, "{row:#}");
+        let md = std::fs::read_to_string(ctx.store.reports().join(format!("{latest}.md"))).unwrap();
+        assert!(
+            md.contains(
+                "1. zp::record::seal_in_place - 0% → 30% of time (+45.0% of the baseline's time)"
+            ),
+            "{md}"
+        );
         assert!(
             f.probe.calls.iter().any(|r| r.instrument.name() == "pprof"),
             "the slower benchmark was sampled"

@@ -18,7 +18,6 @@ use crate::verdicts::short;
 use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Instant;
 
 crate::message_error!(
@@ -26,9 +25,6 @@ crate::message_error!(
     NothingToBisect
 );
 
-/// Callgrind iterations per measurement: enough to dwarf the routine's
-/// first-call effects, few enough for valgrind's 50x slowdown.
-const CALLGRIND_ITERS: u64 = 10;
 /// Probe samples per time observation (10 ms each).
 const TIME_SAMPLES: u32 = 10;
 /// Seconds of pprof sampling of the culprit and of its parent.
@@ -89,7 +85,7 @@ impl flags::Bisect {
         let good = git::resolve(&repo, &good_rev)?;
         let bad = git::resolve(&repo, &self.bad)?;
         let (commits, irrelevant) = git::candidates(&repo, good, bad)?;
-        let valgrind = valgrind_version();
+        let valgrind = measurements::valgrind_version();
         let choice = match (self.metric, &valgrind) {
             (MetricChoice::Instructions, None) => bail!(
                 "--metric instructions needs valgrind, which is not installed: run scripts/install-tools.sh, or use --metric time"
@@ -114,12 +110,7 @@ impl flags::Bisect {
         let mut builder = Builder::new(
             ctx,
             &repo,
-            builds::Options {
-                profile: ctx.probe_profile.clone(),
-                features: Vec::new(),
-                jobs: self.jobs,
-                retry_broken: self.fresh,
-            },
+            builds::Options::probe(ctx, self.jobs, self.fresh),
         )?;
         let machine = crate::host::Machine::detect();
         let mut cands = Candidates {
@@ -270,13 +261,6 @@ fn good_from_baseline(ctx: &Ctx) -> Result<String> {
     Ok(commit)
 }
 
-fn valgrind_version() -> Option<String> {
-    let out = Command::new("valgrind").arg("--version").output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// The candidate commits as the search sees them: built on first use,
 /// measured through their probes.
 struct Candidates<'a, 'r> {
@@ -310,13 +294,9 @@ impl Candidates<'_, '_> {
             .cloned()
             .context("measured before prepared")?;
         Ok(match metric {
-            Metric::Instructions => Key {
-                probe,
-                bench: self.bench.clone(),
-                instrument: format!("callgrind --iters {CALLGRIND_ITERS}"),
-                tool: self.valgrind.clone(),
-                machine: self.cpu_features.clone(),
-            },
+            Metric::Instructions => {
+                Key::instructions(&probe, &self.bench, &self.valgrind, &self.cpu_features)
+            }
             Metric::Time => Key {
                 probe,
                 bench: self.bench.clone(),
@@ -359,16 +339,12 @@ impl Measurer for Candidates<'_, '_> {
         let probe = self.probes.get_mut(&i).context("sampled before prepared")?;
         match metric {
             Metric::Instructions => {
-                if self.fresh {
-                    self.cache.forget(&key)?;
-                } else if let Some(v) = self.cache.get(&key).first() {
+                let (v, cached) = self.cache.exact(&key, probe, self.fresh)?;
+                if cached {
                     self.cached += 1;
-                    return Ok(*v);
+                } else {
+                    self.measurements += 1;
                 }
-                let v =
-                    probe::callgrind(probe, &self.bench, CALLGRIND_ITERS)?.instructions_per_iter;
-                self.measurements += 1;
-                self.cache.put(&key, &[v])?;
                 Ok(v)
             }
             Metric::Time => {

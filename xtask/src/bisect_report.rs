@@ -9,10 +9,10 @@ use crate::git::CommitInfo;
 use crate::search::{Answer, Finding, Metric, Step};
 use crate::stats::median;
 use crate::verdicts::{fmt_ns, short};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub bench: String,
     /// What the user asked for; `answer.metric` is what answered.

@@ -269,6 +269,19 @@ pub struct Options {
     pub retry_broken: bool,
 }
 
+impl Options {
+    /// zp's probe in the workspace's probe profile with its default
+    /// features, as the bisect, the gate and the history build it.
+    pub fn probe(ctx: &Ctx, jobs: Option<u32>, retry_broken: bool) -> Options {
+        Options {
+            profile: ctx.probe_profile.clone(),
+            features: Vec::new(),
+            jobs,
+            retry_broken,
+        }
+    }
+}
+
 /// Builds and caches probes of one repository's commits.
 pub struct Builder<'r> {
     repo: &'r git2::Repository,
@@ -580,16 +593,7 @@ pub fn probe_for(ctx: &Ctx, rev: Option<&str>) -> Result<crate::probe::Process> 
     let repo = git::open(&ctx.root)?;
     let id = git::resolve(&repo, rev)?;
     let info: CommitInfo = git::info(&repo, id)?;
-    let mut builder = Builder::new(
-        ctx,
-        &repo,
-        Options {
-            profile: ctx.probe_profile.clone(),
-            features: Vec::new(),
-            jobs: None,
-            retry_broken: false,
-        },
-    )?;
+    let mut builder = Builder::new(ctx, &repo, Options::probe(ctx, None, false))?;
     eprintln!(
         "building the probe at {} {} …",
         short(&info.id),

@@ -17,13 +17,16 @@ pub struct Xtask {
 pub enum Command {
     Bench(Bench),
     Bisect(Bisect),
+    Ci(Ci),
     Compare(Compare),
     Corpus(Corpus),
     Demo(Demo),
     Doctor(Doctor),
     Export(Export),
     Flame(Flame),
+    History(History),
     Profile(Profile),
+    Report(Report),
     Runs(Runs),
 }
 
@@ -83,12 +86,100 @@ pub struct Bisect {
 
 /// What the user asks a bisect to measure. A measurement itself is always
 /// in one metric (`search::Metric`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricChoice {
     Time,
     Instructions,
     Auto,
+}
+
+/// The CI gate: base and head built outside your checkout, measured in
+/// interleaved rounds, decided on exact instruction counts with time as a
+/// second opinion. Exits 1 on a regression, 3 when they cannot be compared.
+#[derive(Debug, clap::Args)]
+pub struct Ci {
+    /// The revision to compare against (a pull request's base).
+    #[arg(long, value_name = "REV")]
+    pub base: String,
+    /// The revision gated.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub head: String,
+    /// Only benchmarks whose name contains this, or a category name.
+    #[arg(long, value_name = "FILTER")]
+    pub only: Option<String>,
+    /// Where to write comment.md, gate.json and bmf.json (default:
+    /// profiles/reports/ci-<time>/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Interleaved time rounds to start with (more while undecided, up to
+    /// three times as many).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=50))]
+    pub rounds: u32,
+    /// Parallel jobs for cargo's builds (at least 1).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+}
+
+/// Measure every relevant commit (instruction counts by default) and find
+/// where each benchmark changed (E-divisive means); stored under
+/// profiles/history/ for `cargo xtask report`.
+#[derive(Debug, clap::Args)]
+pub struct History {
+    /// Benchmarks or categories (default: every benchmark).
+    pub benches: Vec<String>,
+    /// Start at this revision (measured too) instead of the root.
+    #[arg(long, value_name = "REV", conflicts_with = "last")]
+    pub since: Option<String>,
+    /// Only the last N relevant commits.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub last: Option<u32>,
+    /// The newest revision measured.
+    #[arg(long, value_name = "REV", default_value = "HEAD")]
+    pub until: String,
+    /// What to measure: exact instruction counts (callgrind), time, or both.
+    /// Memory benchmarks are sizes whatever this says.
+    #[arg(long, value_enum, default_value_t = HistoryMetric::Instructions)]
+    pub metric: HistoryMetric,
+    /// Measure only every N-th commit, from the K-th (e.g. 2/4), for
+    /// another machine to measure the rest; combine with --merge.
+    #[arg(long, value_name = "K/N", value_parser = crate::history::Shard::parse)]
+    pub shard: Option<crate::history::Shard>,
+    /// Combine the history files of shards instead of measuring.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["benches", "since", "last", "shard"])]
+    pub merge: Vec<PathBuf>,
+    /// Also write the history to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Bisect every slowdown found and diff the hotspots of every change.
+    #[arg(long)]
+    pub explain: bool,
+    /// Measuring processes beside the build (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+    /// Parallel jobs for cargo's builds (at least 1).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+    /// Measure again instead of using cached counts, and build again
+    /// commits cached as not building.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryMetric {
+    Instructions,
+    Time,
+    Both,
+}
+
+/// Write the static report site (profiles/site/): an index of every
+/// benchmark, a page per benchmark and per stored bisect. Opens from disk.
+#[derive(Debug, clap::Args)]
+pub struct Report {
+    /// Write the site here instead of profiles/site/.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Compare two stored runs or baselines; exits 1 on a regression, 3 when they cannot be compared.

@@ -116,7 +116,7 @@ mod tests {
 }
 
 /// A commit as the bisect report shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommitInfo {
     pub id: String,
     pub subject: String,
@@ -242,6 +242,84 @@ pub fn candidates(
         )));
     }
     Ok((out, irrelevant))
+}
+
+/// The commits a history measures: the first-parent commits up to `head`
+/// that touch a relevant path, oldest first, from `since` (included,
+/// whatever it touches) or else from the last `last` relevant ones, or else
+/// from the root (or the oldest commit of a shallow clone, with a note).
+/// Also returns how many commits were left out as irrelevant, and notes.
+pub fn history(
+    repo: &Repository,
+    head: git2::Oid,
+    since: Option<git2::Oid>,
+    last: Option<usize>,
+) -> Result<(Vec<CommitInfo>, usize, Vec<String>)> {
+    if let Some(s) = since {
+        if s == head {
+            return Err(usage(format!(
+                "--since {} is the head itself: nothing after it to measure",
+                short(&s)
+            )));
+        }
+        if !repo.graph_descendant_of(head, s)? {
+            return Err(usage(format!(
+                "--since {} is not an ancestor of {}",
+                short(&s),
+                short(&head)
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut notes = Vec::new();
+    let mut irrelevant = 0;
+    let mut at = repo.find_commit(head)?;
+    loop {
+        let c = info(repo, at.id())?;
+        let reached_since = since == Some(at.id());
+        if reached_since || !c.relevant_files.is_empty() {
+            out.push(c);
+        } else {
+            irrelevant += 1;
+        }
+        if reached_since || last.is_some_and(|n| out.len() >= n) {
+            break;
+        }
+        at = match at.parent(0) {
+            Ok(p) => p,
+            Err(_) if repo.is_shallow() => {
+                if let Some(s) = since {
+                    return Err(usage(format!(
+                        "the history back to --since {} is shallow (a clone with --depth): `git fetch --unshallow` fetches the missing commits",
+                        short(&s)
+                    )));
+                }
+                notes.push(format!(
+                    "the history is shallow: it starts at {}; `git fetch --unshallow` fetches the rest",
+                    short(&at.id())
+                ));
+                break;
+            }
+            Err(_) => {
+                if let Some(s) = since {
+                    return Err(usage(format!(
+                        "--since {} is not on the first-parent history of {} (it was merged in from a side branch); pass the merge's first parent instead",
+                        short(&s),
+                        short(&head)
+                    )));
+                }
+                break;
+            }
+        };
+    }
+    out.reverse();
+    if out.is_empty() {
+        return Err(usage(format!(
+            "no commit up to {} touches zp/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
+            short(&head)
+        )));
+    }
+    Ok((out, irrelevant, notes))
 }
 
 fn short(id: &git2::Oid) -> String {

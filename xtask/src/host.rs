@@ -135,8 +135,10 @@ impl Machine {
     }
 }
 
+/// The CPU features of [`FEATURES`] this process sees (under valgrind:
+/// those valgrind's virtual CPU reports).
 #[cfg(target_arch = "x86_64")]
-fn detected_features() -> Vec<String> {
+pub fn detected_features() -> Vec<String> {
     use std::arch::is_x86_feature_detected as has;
     let detected = [
         has!("aes"),
@@ -161,7 +163,7 @@ fn detected_features() -> Vec<String> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn detected_features() -> Vec<String> {
+pub fn detected_features() -> Vec<String> {
     let _ = FEATURES;
     Vec::new()
 }

@@ -18,6 +18,8 @@ pub mod bisect_report;
 pub mod budgets;
 pub mod builds;
 pub mod cargo;
+pub mod changepoints;
+pub mod ci;
 pub mod compare;
 pub mod corpus;
 pub mod demo;
@@ -26,6 +28,7 @@ pub mod export;
 pub mod flags;
 pub mod flame;
 pub mod git;
+pub mod history;
 pub mod host;
 pub mod measurements;
 pub mod mini;
@@ -35,6 +38,8 @@ pub mod profile;
 pub mod report;
 pub mod runs;
 pub mod search;
+pub mod site;
+pub mod sparkline;
 pub mod stacks;
 pub mod stats;
 pub mod store;
@@ -45,10 +50,10 @@ pub mod workspace;
 use anyhow::Result;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::cell::OnceCell;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 /// Everything a subcommand needs about the workspace.
 pub struct Ctx {
@@ -60,14 +65,14 @@ pub struct Ctx {
     /// whose dependencies `cargo test` has built).
     pub probe_profile: String,
     /// Cargo's target directory for `root`, asked of cargo when first needed.
-    target_dir: OnceCell<PathBuf>,
+    target_dir: OnceLock<PathBuf>,
 }
 
 impl Ctx {
     /// The workspace at `root`: its budgets file and its run store. The
     /// target directory is cargo's, unless `target_dir` names one.
     pub fn new(root: PathBuf, probe_profile: &str, target_dir: Option<PathBuf>) -> Result<Ctx> {
-        let cell = OnceCell::new();
+        let cell = OnceLock::new();
         if let Some(t) = target_dir {
             let _ = cell.set(t);
         }
@@ -127,6 +132,10 @@ message_error!(
 /// The binary's whole life: parse, find the workspace, dispatch, map the
 /// error to an exit code.
 pub fn main() -> ExitCode {
+    if std::env::var_os(measurements::PRINT_FEATURES).is_some() {
+        println!("{}", host::detected_features().join(","));
+        return ExitCode::SUCCESS;
+    }
     let args = match flags::Xtask::try_parse() {
         Ok(a) => a,
         Err(e) => {
@@ -169,13 +178,16 @@ fn run(args: flags::Xtask) -> Result<()> {
     match args.command {
         flags::Command::Bench(f) => f.run(&ctx),
         flags::Command::Bisect(f) => f.run(&ctx),
+        flags::Command::Ci(f) => f.run(&ctx),
         flags::Command::Compare(f) => f.run(&ctx),
         flags::Command::Corpus(f) => f.run(&ctx),
         flags::Command::Demo(f) => f.run(&ctx),
         flags::Command::Doctor(f) => f.run(&ctx),
         flags::Command::Export(f) => f.run(&ctx),
         flags::Command::Flame(f) => f.run(&ctx),
+        flags::Command::History(f) => f.run(&ctx),
         flags::Command::Profile(f) => f.run(&ctx),
+        flags::Command::Report(f) => f.run(&ctx),
         flags::Command::Runs(f) => f.run(&ctx),
     }
 }
@@ -195,6 +207,7 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         if cause.is::<store::NotFound>()
             || cause.is::<store::Corrupt>()
             || cause.is::<compare::CannotCompare>()
+            || cause.is::<history::CannotMerge>()
         {
             return 3;
         }

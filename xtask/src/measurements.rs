@@ -18,11 +18,65 @@
 
 use crate::atomic;
 use crate::host::fnv1a;
+use crate::probe::{self, Probe};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const SCHEMA: &str = "zp-workbench-measurement/1";
+
+/// Iterations per callgrind count: enough to dwarf the routine's
+/// first-call effects, few enough for valgrind's 50x slowdown. One value
+/// for every command (bisect, ci, history), so that they share counts.
+pub const CALLGRIND_ITERS: u64 = 10;
+
+/// `valgrind --version` (part of an instruction count's key), or `None`
+/// when valgrind is not installed.
+pub fn valgrind_version() -> Option<String> {
+    let out = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The variable that makes the workbench print the CPU features it sees
+/// and exit (see [`features_under_valgrind`]).
+pub const PRINT_FEATURES: &str = "ZP_WORKBENCH_PRINT_FEATURES";
+
+/// The CPU features a probe sees under valgrind, which emulates a CPU of
+/// its own: valgrind 3.19 on a host with SHA-NI, ADX and AVX-512 reports
+/// none of them, so the crypto crates take the same paths under it on
+/// hosts that differ only there. Found by running this very binary under
+/// valgrind (`--tool=none`, about a second). Only the workbench's binary
+/// answers [`PRINT_FEATURES`] (a test binary would run its tests), so any
+/// other program gets the host's features.
+pub fn features_under_valgrind() -> Result<Vec<String>> {
+    let exe = std::env::current_exe()?;
+    if exe.file_stem().is_none_or(|s| s != "xtask") {
+        return Ok(crate::host::detected_features());
+    }
+    let out = crate::process::output(
+        std::process::Command::new("valgrind")
+            .args(["-q", "--tool=none"])
+            .arg(&exe)
+            .env(PRINT_FEATURES, "1"),
+        crate::process::Stderr::Capture,
+    )?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "valgrind could not run the workbench to read its CPU features: {}",
+            crate::process::last_lines(&out.stderr, 3)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split(',')
+        .map(|f| f.trim().to_string())
+        .filter(|f| !f.is_empty())
+        .collect())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
@@ -36,6 +90,32 @@ pub struct Key {
     /// What else the value depends on: the CPU features for instruction
     /// counts, the machine's fingerprint for time.
     pub machine: String,
+}
+
+impl Key {
+    /// An instruction count per iteration under callgrind, which depends on
+    /// valgrind's version and on the CPU features that pick the crypto
+    /// crates' code paths.
+    pub fn instructions(probe: &str, bench: &str, valgrind: &str, cpu_features: &str) -> Key {
+        Key {
+            probe: probe.into(),
+            bench: bench.into(),
+            instrument: format!("callgrind --iters {CALLGRIND_ITERS}"),
+            tool: valgrind.into(),
+            machine: cpu_features.into(),
+        }
+    }
+
+    /// A memory benchmark's size: the same on every machine.
+    pub fn bytes(probe: &str, bench: &str) -> Key {
+        Key {
+            probe: probe.into(),
+            bench: bench.into(),
+            instrument: "bytes".into(),
+            tool: String::new(),
+            machine: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,20 +150,8 @@ impl Cache {
     /// Every value stored under `key`, in the order the files were written
     /// (file names start with the time); empty when none.
     pub fn get(&mut self, key: &Key) -> Vec<f64> {
-        let folder = self.folder(key);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "json")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        files.sort();
+        // File names start with the time: sorted, they are in order.
+        let files = atomic::json_files(&self.folder(key), "");
         let mut values = Vec::new();
         for f in files {
             match read(&f, key) {
@@ -114,6 +182,24 @@ impl Cache {
         Ok(())
     }
 
+    /// An exact value (an instruction count or a size, as `key` says) from
+    /// the cache, or measured with `probe` and cached: the value, and
+    /// whether it came from the cache. `fresh` drops the cached one first.
+    pub fn exact(&mut self, key: &Key, probe: &mut dyn Probe, fresh: bool) -> Result<(f64, bool)> {
+        if fresh {
+            self.forget(key)?;
+        } else if let Some(v) = self.get(key).first() {
+            return Ok((*v, true));
+        }
+        let v = if key.instrument == "bytes" {
+            probe::bytes(probe, &key.bench)? as f64
+        } else {
+            probe::callgrind(probe, &key.bench, CALLGRIND_ITERS)?.instructions_per_iter
+        };
+        self.put(key, &[v])?;
+        Ok((v, false))
+    }
+
     /// Drops everything stored under `key` (`--fresh`).
     pub fn forget(&self, key: &Key) -> Result<()> {
         atomic::remove_dir(&self.folder(key))
@@ -137,13 +223,7 @@ mod tests {
     use super::*;
 
     fn key(probe: &str) -> Key {
-        Key {
-            probe: probe.into(),
-            bench: "encrypt_record_1k".into(),
-            instrument: "callgrind --iters 10".into(),
-            tool: "valgrind-3.19.0".into(),
-            machine: "aes,avx2".into(),
-        }
+        Key::instructions(probe, "encrypt_record_1k", "valgrind-3.19.0", "aes,avx2")
     }
 
     #[test]

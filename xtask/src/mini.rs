@@ -117,7 +117,26 @@ pub fn spin(n: u64) -> u64 {
 }
 
 pub mod kinds;
+pub mod record;
 "#;
+
+/// A miniature record layer, for the CI gate's test: a keystream XOR over
+/// the payload. A plant replaces its `// plant: record` line.
+pub const RECORD: &str = r#"//! A miniature record layer.
+
+/// "Seals" `data` in place under `key`.
+#[inline(never)]
+pub fn seal(data: &mut [u8], key: u64) -> u64 {
+    let mut state = key;
+    for b in data.iter_mut() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *b ^= (state >> 56) as u8;
+    }
+    // plant: record
+    state
+}"#;
 
 /// The functions the corpus's plants slow down, one per kind (in their
 /// own file, so profiles name them `zp::kinds::…`); the plants replace
@@ -221,6 +240,7 @@ static BENCHES: &[Bench] = &[
     Bench { name: "alloc", category: Category::Datapath, kind: Kind::Time(alloc) },
     Bench { name: "syscall", category: Category::Datapath, kind: Kind::Time(syscall) },
     Bench { name: "setting", category: Category::Datapath, kind: Kind::Time(setting) },
+    Bench { name: "encrypt_record", category: Category::Datapath, kind: Kind::Time(encrypt_record) },
     Bench { name: "state_size", category: Category::Memory, kind: Kind::Bytes(state_size) },
 ];
 
@@ -268,6 +288,13 @@ fn setting() -> Routine {
     })
 }
 
+fn encrypt_record() -> Routine {
+    let mut buf = vec![0x5au8; 1024];
+    Box::new(move || {
+        black_box(zp::record::seal(black_box(&mut buf), 7));
+    })
+}
+
 fn state_size() -> u64 {
     64
 }
@@ -303,6 +330,7 @@ copy = { category = "datapath", target_us = 5000, description = "Plant: extra co
 alloc = { category = "datapath", target_us = 5000, description = "Plant: allocation per call" }
 syscall = { category = "datapath", target_us = 5000, description = "Plant: system call per call" }
 setting = { category = "datapath", target_us = 5000, description = "Plant: build setting" }
+encrypt_record = { category = "datapath", target_us = 5000, description = "A record layer" }
 state_size = { category = "memory", target_bytes = 1024, description = "A size" }
 "#;
 
@@ -347,6 +375,7 @@ impl Mini {
             ("zp/Cargo.toml", ZP_MANIFEST.into()),
             ("zp/src/lib.rs", LIB.into()),
             ("zp/src/kinds.rs", KINDS.into()),
+            ("zp/src/record.rs", RECORD.into()),
             ("zp/benches/probe.rs", read("zp/benches/probe.rs")?),
             ("zp/benches/suite/mod.rs", SUITE.into()),
             ("zp/benches/datapath.rs", DATAPATH.into()),

@@ -82,8 +82,9 @@ pub fn summary(c: &Comparison, md: bool) -> String {
         "p",
         "verdict",
         "budget",
+        "trend",
     ];
-    let rows: Vec<[String; 8]> = c.rows.iter().map(summary_cells).collect();
+    let rows: Vec<[String; 9]> = c.rows.iter().map(summary_cells).collect();
     out.push_str(&table(&header, &rows, md));
     let mut counts: Vec<(Verdict, usize)> = Vec::new();
     for v in [
@@ -143,7 +144,7 @@ pub fn summary(c: &Comparison, md: bool) -> String {
     out
 }
 
-fn summary_cells(r: &Row) -> [String; 8] {
+fn summary_cells(r: &Row) -> [String; 9] {
     let value = |m: &crate::verdicts::Metrics| {
         m.headline()
             .map_or("—".into(), |v| fmt_value(v, r.category))
@@ -176,11 +177,21 @@ fn summary_cells(r: &Row) -> [String; 8] {
         p,
         verdict,
         budget,
+        // Time moves a few percent from run to run: a 10 % frame.
+        crate::sparkline::render(
+            &r.trend,
+            16,
+            if r.category == Category::Memory {
+                0.02
+            } else {
+                0.10
+            },
+        ),
     ]
 }
 
 /// Columns padded to their widest cell; Markdown gets pipes and a rule.
-fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]], md: bool) -> String {
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]], md: bool) -> String {
     let mut width = header.map(|h| h.chars().count());
     for r in rows {
         for (w, cell) in width.iter_mut().zip(r) {
@@ -311,13 +322,27 @@ pub fn block(c: &Comparison, r: &Row, md: bool) -> String {
             let _ = writeln!(out, "(not profiled){br}");
         }
         for (i, h) in r.hotspots.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{}. {} - {:.0}% of time{br}",
-                i + 1,
-                h.function,
-                h.percent
-            );
+            let _ = match h.growth {
+                Some(g) => writeln!(
+                    out,
+                    "{}. {} - {:.0}% → {:.0}% of time ({:+.1}% of the baseline's time){br}",
+                    i + 1,
+                    crate::stacks::elide_generics(&h.function),
+                    g.before_pct,
+                    h.percent,
+                    g.growth_pct
+                ),
+                None => writeln!(
+                    out,
+                    "{}. {} - {:.0}% of time{br}",
+                    i + 1,
+                    h.function,
+                    h.percent
+                ),
+            };
+        }
+        for n in &r.hotspot_notes {
+            let _ = writeln!(out, "({n}){br}");
         }
     }
     let _ = writeln!(out, "\nRecommendations:");
@@ -363,16 +388,27 @@ mod tests {
             .iter_mut()
             .find(|r| r.name == "encrypt_record_64k")
             .unwrap();
+        // Four earlier runs, one missing it, then this one.
+        r.trend = vec![
+            Some(41_509.0),
+            Some(41_700.0),
+            None,
+            Some(41_400.0),
+            Some(53_131.0),
+        ];
         r.hotspots = vec![
             Hotspot {
+                growth: None,
                 function: "chacha20::backends::avx2::rounds".into(),
                 percent: 61.0,
             },
             Hotspot {
+                growth: None,
                 function: "poly1305::backend::avx2::State::compute_block".into(),
                 percent: 22.0,
             },
             Hotspot {
+                growth: None,
                 function: "alloc::raw_vec::finish_grow".into(),
                 percent: 9.0,
             },

@@ -26,13 +26,13 @@
 
 use crate::stats::{ALPHA, mann_whitney, median};
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a measurement is of. The user's choice (`--metric
 /// time|instructions|auto`) is `flags::MetricChoice`; a measurement always
 /// has one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// Median nanoseconds per iteration of one short run: noisy.
@@ -84,7 +84,7 @@ impl Policy {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Class {
     Good,
@@ -108,7 +108,7 @@ impl Class {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Visit {
     pub index: usize,
     pub class: Class,
@@ -118,7 +118,7 @@ pub struct Visit {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub parent: usize,
     pub culprit: usize,
@@ -131,7 +131,7 @@ pub struct Step {
     pub share: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Finding {
     /// bad is not slower than good by more than the threshold.
@@ -149,7 +149,7 @@ pub enum Finding {
     Ambiguous { after: usize, upto: usize },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Outcome {
     /// Good over bad endpoints' medians.
     pub total_ratio: f64,
@@ -537,7 +537,7 @@ pub fn confirm_only<M: Measurer>(
 }
 
 /// What a search concluded, in the metric that answers the question.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Answer {
     /// The metric of `outcome`'s observations.
     pub metric: Metric,
@@ -549,7 +549,7 @@ pub struct Answer {
     pub unconfirmed: Option<Unconfirmed>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unconfirmed {
     /// The instruction search that named it.
     pub outcome: Outcome,

@@ -2,7 +2,7 @@
 //! flamegraph.pl read): parsing, hotspots by self and inclusive share, and
 //! the functions whose share changed most between two profiles.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A profile: stacks (root first) with their sample counts.
@@ -20,7 +20,7 @@ pub struct Share {
     pub inclusive_pct: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub function: String,
     pub before_pct: f64,

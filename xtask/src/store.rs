@@ -21,7 +21,16 @@ use std::path::{Path, PathBuf};
 pub const SCHEMA: &str = "zp-workbench-run/1";
 
 /// The folders under `profiles/` the workbench writes; all git-ignored.
-pub const GENERATED: &[&str] = &["runs", "baselines", "reports", "flame", "dhat", "cache"];
+pub const GENERATED: &[&str] = &[
+    "runs",
+    "baselines",
+    "reports",
+    "flame",
+    "dhat",
+    "cache",
+    "history",
+    "site",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -200,6 +209,20 @@ impl Store {
         (None, skipped)
     }
 
+    /// The newest `n` runs that load, oldest first (runs that do not load
+    /// are left out).
+    pub fn recent_runs(&self, n: usize) -> Vec<Run> {
+        let mut out: Vec<Run> = self
+            .run_ids()
+            .iter()
+            .rev()
+            .filter_map(|id| load(&self.runs().join(format!("{id}.json"))).ok())
+            .take(n)
+            .collect();
+        out.reverse();
+        out
+    }
+
     pub fn baseline_names(&self) -> Vec<String> {
         names_in(&self.baselines())
     }
@@ -298,53 +321,71 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name();
-            let name = name.to_str()?;
-            // Temporary files of a write in progress are not runs.
-            (!name.starts_with('.')).then_some(())?;
-            name.strip_suffix(".json").map(String::from)
-        })
-        .collect();
-    names.sort();
-    names
+    crate::atomic::json_files(dir, "")
+        .iter()
+        .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
+        .collect()
 }
 
 /// Reads a run, with an error that names the file and says what is wrong.
 pub fn load(path: &Path) -> Result<Run> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| NotFound(format!("cannot read {}: {e}", path.display())))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Corrupt(format!("{} is not valid JSON: {e}", path.display())))?;
-    match value.get("schema").and_then(|s| s.as_str()) {
-        Some(SCHEMA) => {}
-        Some(other) => bail!(Corrupt(format!(
-            "{} is a `{other}` file; this workbench reads `{SCHEMA}`",
-            path.display()
-        ))),
-        None => bail!(Corrupt(format!(
-            "{} is not a zp workbench run (it has no `schema` field)",
-            path.display()
-        ))),
-    }
-    let run: Run = serde_path_to_error::deserialize(value).map_err(|e| {
-        Corrupt(format!(
-            "{} is a damaged run: `{}`: {}",
-            path.display(),
-            e.path(),
-            e.inner()
-        ))
-    })?;
+    let run: Run = read_typed(path, SCHEMA, "run")?;
     run.validate()
         .map_err(|why| Corrupt(format!("{} is a damaged run: {why}", path.display())))?;
     Ok(run)
 }
 
+/// A JSON file of the workbench's, decoded strictly: its `schema` field
+/// must be `schema`, and a field that does not decode is named. `noun`
+/// says what the file is in messages ("run", "history").
+pub fn read_typed<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema: &str,
+    noun: &str,
+) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| NotFound(format!("cannot read {}: {e}", path.display())))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Corrupt(format!("{} is not valid JSON: {e}", path.display())))?;
+    match value.get("schema").and_then(|s| s.as_str()) {
+        Some(s) if s == schema => {}
+        Some(other) => bail!(Corrupt(format!(
+            "{} is a `{other}` file; this workbench reads `{schema}`",
+            path.display()
+        ))),
+        None => bail!(Corrupt(format!(
+            "{} is not a zp workbench {noun} (it has no `schema` field)",
+            path.display()
+        ))),
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        Corrupt(format!(
+            "{} is a damaged {noun}: `{}`: {}",
+            path.display(),
+            e.path(),
+            e.inner()
+        ))
+        .into()
+    })
+}
+
 impl Run {
+    /// A benchmark's headline: its median time, or its size.
+    pub fn headline(&self, bench: &str) -> Option<f64> {
+        let m = self.benchmarks.get(bench)?;
+        m.time
+            .as_ref()
+            .map(Timing::median)
+            .or(m.bytes.map(|b| b as f64))
+    }
+
+    /// Measured on the same hardware with the same zp features: their
+    /// headlines belong in one trend.
+    pub fn comparable(&self, other: &Run) -> bool {
+        self.machine.fingerprint == other.machine.fingerprint
+            && self.build.features == other.build.features
+    }
+
     /// What the types cannot say: every time is a finite positive number,
     /// every round has samples and its median matches them, and each
     /// benchmark holds the measurement its category needs. The error names

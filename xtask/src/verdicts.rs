@@ -42,7 +42,15 @@ pub struct Row {
     /// Whether this benchmark fails `compare` (the CI gate).
     pub fails: bool,
     pub hotspots: Vec<Hotspot>,
+    /// Why the hotspots are absolute shares rather than a diff, or may
+    /// mislead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hotspot_notes: Vec<String>,
     pub recommendations: Vec<String>,
+    /// Its headline in the stored runs before this one and in this one,
+    /// oldest first (`bench` fills it in; a sparkline in the summary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<Option<f64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -95,8 +103,36 @@ fn target_json<S: serde::Serializer>(t: &Target, s: S) -> Result<S::Ok, S::Error
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hotspot {
     pub function: String,
-    /// Share of the benchmark's samples in which this function was the leaf.
+    /// Share of the benchmark's samples in which this function was the leaf
+    /// (for a diff: its time's share of the run's).
     pub percent: f64,
+    /// Against the baseline, when its commit could be profiled: what
+    /// changed rather than what is always hot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub growth: Option<Growth>,
+}
+
+/// How a function's time moved from the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Growth {
+    pub before_pct: f64,
+    /// Its time after minus before, in percent of the baseline's time.
+    pub growth_pct: f64,
+}
+
+/// Hotspots from a diff by zp function (`flame::hotspot_diff`).
+pub fn hotspot_changes(changes: &[crate::stacks::Change]) -> Vec<Hotspot> {
+    changes
+        .iter()
+        .map(|c| Hotspot {
+            function: c.function.clone(),
+            percent: c.after_pct,
+            growth: Some(Growth {
+                before_pct: c.before_pct,
+                growth_pct: c.growth_pct,
+            }),
+        })
+        .collect()
 }
 
 impl Comparison {
@@ -144,7 +180,9 @@ impl Comparison {
                 },
                 fails,
                 hotspots: Vec::new(),
+                hotspot_notes: Vec::new(),
                 recommendations: Vec::new(),
+                trend: Vec::new(),
             });
         }
         let removed = old
@@ -324,10 +362,16 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
     }
     if slower {
         if let Some(h) = row.hotspots.first() {
-            out.push(format!(
-                "Start with `{}` ({:.0} % of the samples).",
-                h.function, h.percent
-            ));
+            out.push(match h.growth {
+                Some(g) => format!(
+                    "Start with `{}` ({:+.1} % of the baseline's time).",
+                    h.function, g.growth_pct
+                ),
+                None => format!(
+                    "Start with `{}` ({:.0} % of the samples).",
+                    h.function, h.percent
+                ),
+            });
         }
         match row.category {
             Category::Handshake => out.push(format!(
@@ -412,6 +456,7 @@ pub fn hotspots(profile: &crate::stacks::Profile, top: usize) -> Vec<Hotspot> {
         .map(|s| Hotspot {
             function: s.function,
             percent: s.self_pct,
+            growth: None,
         })
         .collect()
 }
@@ -673,11 +718,13 @@ mod tests {
             [
                 Hotspot {
                     function: "b".into(),
-                    percent: 70.0
+                    percent: 70.0,
+                    growth: None
                 },
                 Hotspot {
                     function: "c".into(),
-                    percent: 30.0
+                    percent: 30.0,
+                    growth: None
                 }
             ]
         );

@@ -436,3 +436,107 @@ fn ctrl_c_leaves_no_worktree_no_partial_cache_entry_and_the_checkout_as_it_was()
     assert_eq!(culprit(&r).as_deref(), Some(m.ids[3].to_string().as_str()));
     check("after a full run");
 }
+
+/// The CI gate end to end: a head with about 12 % more instructions in the
+/// record layer fails (exit 1) and its comment names the function; a head
+/// that changes no code passes (exit 0). Nothing in the checkout moves.
+#[test]
+fn the_gate_fails_a_planted_record_layer_slowdown_and_passes_an_unchanged_head() {
+    let mut m = Mini::new(&xtask::workspace_root(), &target()).unwrap();
+    let base = m.ids[0].to_string();
+    m.edit("docs", "README.md", |s| s + "Documented.\n")
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let gate = |m: &Mini, dir: &str| {
+        let dir = out.path().join(dir);
+        let o = run(&mut xtask(
+            m.root(),
+            &[
+                "ci",
+                "--base",
+                &base,
+                "--only",
+                "encrypt_record",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+        ));
+        let comment = std::fs::read_to_string(dir.join("comment.md")).unwrap_or_default();
+        (o.status.code(), comment)
+    };
+    let (code, comment) = gate(&m, "unchanged");
+    assert_eq!(code, Some(0), "{comment}");
+    assert!(comment.contains("✅ no regression"), "{comment}");
+
+    m.edit("record: checksum while sealing", "zp/src/record.rs", |s| {
+        s.replace(
+            "// plant: record",
+            "for b in data.iter().step_by(20) {\n        state = state.rotate_left(5) ^ u64::from(*b);\n    }",
+        )
+    })
+    .unwrap();
+    let (code, comment) = gate(&m, "planted");
+    assert_eq!(code, Some(1), "{comment}");
+    assert!(
+        comment.contains("| ❌ | encrypt_record | datapath |"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("`zp::record::seal`"),
+        "the comment names the function: {comment}"
+    );
+    assert!(
+        comment.contains("cargo xtask bisect encrypt_record --good"),
+        "{comment}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("planted/gate.json")).unwrap())
+            .unwrap();
+    let [b, h] = [0, 1].map(|i| json["rows"][0]["instructions"][i].as_f64().unwrap());
+    let rise = h / b - 1.0;
+    assert!((0.10..0.20).contains(&rise), "planted about 12 %: {rise}");
+    assert!(out.path().join("planted/bmf.json").is_file());
+    m.untouched().unwrap();
+}
+
+/// A history records the CPU features a probe sees under valgrind, found
+/// by running the workbench itself there: never more than the host has
+/// (valgrind 3.19 hides SHA-NI, ADX, AVX-512, VAES and VPCLMULQDQ of the
+/// development machine's CPU).
+#[test]
+fn the_features_valgrind_shows_are_a_subset_of_the_hosts() {
+    let exe = env!("CARGO_BIN_EXE_xtask");
+    let features = |under_valgrind: bool| -> Vec<String> {
+        let mut c = if under_valgrind {
+            let mut c = Command::new("valgrind");
+            c.args(["-q", "--tool=none", exe]);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let out = c
+            .env(xtask::measurements::PRINT_FEATURES, "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let host = features(false);
+    let seen = features(true);
+    assert!(!seen.is_empty() || host.is_empty(), "valgrind ran nothing");
+    assert!(seen.iter().all(|f| host.contains(f)), "{seen:?} ⊄ {host:?}");
+    eprintln!(
+        "host: {}; under valgrind: {}",
+        host.join(","),
+        seen.join(",")
+    );
+}

@@ -1,6 +1,13 @@
-//! An established connection: the session's records, up to 12 streams with
-//! least-recently-used eviction, connection-level flow control, and the path
-//! facts a state token saves. Sans-IO: records in, records out.
+//! An established connection: the session's records, up to 12 streams,
+//! connection-level flow control, and the path facts a state token saves.
+//! Sans-IO: records in, records out, and time as an input (`now` on
+//! receive, [`Connection::poll_timeout`] and
+//! [`Connection::handle_timeout`]); nothing here reads a clock.
+//!
+//! A frame that is refused changes nothing: every check runs before any
+//! state moves. Streams the peer opens count against the limit and are
+//! refused beyond it ([`Error::StreamLimit`]); they never evict this
+//! side's streams.
 
 use crate::error::Error;
 use crate::frame::{
@@ -9,6 +16,7 @@ use crate::frame::{
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
 use crate::stream::{self, Stream};
+use std::time::Instant;
 
 /// Default connection-level flow-control window (1 MiB).
 pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
@@ -179,8 +187,8 @@ impl Connection {
         let id = self.next_stream_id;
         if !stream::is_valid_stream_id(id) || id > u32::MAX - 2 {
             return Err(Error::TooMany {
-                what: "streams",
-                max: MAX_STREAMS,
+                what: "stream IDs",
+                max: (u32::MAX / 2) as usize,
             });
         }
         self.next_stream_id = id + 2;
@@ -263,14 +271,26 @@ impl Connection {
         self.send_control(&Frame::KeyUpdate(update), out)
     }
 
-    /// Opens one record in place and applies the frame it carries. Any reply
-    /// the protocol requires (a KeyUpdateAck) is appended to `out`.
+    /// When [`Connection::handle_timeout`] next has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    /// Does what is due at `now` (erases keys whose grace period is over).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    /// Opens one record in place at time `now` and applies the frame it
+    /// carries. Any reply the protocol requires (a KeyUpdateAck) is
+    /// appended to `out`.
     pub fn receive<'a>(
         &mut self,
         record: &'a mut [u8],
+        now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<Event<'a>, Error> {
-        let plaintext: &'a [u8] = self.session.open(record)?;
+        let plaintext: &'a [u8] = self.session.open(record, now)?;
         match parse_frame(plaintext)? {
             Frame::Data(d) => self.on_data(d),
             Frame::KeyUpdate(u) => {
@@ -323,20 +343,35 @@ impl Connection {
         if !stream::is_valid_stream_id(id) {
             return Err(Error::InvalidStreamId(id));
         }
-        let idx = match self.index(id) {
-            Some(idx) => idx,
-            // The peer opens streams of its own parity by sending on them.
-            None if stream::initiator_of(id) != self.session.role() => {
-                self.insert(Stream::new(id));
-                self.streams.len() - 1
+        let existing = self.index(id);
+        if existing.is_none() {
+            // The peer opens streams of its own parity by sending on them,
+            // within the limit; it never pushes this side's streams out.
+            if stream::initiator_of(id) == self.session.role() {
+                return Err(Error::UnknownStream(id));
             }
-            None => return Err(Error::UnknownStream(id)),
-        };
+            if self.streams.len() >= MAX_STREAMS {
+                return Err(Error::StreamLimit(MAX_STREAMS));
+            }
+        }
         let len = d.payload.len() as u64;
         if self.conn_received + len > self.conn_recv_limit {
             return Err(Error::FlowControl);
         }
-        self.streams[idx].accept_data(d.seq, d.payload.len(), d.flags)?;
+        // `accept_data` checks everything before it changes anything, so a
+        // new stream is added only once its first frame is accepted.
+        let idx = match existing {
+            Some(idx) => {
+                self.streams[idx].accept_data(d.seq, d.payload.len(), d.flags)?;
+                idx
+            }
+            None => {
+                let mut s = Stream::new(id);
+                s.accept_data(d.seq, d.payload.len(), d.flags)?;
+                self.streams.push(s);
+                self.streams.len() - 1
+            }
+        };
         self.conn_received += len;
         self.touch(idx);
         Ok(Event::Data {

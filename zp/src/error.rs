@@ -51,8 +51,6 @@ pub enum Error {
     },
     /// An encrypted record is longer than 16 MiB or shorter than 29 bytes.
     RecordLength(u32),
-    /// The record's epoch byte names no key this side holds.
-    UnknownEpoch(u8),
     /// A record counter would wrap: the key must be rotated first.
     CounterExhausted,
     /// A record's counter is not above the last one accepted (a replay).
@@ -75,8 +73,12 @@ pub enum Error {
     WeakKeyExchange,
     /// The state token is older than its 24-hour lifetime (or from the future).
     TokenExpired,
-    /// The state token was already used to resume a session.
+    /// The state token was already used to resume a session (or a token
+    /// of the same session saved before the one that was).
     TokenReplayed,
+    /// The token opener remembers as many unexpired resumptions as it
+    /// holds: it refuses to resume rather than forget one.
+    TokenMemoryFull,
     /// A key update names an epoch other than the next one, or acknowledges
     /// one that was never requested.
     EpochMismatch,
@@ -84,6 +86,8 @@ pub enum Error {
     KeyUpdatePending,
     /// The stream does not exist on this connection.
     UnknownStream(u32),
+    /// The peer opened a stream beyond the most this side holds.
+    StreamLimit(usize),
     /// The stream ID belongs to the peer's parity, or is reserved.
     InvalidStreamId(u32),
     /// The stream was reset or finished and takes no more data.
@@ -119,7 +123,6 @@ impl fmt::Display for Error {
                 write!(f, "buffer too small: {needed} bytes needed")
             }
             Error::RecordLength(len) => write!(f, "record length {len} outside 29..=16 MiB"),
-            Error::UnknownEpoch(e) => write!(f, "record under unknown key epoch {e}"),
             Error::CounterExhausted => f.write_str("record counter exhausted: rotate the key"),
             Error::Replay => f.write_str("record counter replayed"),
             Error::Authentication => f.write_str("authentication failed"),
@@ -133,9 +136,13 @@ impl fmt::Display for Error {
             }
             Error::TokenExpired => f.write_str("state token expired"),
             Error::TokenReplayed => f.write_str("state token already used"),
+            Error::TokenMemoryFull => {
+                f.write_str("token replay memory full: resume refused rather than forget")
+            }
             Error::EpochMismatch => f.write_str("key update epoch mismatch"),
             Error::KeyUpdatePending => f.write_str("a key update is already pending"),
             Error::UnknownStream(id) => write!(f, "unknown stream {id}"),
+            Error::StreamLimit(max) => write!(f, "stream limit reached ({max} streams)"),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
@@ -157,13 +164,13 @@ impl Error {
                 ErrorCode::CIPHER_DOWNGRADE
             }
             Error::VersionMismatch => ErrorCode::VERSION_MISMATCH,
-            Error::TokenExpired | Error::TokenReplayed => ErrorCode::TOKEN_EXPIRED,
+            Error::TokenExpired | Error::TokenReplayed | Error::TokenMemoryFull => {
+                ErrorCode::TOKEN_EXPIRED
+            }
             Error::EpochMismatch | Error::KeyUpdatePending | Error::CounterExhausted => {
                 ErrorCode::REKEY_FAILED
             }
-            Error::TooMany {
-                what: "streams", ..
-            } => ErrorCode::STREAM_LIMIT,
+            Error::StreamLimit(_) => ErrorCode::STREAM_LIMIT,
             Error::FlowControl => ErrorCode::FLOW_STALL,
             _ => ErrorCode::PROTOCOL_VIOLATION,
         }

@@ -107,6 +107,18 @@ impl CipherSuite {
         }
     }
 
+    /// How strong the suite's key exchange is, for cipher pinning (spec
+    /// §4.5): ML-KEM-1024 above ML-KEM-768 above the classical suites; 0
+    /// for suites zp does not define.
+    pub fn strength(self) -> u8 {
+        match self {
+            Self::ZP_PQC_2 => 3,
+            Self::ZP_PQC_1 => 2,
+            Self::ZP_CLASSICAL_1 | Self::ZP_CLASSICAL_2 => 1,
+            _ => 0,
+        }
+    }
+
     /// The suite's AEAD.
     pub fn aead(self) -> AeadAlgorithm {
         match self {

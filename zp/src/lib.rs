@@ -28,6 +28,7 @@ pub mod crypto;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod pinning;
 pub mod record;
 pub mod session;
 pub mod stream;

@@ -6,9 +6,23 @@
 //! buffer the caller owns, so the hot path allocates nothing. Each direction
 //! has its own counter, which refuses to wrap: at 2^64 - 1 the key must be
 //! rotated first.
+//!
+//! Opening authenticates before it looks at the counter: the header is
+//! unauthenticated until the tag checks, so refusing a replayed or
+//! exhausted counter first would let the time to refuse reveal the
+//! receiver's next counter, and would answer a forged header with a
+//! specific error. Every record that does not authenticate (a wrong tag, an
+//! epoch this side holds no key for) gets the one opaque
+//! [`Error::Authentication`]; only an authentic record can be a replay.
 
 use crate::crypto::{AeadAlgorithm, AeadKey, Key32, NONCE_LEN, TAG_LEN};
 use crate::error::Error;
+use std::time::{Duration, Instant};
+
+/// How long the receive key of the epoch before the current one stays
+/// usable after the switch, for records still in flight under it
+/// (`ZP_REKEY_GRACE`, spec §4.6.4 step 8).
+pub const REKEY_GRACE: Duration = Duration::from_secs(5);
 
 /// `length | epoch | counter`.
 pub const RECORD_HEADER_LEN: usize = 13;
@@ -144,21 +158,25 @@ struct OpenKey {
     next_counter: u64,
 }
 
-/// Opens records for one direction. Besides the current key it may hold the
-/// next epoch's key during a key update, choosing by the record's epoch byte,
-/// and it drops the old key once the first record of the new epoch opens.
+/// Opens records for one direction. Besides the current key it may hold
+/// the next epoch's key during a key update (chosen by the record's epoch
+/// byte), and the previous epoch's for [`REKEY_GRACE`] after the first
+/// record of the new epoch opened.
 #[derive(Debug)]
 pub struct RecordOpener {
     current: OpenKey,
     next: Option<Next>,
+    previous: Option<Previous>,
 }
 
-/// The epoch a key update announced, before its first record arrives.
+/// The epoch a key update announced, before its first record arrives; or
+/// the epoch before the current one, during the grace period.
 #[derive(Debug)]
 enum Next {
-    /// A rotated direction: a new key, counters from 0.
+    /// A rotated direction: its own key and counters.
     Key(OpenKey),
-    /// A direction the update did not rotate: same key and counter, new label.
+    /// A direction the update did not rotate: the current key and counter
+    /// under another label.
     SameKey { epoch: u32 },
 }
 
@@ -169,6 +187,20 @@ impl Next {
             Next::SameKey { epoch } => *epoch,
         }
     }
+}
+
+#[derive(Debug)]
+struct Previous {
+    epoch: Next,
+    retire_at: Instant,
+}
+
+/// Which key a record's epoch byte selects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Current,
+    Next,
+    Previous,
 }
 
 impl RecordOpener {
@@ -186,6 +218,7 @@ impl RecordOpener {
                 next_counter: counter,
             },
             next: None,
+            previous: None,
         }
     }
 
@@ -212,19 +245,76 @@ impl RecordOpener {
         });
     }
 
-    /// Heap bytes owned (the expanded keys).
-    pub fn heap_bytes(&self) -> usize {
-        self.current.key.heap_bytes()
-            + match &self.next {
-                Some(Next::Key(k)) => k.key.heap_bytes(),
-                _ => 0,
-            }
+    /// When the previous epoch's key retires, if one is kept.
+    pub fn retire_at(&self) -> Option<Instant> {
+        self.previous.as_ref().map(|p| p.retire_at)
     }
 
-    /// Authenticates and decrypts one whole record in place, returning the
-    /// plaintext inside `record`. Refuses a wrong length field, an unknown
-    /// epoch, a replayed counter and any altered byte.
-    pub fn open_in_place<'a>(&mut self, record: &'a mut [u8]) -> Result<&'a mut [u8], Error> {
+    /// Erases the previous epoch's key once its grace period is over.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.previous.as_ref().is_some_and(|p| now >= p.retire_at) {
+            self.previous = None;
+        }
+    }
+
+    /// Heap bytes owned (the expanded keys).
+    pub fn heap_bytes(&self) -> usize {
+        let extra = |n: &Next| match n {
+            Next::Key(k) => k.key.heap_bytes(),
+            Next::SameKey { .. } => 0,
+        };
+        self.current.key.heap_bytes()
+            + self.next.as_ref().map_or(0, extra)
+            + self.previous.as_ref().map_or(0, |p| extra(&p.epoch))
+    }
+
+    fn slot(&self, epoch_byte: u8, now: Instant) -> Option<Slot> {
+        if self
+            .next
+            .as_ref()
+            .is_some_and(|n| n.epoch() as u8 == epoch_byte)
+        {
+            Some(Slot::Next)
+        } else if self.current.epoch as u8 == epoch_byte {
+            Some(Slot::Current)
+        } else if self
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.epoch.epoch() as u8 == epoch_byte && now < p.retire_at)
+        {
+            Some(Slot::Previous)
+        } else {
+            None
+        }
+    }
+
+    fn key_mut(&mut self, slot: Slot) -> &mut OpenKey {
+        match slot {
+            Slot::Next => match &mut self.next {
+                Some(Next::Key(k)) => k,
+                _ => &mut self.current,
+            },
+            Slot::Previous => match &mut self.previous {
+                Some(Previous {
+                    epoch: Next::Key(k),
+                    ..
+                }) => k,
+                _ => &mut self.current,
+            },
+            Slot::Current => &mut self.current,
+        }
+    }
+
+    /// Authenticates and decrypts one whole record in place at time `now`,
+    /// returning the plaintext inside `record`. A record that does not
+    /// authenticate (altered, or under an epoch with no key here) is
+    /// [`Error::Authentication`]; an authentic record whose counter was
+    /// already seen is [`Error::Replay`]. A refused record changes nothing.
+    pub fn open_in_place<'a>(
+        &mut self,
+        record: &'a mut [u8],
+        now: Instant,
+    ) -> Result<&'a mut [u8], Error> {
         if record.len() < MIN_RECORD_LEN {
             return Err(Error::Truncated);
         }
@@ -236,33 +326,35 @@ impl RecordOpener {
                 got: record.len(),
             });
         }
-        let epoch_byte = record[4];
+        let slot = self.slot(record[4], now).ok_or(Error::Authentication)?;
         let counter = u64::from_le_bytes(record[5..13].try_into().expect("8 bytes"));
-        let use_next = match &self.next {
-            Some(next) if next.epoch() as u8 == epoch_byte => true,
-            _ if self.current.epoch as u8 == epoch_byte => false,
-            _ => return Err(Error::UnknownEpoch(epoch_byte)),
-        };
-        let slot = match &mut self.next {
-            Some(Next::Key(k)) if use_next => k,
-            _ => &mut self.current,
-        };
-        if counter == u64::MAX {
-            return Err(Error::CounterExhausted);
-        }
-        if counter < slot.next_counter {
-            return Err(Error::Replay);
-        }
         let (header, rest) = record.split_at_mut(RECORD_HEADER_LEN);
         let (body, tag) = rest.split_at_mut(len - RECORD_OVERHEAD);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
-        slot.key.open_in_place(&nonce(counter), header, body, tag)?;
-        slot.next_counter = counter + 1;
-        if use_next {
-            match self.next.take().expect("checked above") {
-                Next::Key(k) => self.current = k,
-                Next::SameKey { epoch } => self.current.epoch = epoch,
-            }
+        let key = self.key_mut(slot);
+        key.key.open_in_place(&nonce(counter), header, body, tag)?;
+        // Authentic from here on. A sealer never uses 2^64 - 1, so a peer
+        // that does is broken, not replaying.
+        if counter == u64::MAX {
+            return Err(Error::InvalidValue("record counter"));
+        }
+        if counter < key.next_counter {
+            return Err(Error::Replay);
+        }
+        key.next_counter = counter + 1;
+        if slot == Slot::Next {
+            let next = self.next.take().expect("selected above");
+            let old = match next {
+                Next::Key(k) => Next::Key(std::mem::replace(&mut self.current, k)),
+                Next::SameKey { epoch } => Next::SameKey {
+                    epoch: std::mem::replace(&mut self.current.epoch, epoch),
+                },
+            };
+            // The peer's records under the old epoch may still be in flight.
+            self.previous = Some(Previous {
+                epoch: old,
+                retire_at: now + REKEY_GRACE,
+            });
         }
         Ok(body)
     }
@@ -271,6 +363,10 @@ impl RecordOpener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> Instant {
+        Instant::now()
+    }
 
     fn pair(aead: AeadAlgorithm) -> (RecordSealer, RecordOpener) {
         let key = Key32::new([9; 32]);
@@ -290,7 +386,7 @@ mod tests {
             assert_eq!(rec.len(), 5 + RECORD_OVERHEAD);
             assert_eq!(&rec[..4], &(rec.len() as u32).to_le_bytes());
             assert_eq!(record_len(&rec).unwrap(), Some(rec.len()));
-            assert_eq!(o.open_in_place(&mut rec).unwrap(), b"hello");
+            assert_eq!(o.open_in_place(&mut rec, now()).unwrap(), b"hello");
         }
     }
 
@@ -304,7 +400,10 @@ mod tests {
             let (_, mut o) = pair(AeadAlgorithm::ChaCha20Poly1305);
             let mut bad = rec.clone();
             bad[i] ^= 0x01;
-            assert!(o.open_in_place(&mut bad).is_err(), "byte {i} tampered");
+            assert!(
+                o.open_in_place(&mut bad, now()).is_err(),
+                "byte {i} tampered"
+            );
         }
     }
 
@@ -314,8 +413,11 @@ mod tests {
         let mut rec = Vec::new();
         s.seal_append(&mut rec, |b| b.push(1)).unwrap();
         let copy = rec.clone();
-        o.open_in_place(&mut rec).unwrap();
-        assert_eq!(o.open_in_place(&mut copy.clone()), Err(Error::Replay));
+        o.open_in_place(&mut rec, now()).unwrap();
+        assert_eq!(
+            o.open_in_place(&mut copy.clone(), now()),
+            Err(Error::Replay)
+        );
     }
 
     #[test]
@@ -356,11 +458,80 @@ mod tests {
         let mut rec = Vec::new();
         s1.seal_append(&mut rec, |b| b.push(7)).unwrap();
         assert_eq!(
-            o.open_in_place(&mut rec.clone()),
-            Err(Error::UnknownEpoch(1))
+            o.open_in_place(&mut rec.clone(), now()),
+            Err(Error::Authentication),
+            "no key for the epoch: as opaque as a forgery"
         );
         o.install_next(aead, Some(&k1), 1);
-        assert_eq!(o.open_in_place(&mut rec).unwrap(), &[7]);
+        assert_eq!(o.open_in_place(&mut rec, now()).unwrap(), &[7]);
         assert_eq!(o.epoch(), 1);
+    }
+
+    /// Forged headers, whatever counter they carry, cost a tag check and
+    /// get one opaque error; the opener's state does not move.
+    #[test]
+    fn forgeries_are_authenticated_first_and_change_nothing() {
+        let (mut s, mut o) = pair(AeadAlgorithm::ChaCha20Poly1305);
+        for _ in 0..3 {
+            let mut rec = Vec::new();
+            s.seal_append(&mut rec, |b| b.push(1)).unwrap();
+            o.open_in_place(&mut rec, now()).unwrap();
+        }
+        let before = format!("{o:?}");
+        for counter in [0u64, 1, 2, 3, 1_000_000, u64::MAX] {
+            let mut forged = vec![0u8; MIN_RECORD_LEN + 4];
+            let len = forged.len() as u32;
+            forged[..4].copy_from_slice(&len.to_le_bytes());
+            forged[5..13].copy_from_slice(&counter.to_le_bytes());
+            assert_eq!(
+                o.open_in_place(&mut forged, now()),
+                Err(Error::Authentication),
+                "counter {counter}"
+            );
+        }
+        assert_eq!(format!("{o:?}"), before);
+        // The next genuine record still opens.
+        let mut rec = Vec::new();
+        s.seal_append(&mut rec, |b| b.push(2)).unwrap();
+        assert_eq!(o.open_in_place(&mut rec, now()).unwrap(), &[2]);
+    }
+
+    /// Spec §4.6.4: both sides keep the old key for the grace period, so a
+    /// record sealed under it before the switch still opens afterwards,
+    /// until the grace period ends.
+    #[test]
+    fn the_old_epoch_opens_for_the_grace_period_only() {
+        let aead = AeadAlgorithm::ChaCha20Poly1305;
+        let (k0, k1) = (Key32::new([1; 32]), Key32::new([2; 32]));
+        let (mut s0, mut s1) = (
+            RecordSealer::new(aead, &k0, 0),
+            RecordSealer::new(aead, &k1, 1),
+        );
+        let mut o = RecordOpener::new(aead, &k0, 0);
+        let seal = |s: &mut RecordSealer, b: u8| {
+            let mut r = Vec::new();
+            s.seal_append(&mut r, |p| p.push(b)).unwrap();
+            r
+        };
+        let (late_a, late_b) = (seal(&mut s0, 1), seal(&mut s0, 2));
+        o.install_next(aead, Some(&k1), 1);
+        let t0 = now();
+        assert_eq!(o.open_in_place(&mut seal(&mut s1, 3), t0).unwrap(), &[3]);
+        assert_eq!(o.epoch(), 1);
+        assert_eq!(o.retire_at(), Some(t0 + REKEY_GRACE));
+        let mut a = late_a;
+        assert_eq!(
+            o.open_in_place(&mut a, t0 + Duration::from_secs(4))
+                .unwrap(),
+            &[1]
+        );
+        let mut b = late_b.clone();
+        assert_eq!(
+            o.open_in_place(&mut b, t0 + REKEY_GRACE),
+            Err(Error::Authentication),
+            "after the grace period the old key is gone"
+        );
+        o.handle_timeout(t0 + REKEY_GRACE);
+        assert_eq!(o.retire_at(), None);
     }
 }

@@ -9,41 +9,62 @@
 //! does not rotate keeps its key and counter and only takes the new epoch
 //! label. The initiator sends under the new key only once the KeyUpdateAck
 //! for that epoch arrives; records carry their epoch byte, so the receiver
-//! holds both keys for the switch.
+//! holds both keys for the switch, and the old one for the grace period
+//! after it (`record::REKEY_GRACE`).
+//!
+//! Both peers may start the same epoch at once: each derived its keys from
+//! the same secret and epoch, so they agree, and each treats the other's
+//! KeyUpdate as a receiver would (switching what it rotates) while still
+//! waiting for the Ack of its own. A KeyUpdate that repeats the last one
+//! (a retransmission, spec §4.6.4 "Retry Idempotency") is acknowledged
+//! again and changes nothing, and so is a repeated Ack.
 
 use crate::crypto::{Key32, hkdf_sha256};
 use crate::error::Error;
 use crate::frame::{CipherSuite, KeyDirection, KeyUpdate, KeyUpdateAck, Version};
 use crate::handshake::{Role, SessionKeys};
 use crate::record::{RecordOpener, RecordSealer};
+use std::time::Instant;
 
-/// The keys one update derives.
+/// Every key an epoch can derive: both directions and the next secret
+/// (spec §4.6.3; each direction's key is the same whichever update asks
+/// for it).
 struct Rotation {
-    c2s: Option<Key32>,
-    s2c: Option<Key32>,
+    c2s: Key32,
+    s2c: Key32,
     next_secret: Key32,
 }
 
-fn rotate(current: &Key32, session_id: &[u8; 16], epoch: u32, dir: KeyDirection) -> Rotation {
+fn rotate(current: &Key32, session_id: &[u8; 16], epoch: u32) -> Rotation {
     let mut salt = [0u8; 20];
     salt[..16].copy_from_slice(session_id);
     salt[16..].copy_from_slice(&epoch.to_le_bytes());
     let derive = |info: &[u8]| {
-        let mut k = [0u8; 32];
-        hkdf_sha256(current.expose(), &salt, info, &mut k);
-        Key32::new(k)
+        let mut k = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf_sha256(current.expose(), &salt, info, &mut k[..]);
+        Key32::new(*k)
     };
     Rotation {
-        c2s: dir.includes_c2s().then(|| derive(b"zp-traffic-key-c2s")),
-        s2c: dir.includes_s2c().then(|| derive(b"zp-traffic-key-s2c")),
+        c2s: derive(b"zp-traffic-key-c2s"),
+        s2c: derive(b"zp-traffic-key-s2c"),
         next_secret: derive(b"zp-secret-update"),
     }
 }
 
+/// This side's own key update, until its Ack arrives.
 #[derive(Debug)]
 struct PendingUpdate {
     epoch: u32,
-    new_send: Option<Key32>,
+    /// The epoch's sending key for this side, whether or not this update
+    /// rotates it (a simultaneous update by the peer may).
+    send: Key32,
+    /// The epoch's receiving key for this side.
+    recv: Key32,
+    /// Whether this side's sending direction is rotated by this update.
+    rotates_send: bool,
+    /// Whether this side already sends under the epoch (the peer's
+    /// simultaneous update rotated it).
+    sending: bool,
 }
 
 /// Sealing and opening state of an established session, with key rotation.
@@ -62,6 +83,8 @@ pub struct Session {
     sealer: RecordSealer,
     opener: RecordOpener,
     pending: Option<PendingUpdate>,
+    /// The peer's last KeyUpdate, to acknowledge a retransmission again.
+    last_peer_update: Option<KeyUpdate>,
 }
 
 /// The parts of a session that a state token saves.
@@ -126,6 +149,7 @@ impl Session {
             recv_key: s.recv_key.clone(),
             recv_next: None,
             pending: None,
+            last_peer_update: None,
         }
     }
 
@@ -185,23 +209,42 @@ impl Session {
         self.sealer.heap_bytes() + self.opener.heap_bytes()
     }
 
-    /// Opens one record in place and returns its plaintext.
-    pub fn open<'a>(&mut self, record: &'a mut [u8]) -> Result<&'a mut [u8], Error> {
+    /// Opens one record in place at time `now` and returns its plaintext.
+    pub fn open<'a>(&mut self, record: &'a mut [u8], now: Instant) -> Result<&'a mut [u8], Error> {
         let before = self.opener.epoch();
-        let plaintext = self.opener.open_in_place(record)?;
-        if self.opener.epoch() != before {
-            // The peer's first record of the new epoch: the old key is gone.
-            if let Some((_, key)) = self.recv_next.take() {
-                self.recv_key = key;
-            }
+        let plaintext = self.opener.open_in_place(record, now)?;
+        if self.opener.epoch() != before
+            && let Some((_, key)) = self.recv_next.take()
+        {
+            // The peer's first record of the new epoch: its key is current.
+            self.recv_key = key;
         }
         Ok(plaintext)
     }
 
-    fn split(&self, r: Rotation) -> (Option<Key32>, Option<Key32>, Key32) {
+    /// When the previous epoch's receive key retires, if one is kept.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.opener.retire_at()
+    }
+
+    /// Erases keys whose grace period is over.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.opener.handle_timeout(now);
+    }
+
+    /// This side's (sending, receiving) key of a rotation.
+    fn mine(&self, r: &Rotation) -> (Key32, Key32) {
         match self.role {
-            Role::Client => (r.c2s, r.s2c, r.next_secret),
-            Role::Server => (r.s2c, r.c2s, r.next_secret),
+            Role::Client => (r.c2s.clone(), r.s2c.clone()),
+            Role::Server => (r.s2c.clone(), r.c2s.clone()),
+        }
+    }
+
+    /// Whether `direction` rotates this side's (sending, receiving) key.
+    fn rotates(&self, direction: KeyDirection) -> (bool, bool) {
+        match self.role {
+            Role::Client => (direction.includes_c2s(), direction.includes_s2c()),
+            Role::Server => (direction.includes_s2c(), direction.includes_c2s()),
         }
     }
 
@@ -209,6 +252,15 @@ impl Session {
         self.opener
             .install_next(self.cipher.aead(), key.as_ref(), epoch);
         self.recv_next = key.map(|k| (epoch, k));
+    }
+
+    /// Sends under `epoch` from now on: with `key` (counters from 0), or
+    /// the current key relabelled.
+    fn switch_send(&mut self, key: Option<Key32>, epoch: u32) {
+        self.sealer.rekey(self.cipher.aead(), key.as_ref(), epoch);
+        if let Some(k) = key {
+            self.send_key = k;
+        }
     }
 
     /// Starts a key update: derives the next epoch's keys, accepts the
@@ -219,14 +271,18 @@ impl Session {
             return Err(Error::KeyUpdatePending);
         }
         let epoch = self.epoch.checked_add(1).ok_or(Error::EpochMismatch)?;
-        let rotation = rotate(&self.current_secret, &self.session_id, epoch, direction);
-        let (send, recv, next_secret) = self.split(rotation);
-        self.accept_recv(recv, epoch);
-        self.current_secret = next_secret;
+        let rotation = rotate(&self.current_secret, &self.session_id, epoch);
+        let (send, recv) = self.mine(&rotation);
+        let (rotates_send, rotates_recv) = self.rotates(direction);
+        self.accept_recv(rotates_recv.then(|| recv.clone()), epoch);
+        self.current_secret = rotation.next_secret;
         self.epoch = epoch;
         self.pending = Some(PendingUpdate {
             epoch,
-            new_send: send,
+            send,
+            recv,
+            rotates_send,
+            sending: false,
         });
         Ok(KeyUpdate {
             key_epoch: epoch,
@@ -235,43 +291,59 @@ impl Session {
     }
 
     /// Answers the peer's KeyUpdate: sends under the new epoch at once and
-    /// accepts the peer's records under it.
+    /// accepts the peer's records under it. A retransmission of the last
+    /// one is acknowledged again; one for the epoch this side is updating
+    /// to as well (both started it) is merged with this side's own.
     pub fn on_key_update(&mut self, update: &KeyUpdate) -> Result<KeyUpdateAck, Error> {
-        if self.pending.is_some() {
-            return Err(Error::KeyUpdatePending);
+        let ack = KeyUpdateAck {
+            acked_epoch: update.key_epoch,
+        };
+        if self.last_peer_update == Some(*update) {
+            return Ok(ack);
         }
-        if Some(update.key_epoch) != self.epoch.checked_add(1) {
-            return Err(Error::EpochMismatch);
+        let (rotates_send, rotates_recv) = self.rotates(update.direction);
+        match &self.pending {
+            Some(p) if p.epoch == update.key_epoch => {
+                let (send, recv, sending) = (p.send.clone(), p.recv.clone(), p.sending);
+                if rotates_send && !sending {
+                    // The peer accepts this side's new key already.
+                    self.switch_send(Some(send), update.key_epoch);
+                    self.pending.as_mut().expect("matched above").sending = true;
+                }
+                if rotates_recv && self.recv_next.is_none() {
+                    self.accept_recv(Some(recv), update.key_epoch);
+                }
+            }
+            Some(_) => return Err(Error::EpochMismatch),
+            None => {
+                if Some(update.key_epoch) != self.epoch.checked_add(1) {
+                    return Err(Error::EpochMismatch);
+                }
+                let epoch = update.key_epoch;
+                let rotation = rotate(&self.current_secret, &self.session_id, epoch);
+                let (send, recv) = self.mine(&rotation);
+                self.switch_send(rotates_send.then_some(send), epoch);
+                self.accept_recv(rotates_recv.then_some(recv), epoch);
+                self.current_secret = rotation.next_secret;
+                self.epoch = epoch;
+            }
         }
-        let epoch = update.key_epoch;
-        let rotation = rotate(
-            &self.current_secret,
-            &self.session_id,
-            epoch,
-            update.direction,
-        );
-        let (send, recv, next_secret) = self.split(rotation);
-        self.sealer.rekey(self.cipher.aead(), send.as_ref(), epoch);
-        if let Some(k) = send {
-            self.send_key = k;
-        }
-        self.accept_recv(recv, epoch);
-        self.current_secret = next_secret;
-        self.epoch = epoch;
-        Ok(KeyUpdateAck { acked_epoch: epoch })
+        self.last_peer_update = Some(*update);
+        Ok(ack)
     }
 
-    /// Completes this side's key update: sends under the new epoch from now on.
+    /// Completes this side's key update: sends under the new epoch from now
+    /// on. An Ack repeated for an epoch already completed changes nothing.
     pub fn on_key_update_ack(&mut self, ack: &KeyUpdateAck) -> Result<(), Error> {
         match &self.pending {
             Some(p) if p.epoch == ack.acked_epoch => {}
+            // An epoch this side already sends under: a repeat.
+            _ if ack.acked_epoch <= self.sealer.epoch() => return Ok(()),
             _ => return Err(Error::EpochMismatch),
         }
         let p = self.pending.take().expect("matched above");
-        self.sealer
-            .rekey(self.cipher.aead(), p.new_send.as_ref(), p.epoch);
-        if let Some(k) = p.new_send {
-            self.send_key = k;
+        if !p.sending {
+            self.switch_send(p.rotates_send.then_some(p.send), p.epoch);
         }
         Ok(())
     }

@@ -10,6 +10,29 @@
 //! implementation keeps them in the first two of the crypto context's four
 //! reserved bytes (suite byte, then 0 client / 1 server). A zero suite byte
 //! reads as ZP_PQC_1, the default.
+//!
+//! **Nonce safety.** A token holds the traffic keys and counters, so two
+//! connections running from the same saved state would seal different
+//! records under the same key and counter. Three rules keep that from
+//! happening wherever one opener's memory reaches:
+//! - sealing consumes the connection ([`seal_token`] takes it by value), so
+//!   the connection that was saved cannot send again, and cannot be saved
+//!   twice;
+//! - resuming skips the *sending* counter ahead by [`RESUME_NONCE_SKIP`]
+//!   (spec §6.5 "Nonce Safety": records sent after the last save may have
+//!   used the counters between). The receiving counter is not skipped: the
+//!   peer, which never hibernated, goes on from where it was;
+//! - an opener resumes each session forward only: it remembers, per
+//!   session, the (epoch, sending counter) each resumption started from,
+//!   and refuses a token saved before that point (the same token again, or
+//!   an older one of the same session). It refuses to resume rather than
+//!   forget an unexpired entry when its memory is full.
+//!
+//! What no single opener can stop: the same token resumed on two hosts that
+//! do not share this memory (or on one host that lost it). zp v1.0's
+//! resumption carries no fresh randomness from either peer (the token holds
+//! the keys; Sync carries none), so both copies would derive the same keys
+//! and counters. The README's security notes say what to do.
 
 use crate::codec::{Put, Reader};
 use crate::connection::{Connection, PathInfo};
@@ -41,7 +64,7 @@ pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
 /// On resume both nonce counters skip this far ahead, so that records sent
 /// after the last save can never have their nonces reused.
 pub const RESUME_NONCE_SKIP: u64 = 1000;
-/// Most token nonces remembered for replay detection.
+/// Most sessions an opener remembers resumptions of.
 pub const MAX_REMEMBERED: usize = 1 << 16;
 
 /// Stored length of a token with `streams` streams.
@@ -73,8 +96,36 @@ fn write_header(out: &mut Vec<u8>, streams: usize, created_at: u64) {
     out.put_u64(created_at);
 }
 
-/// Saves `conn` as a stored token, dated `now_unix` (seconds).
+/// A connection that could not be saved, returned unchanged with why.
+#[derive(Debug)]
+pub struct NotSealed {
+    /// Why.
+    pub error: Error,
+    /// The connection, as it was.
+    pub connection: Connection,
+}
+
+/// Saves `conn` as a stored token, dated `now_unix` (seconds). The
+/// connection is consumed: once saved it must not send again (only a
+/// connection resumed from the token may), so it cannot be saved twice.
+/// When it cannot be saved (no stream, a key update under way), it comes
+/// back unchanged in the error.
 pub fn seal_token(
+    key: &TokenKey,
+    conn: Connection,
+    now_unix: u64,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>, Box<NotSealed>> {
+    match seal(key, &conn, now_unix, rng) {
+        Ok(token) => Ok(token),
+        Err(error) => Err(Box::new(NotSealed {
+            error,
+            connection: conn,
+        })),
+    }
+}
+
+fn seal(
     key: &TokenKey,
     conn: &Connection,
     now_unix: u64,
@@ -129,8 +180,17 @@ pub fn seal_token(
 #[derive(Debug)]
 pub struct TokenOpener {
     key: TokenKey,
-    /// Nonces of tokens already resumed, with their creation time.
-    seen: HashMap<[u8; NONCE_LEN], u64>,
+    /// Per session: where its latest resumption started (epoch, sending
+    /// counter after the skip), and when that token was saved.
+    resumed: HashMap<[u8; 16], Resumed>,
+    capacity: usize,
+    nonce_skip: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resumed {
+    from: (u32, u64),
+    created_at: u64,
 }
 
 struct Header {
@@ -165,17 +225,37 @@ fn read_header(r: &mut Reader<'_>) -> Result<Header, Error> {
 }
 
 impl TokenOpener {
-    /// An opener with an empty replay memory.
+    /// An opener with an empty replay memory of [`MAX_REMEMBERED`] sessions
+    /// and the default skip of [`RESUME_NONCE_SKIP`].
     pub fn new(key: TokenKey) -> Self {
         TokenOpener {
             key,
-            seen: HashMap::new(),
+            resumed: HashMap::new(),
+            capacity: MAX_REMEMBERED,
+            nonce_skip: RESUME_NONCE_SKIP,
         }
     }
 
+    /// Remembers at most `sessions` resumptions (unexpired ones are never
+    /// forgotten: a full memory refuses to resume).
+    pub fn with_capacity(mut self, sessions: usize) -> Self {
+        self.capacity = sessions.max(1);
+        self
+    }
+
+    /// Skips the sending counter by `skip` on resume (`ZP_NONCE_SKIP`; the
+    /// spec asks for more than 1000 above 1 Gbit/s: peak packet rate times
+    /// the longest time between saves).
+    pub fn with_nonce_skip(mut self, skip: u64) -> Self {
+        self.nonce_skip = skip.max(1);
+        self
+    }
+
     /// Opens a stored token at time `now_unix` and resumes its connection,
-    /// both nonce counters skipped ahead by [`RESUME_NONCE_SKIP`]. A token
-    /// opens at most once.
+    /// its sending counter skipped ahead. A session resumes only forward:
+    /// a token saved before the point its last resumption started from (the
+    /// same token again, or an older one) is [`Error::TokenReplayed`]. A
+    /// refused token changes nothing.
     pub fn resume(&mut self, stored: &[u8], now_unix: u64) -> Result<Connection, Error> {
         let mut r = Reader::new(stored);
         let nonce: [u8; NONCE_LEN] = r.array()?;
@@ -193,9 +273,6 @@ impl TokenOpener {
         {
             return Err(Error::TokenExpired);
         }
-        if self.seen.contains_key(&nonce) {
-            return Err(Error::TokenReplayed);
-        }
         let body = r.take(plain_len(header.streams))?;
         let tag: [u8; TAG_LEN] = r.array()?;
         r.finish()?;
@@ -204,22 +281,39 @@ impl TokenOpener {
         if &plain[..HEADER_LEN] != aad {
             return Err(Error::Authentication);
         }
-        let conn = parse_plain(&plain[HEADER_LEN..], header.streams)?;
-        self.remember(nonce, header.created_at, now_unix);
-        Ok(conn)
-    }
-
-    fn remember(&mut self, nonce: [u8; NONCE_LEN], created_at: u64, now_unix: u64) {
-        // Expired tokens are refused anyway; forget them first.
-        self.seen
-            .retain(|_, &mut t| now_unix.saturating_sub(t) <= LIFETIME_SECS);
-        if self.seen.len() >= MAX_REMEMBERED {
-            let oldest = self.seen.iter().min_by_key(|(_, t)| **t).map(|(n, _)| *n);
-            if let Some(n) = oldest {
-                self.seen.remove(&n);
-            }
+        let (snapshot, streams, path) = parse_plain(&plain[HEADER_LEN..], header.streams)?;
+        let saved_at = (snapshot.key_epoch, snapshot.send_nonce);
+        if let Some(prev) = self.resumed.get(&snapshot.session_id)
+            && saved_at < prev.from
+        {
+            return Err(Error::TokenReplayed);
         }
-        self.seen.insert(nonce, created_at);
+        let send_nonce = snapshot
+            .send_nonce
+            .checked_add(self.nonce_skip)
+            .ok_or(Error::CounterExhausted)?;
+        // Expired entries are refused anyway: forget them before counting.
+        self.resumed
+            .retain(|_, r| now_unix.saturating_sub(r.created_at) <= LIFETIME_SECS);
+        if !self.resumed.contains_key(&snapshot.session_id) && self.resumed.len() >= self.capacity {
+            return Err(Error::TokenMemoryFull);
+        }
+        self.resumed.insert(
+            snapshot.session_id,
+            Resumed {
+                from: (snapshot.key_epoch, send_nonce),
+                created_at: header.created_at,
+            },
+        );
+        let snapshot = SessionSnapshot {
+            send_nonce,
+            ..snapshot
+        };
+        Ok(Connection::from_parts(
+            Session::from_snapshot(snapshot, Version::V1_0),
+            streams,
+            path,
+        ))
     }
 }
 
@@ -227,7 +321,11 @@ fn key32(r: &mut Reader<'_>) -> Result<Key32, Error> {
     Ok(Key32::new(r.array()?))
 }
 
-fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
+/// The saved session (counters as saved), its streams and path.
+fn parse_plain(
+    plain: &[u8],
+    stream_count: usize,
+) -> Result<(SessionSnapshot, Vec<Stream>, PathInfo), Error> {
     let mut r = Reader::new(plain);
     let session_id = r.array()?;
     let session_secret = key32(&mut r)?;
@@ -250,10 +348,6 @@ fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
         1 => Role::Server,
         _ => return Err(Error::InvalidValue("token role")),
     };
-    let skip = |n: u64| {
-        n.checked_add(RESUME_NONCE_SKIP)
-            .ok_or(Error::CounterExhausted)
-    };
     let snapshot = SessionSnapshot {
         role,
         cipher,
@@ -261,8 +355,8 @@ fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
         session_secret,
         send_key,
         recv_key,
-        send_nonce: skip(send_nonce)?,
-        recv_nonce: skip(recv_nonce)?,
+        send_nonce,
+        recv_nonce,
         key_epoch,
     };
     let path = PathInfo {
@@ -295,9 +389,5 @@ fn parse_plain(plain: &[u8], stream_count: usize) -> Result<Connection, Error> {
         streams.push(s);
     }
     r.finish()?;
-    Ok(Connection::from_parts(
-        Session::from_snapshot(snapshot, Version::V1_0),
-        streams,
-        path,
-    ))
+    Ok((snapshot, streams, path))
 }

@@ -2,6 +2,7 @@
 //! peers would see them; negotiation, downgrade and password failures; key
 //! rotation; records and the state token over an established pair.
 
+use std::time::Instant;
 use zp::crypto::{Key32, PasswordSecret, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
@@ -131,6 +132,7 @@ fn negotiation_picks_highest_common_version_and_refuses_downgrades() {
         versions: vec![v(1, 0), v(1, 1), v(2, 0)],
         min_version: v(1, 0),
         ciphers: vec![CipherSuite::ZP_PQC_1],
+        min_cipher: None,
     };
     let server = ServerConfig {
         versions: vec![v(1, 0), v(1, 1)],
@@ -219,7 +221,10 @@ fn deliver(to: &mut Connection, wire: &mut Vec<u8>, out: &mut Vec<u8>) -> Vec<St
     while !rest.is_empty() {
         let len = zp::record::record_len(rest).unwrap().unwrap();
         let (rec, tail) = rest.split_at_mut(len);
-        events.push(format!("{:?}", to.receive(rec, out).unwrap()));
+        events.push(format!(
+            "{:?}",
+            to.receive(rec, Instant::now(), out).unwrap()
+        ));
         rest = tail;
     }
     wire.clear();
@@ -273,15 +278,20 @@ fn records_flow_both_ways_and_keys_rotate() {
     deliver(&mut client, &mut s2c, &mut c2s);
     let key2 = client.session().send_key().clone();
     assert!(key2 != key1 && key2 != key0);
-    let stale = KeyUpdateAck { acked_epoch: 1 };
-    let mut rec = Vec::new();
-    server
-        .send_control(&Frame::KeyUpdateAck(stale), &mut rec)
-        .unwrap();
-    assert_eq!(
-        client.receive(&mut rec, &mut Vec::new()).unwrap_err(),
-        Error::EpochMismatch
-    );
+    // A repeated Ack of an epoch already in use changes nothing; an Ack of
+    // an epoch never requested is refused.
+    for (acked_epoch, refused) in [(1, false), (2, false), (7, true)] {
+        let mut rec = Vec::new();
+        server
+            .send_control(&Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch }), &mut rec)
+            .unwrap();
+        let got = client.receive(&mut rec, Instant::now(), &mut Vec::new());
+        assert_eq!(got.is_err(), refused, "{acked_epoch}: {got:?}");
+        if refused {
+            assert_eq!(got.unwrap_err(), Error::EpochMismatch);
+        }
+        assert_eq!(client.session().send_key(), &key2);
+    }
 }
 
 #[test]
@@ -295,18 +305,22 @@ fn tampered_and_replayed_records_are_refused() {
         let mut bad = rec.clone();
         bad[i] ^= 0x80;
         assert!(
-            server.receive(&mut bad, &mut Vec::new()).is_err(),
+            server
+                .receive(&mut bad, Instant::now(), &mut Vec::new())
+                .is_err(),
             "byte {i}"
         );
     }
     let copy = rec.clone();
     assert!(matches!(
-        server.receive(&mut rec, &mut Vec::new()).unwrap(),
+        server
+            .receive(&mut rec, Instant::now(), &mut Vec::new())
+            .unwrap(),
         Event::Data { fin: true, .. }
     ));
     assert_eq!(
         server
-            .receive(&mut copy.clone(), &mut Vec::new())
+            .receive(&mut copy.clone(), Instant::now(), &mut Vec::new())
             .unwrap_err(),
         Error::Replay
     );
@@ -364,23 +378,25 @@ fn state_token_sizes_and_resume() {
         let id = client.streams()[0].id();
         let mut wire = Vec::new();
         client.send(id, b"before", false, &mut wire).unwrap();
-        server.receive(&mut wire, &mut Vec::new()).unwrap();
-        let token = seal_token(&k1, &client, NOW, &mut rng).unwrap();
+        server
+            .receive(&mut wire, Instant::now(), &mut Vec::new())
+            .unwrap();
+        let session_id = *client.session().session_id();
+        let token = seal_token(&k1, client, NOW, &mut rng).unwrap();
         assert_eq!(token.len(), size);
         assert_eq!(stored_len(n), size);
         let mut opener = TokenOpener::new(k2);
         let mut resumed = opener.resume(&token, NOW + 3600).unwrap();
         assert_eq!(resumed.streams().len(), n);
-        assert_eq!(
-            resumed.session().session_id(),
-            client.session().session_id()
-        );
+        assert_eq!(resumed.session().session_id(), &session_id);
         // The resumed client's counter skipped 1000 ahead; the server accepts it.
         let mut wire = Vec::new();
         resumed.send(id, b"after", false, &mut wire).unwrap();
         assert_eq!(u64::from_le_bytes(wire[5..13].try_into().unwrap()), 1001);
         assert!(matches!(
-            server.receive(&mut wire, &mut Vec::new()).unwrap(),
+            server
+                .receive(&mut wire, Instant::now(), &mut Vec::new())
+                .unwrap(),
             Event::Data { seq: 6, .. }
         ));
         // Each token resumes once.
@@ -395,7 +411,7 @@ fn state_token_sizes_and_resume() {
 fn bad_tokens_are_refused() {
     let mut rng = system_rng();
     let (client, _, k1, k2) = token_setup(1, &mut rng);
-    let token = seal_token(&k1, &client, NOW, &mut rng).unwrap();
+    let token = seal_token(&k1, client, NOW, &mut rng).unwrap();
     let mut opener = TokenOpener::new(k2);
     assert_eq!(
         opener.resume(&token, NOW + 24 * 3600 + 1).unwrap_err(),
@@ -420,9 +436,11 @@ fn bad_tokens_are_refused() {
     );
     // A connection without streams has nothing to save.
     let (empty, _) = pair(&mut rng);
-    assert_eq!(
-        seal_token(&k1, &empty, NOW, &mut rng).unwrap_err(),
-        Error::Empty("streams")
+    let refused = seal_token(&k1, empty, NOW, &mut rng).unwrap_err();
+    assert_eq!(refused.error, Error::Empty("streams"));
+    assert!(
+        refused.connection.streams().is_empty(),
+        "given back as it was"
     );
     // The untampered token still opens after all of that.
     assert!(opener.resume(&token, NOW).is_ok());

@@ -382,7 +382,7 @@ fn session_resume() -> Routine {
     let mut rng = rng();
     let conn = client_connection(1, &mut rng);
     let key = Key32::new([0x77; 32]);
-    let token = seal_token(&TokenKey::new(&key), &conn, NOW, &mut rng).unwrap();
+    let token = seal_token(&TokenKey::new(&key), conn, NOW, &mut rng).unwrap();
     Box::new(move || {
         // A fresh opener each time: a token resumes only once per opener.
         let mut opener = TokenOpener::new(TokenKey::new(&key));
@@ -452,5 +452,5 @@ fn state_token_size() -> u64 {
     let mut rng = rng();
     let conn = client_connection(1, &mut rng);
     let key = TokenKey::new(&Key32::new([0x77; 32]));
-    seal_token(&key, &conn, NOW, &mut rng).unwrap().len() as u64
+    seal_token(&key, conn, NOW, &mut rng).unwrap().len() as u64
 }

@@ -136,12 +136,12 @@ impl X25519Secret {
             UnparsedPublicKey::new(&X25519, peer),
             Error::WeakKeyExchange,
             |shared| {
-                let mut out = [0u8; 32];
+                let mut out = zeroize::Zeroizing::new([0u8; 32]);
                 out.copy_from_slice(shared);
-                if out == [0u8; 32] {
+                if *out == [0u8; 32] {
                     Err(Error::WeakKeyExchange)
                 } else {
-                    Ok(Key32::new(out))
+                    Ok(Key32::new(*out))
                 }
             },
         )
@@ -192,9 +192,9 @@ impl KemSecret {
             .key
             .decapsulate(Ciphertext::from(ciphertext))
             .map_err(|_| Error::Authentication)?;
-        let mut out = [0u8; 32];
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
         out.copy_from_slice(ss.as_ref());
-        Ok(Key32::new(out))
+        Ok(Key32::new(*out))
     }
 }
 
@@ -218,7 +218,7 @@ pub(super) fn kem_encapsulate(
     })?;
     let (ct, ss) = ek.encapsulate().map_err(|_| Error::Randomness)?;
     ciphertext_out.extend_from_slice(ct.as_ref());
-    let mut out = [0u8; 32];
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
     out.copy_from_slice(ss.as_ref());
-    Ok(Key32::new(out))
+    Ok(Key32::new(*out))
 }

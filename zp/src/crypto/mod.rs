@@ -33,9 +33,26 @@ pub fn system_rng() -> SystemRng {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
-/// `N` secret bytes: zeroized on drop, never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// `N` secret bytes: zeroized on drop, never printed by `Debug`, compared
+/// in constant time (the time to compare two secrets says nothing about
+/// where they differ).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Secret<const N: usize>([u8; N]);
+
+impl<const N: usize> subtle::ConstantTimeEq for Secret<N> {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
+
+impl<const N: usize> PartialEq for Secret<N> {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.ct_eq(other).into()
+    }
+}
+
+impl<const N: usize> Eq for Secret<N> {}
 
 impl<const N: usize> Secret<N> {
     /// Wraps bytes that must stay secret.
@@ -395,6 +412,17 @@ pub fn kem_encapsulate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_in_constant_time() {
+        use subtle::ConstantTimeEq;
+        let (a, b) = (Secret::new([7u8; 32]), Secret::new([7u8; 32]));
+        let mut c = [7u8; 32];
+        c[31] = 8;
+        let c = Secret::new(c);
+        assert!(bool::from(a.ct_eq(&b)) && a == b);
+        assert!(!bool::from(a.ct_eq(&c)) && a != c);
+    }
 
     #[test]
     fn secrets_are_hidden_from_debug() {

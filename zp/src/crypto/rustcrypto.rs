@@ -113,7 +113,8 @@ impl X25519Secret {
         if !shared.was_contributory() {
             return Err(Error::WeakKeyExchange);
         }
-        Ok(Key32::new(shared.to_bytes()))
+        let bytes = zeroize::Zeroizing::new(shared.to_bytes());
+        Ok(Key32::new(*bytes))
     }
 }
 
@@ -193,8 +194,18 @@ impl KemSecret {
                 dk.decapsulate(ct).map_err(|_| Error::Authentication)?
             }
         };
-        Ok(Key32::new(ss.into()))
+        Ok(take_shared_key(ss))
     }
+}
+
+/// ml-kem's shared key is a plain array (its `Zeroize` is behind a feature
+/// of hybrid-array that ml-kem 0.2 does not enable): copied into a key,
+/// then wiped.
+fn take_shared_key(mut ss: impl AsRef<[u8]> + AsMut<[u8]>) -> Key32 {
+    use zeroize::Zeroize;
+    let key = Key32::new(ss.as_ref().try_into().expect("ML-KEM shares 32 bytes"));
+    ss.as_mut().zeroize();
+    key
 }
 
 pub(super) fn kem_encapsulate(
@@ -222,5 +233,5 @@ pub(super) fn kem_encapsulate(
             ss
         }
     };
-    Ok(Key32::new(ss.into()))
+    Ok(take_shared_key(ss))
 }

@@ -10,10 +10,19 @@
 //! a peer without the password fails to open it. `pakery-spake2plus`'s own
 //! prover and verifier insist on exchanging the MACs, so they cannot run this
 //! flow; the tests below prove this module computes exactly what they do.
+//!
+//! The secret points `Z` and `V` (and the `tmp` they come from) are
+//! computed as curve25519-dalek `RistrettoPoint`s, which zeroize, inside
+//! `Zeroizing`: pakery's group wrapper does not implement `Zeroize`, and zp
+//! forbids the unsafe code that would wipe it. The arithmetic is the same
+//! crate's either way (pakery's ristretto255 group wraps these points).
 
 use super::{CryptoRng, Key32};
 use crate::error::Error;
 use core::fmt;
+use curve25519_dalek::RistrettoPoint;
+use curve25519_dalek::ristretto::CompressedRistretto;
+use curve25519_dalek::traits::IsIdentity;
 use pakery_core::crypto::{CpaceGroup, Hash, Kdf};
 use pakery_crypto::suites::Spake2PlusRistretto255 as Suite;
 use pakery_spake2plus::Spake2PlusCiphersuite;
@@ -85,6 +94,39 @@ fn share_bytes(p: &Group) -> [u8; 32] {
         .expect("ristretto255 encodes in 32 bytes")
 }
 
+/// A canonical, non-identity ristretto255 point, as curve25519-dalek's type.
+fn dalek_point(bytes: &[u8]) -> Result<RistrettoPoint, Error> {
+    let bad = Error::InvalidValue("SPAKE2+ share");
+    let p = CompressedRistretto::from_slice(bytes)
+        .ok()
+        .and_then(|c| c.decompress())
+        .ok_or(bad)?;
+    if p.is_identity() {
+        return Err(bad);
+    }
+    Ok(p)
+}
+
+/// The encodings of `Z` and `V`, wiped when dropped.
+type SharedPoints = (Zeroizing<[u8; 32]>, Zeroizing<[u8; 32]>);
+
+/// `Z` and `V` from `tmp` and their two scalars, refusing the identity;
+/// everything secret is wiped when dropped.
+fn z_and_v(
+    tmp: &RistrettoPoint,
+    z_scalar: &Scalar,
+    v_base: &RistrettoPoint,
+    v_scalar: &Scalar,
+) -> Result<SharedPoints, Error> {
+    let z = Zeroizing::new(tmp * z_scalar);
+    let v = Zeroizing::new(v_base * v_scalar);
+    if z.is_identity() || v.is_identity() {
+        return Err(Error::InvalidValue("SPAKE2+ share"));
+    }
+    let bytes = |p: &RistrettoPoint| Zeroizing::new(Zeroizing::new(p.compress()).to_bytes());
+    Ok((bytes(&z), bytes(&v)))
+}
+
 impl PasswordSecret {
     /// Derives `w0 || w1` from the password and both identities with
     /// PBKDF2-HMAC-SHA256 over RFC 9383 section 3.2's input
@@ -133,8 +175,8 @@ impl Schedule {
         ids: (&[u8], &[u8]),
         share_p: &[u8],
         share_v: &[u8],
-        z: &Group,
-        v: &Group,
+        z: &[u8; 32],
+        v: &[u8; 32],
         w0: &Scalar,
     ) -> Self {
         let m = point(pakery_crypto::SPAKE2_M_COMPRESSED.as_slice()).expect("M is valid");
@@ -147,8 +189,8 @@ impl Schedule {
             &n.to_bytes(),
             share_p,
             share_v,
-            &Zeroizing::new(z.to_bytes()),
-            &Zeroizing::new(v.to_bytes()),
+            z,
+            v,
             &Zeroizing::new(Group::scalar_to_bytes(w0)),
         );
         let k_main = Zeroizing::new(SuiteHash::digest(&tt));
@@ -199,15 +241,11 @@ impl SpakeProver {
     }
 
     fn schedule(&self, secret: &PasswordSecret, share_v: &[u8; 32]) -> Result<Schedule, Error> {
-        let share_v_point = point(share_v)?;
-        let n = point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
+        let share_v_point = dalek_point(share_v)?;
+        let n = dalek_point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
         // tmp = shareV - w0*N = y*G; Z = x*tmp, V = w1*tmp.
-        let tmp = share_v_point.add(&n.scalar_mul(&secret.w0).negate());
-        let z = tmp.scalar_mul(&self.x);
-        let v = tmp.scalar_mul(&secret.w1);
-        if z.is_identity() || v.is_identity() {
-            return Err(Error::InvalidValue("SPAKE2+ share"));
-        }
+        let tmp = Zeroizing::new(share_v_point - n * secret.w0);
+        let (z, v) = z_and_v(&tmp, &self.x, &tmp, &secret.w1)?;
         Ok(Schedule::new(
             (&secret.client_id, &secret.server_id),
             &self.share_p,
@@ -233,18 +271,16 @@ fn verifier_schedule(
     share_p: &[u8; 32],
     y: &Scalar,
 ) -> Result<([u8; 32], Schedule), Error> {
-    let share_p_point = point(share_p)?;
-    let m = point(pakery_crypto::SPAKE2_M_COMPRESSED.as_slice()).expect("M is valid");
-    let n = point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
-    let l = point(&record.l)?;
+    let share_p_point = dalek_point(share_p)?;
+    let m = dalek_point(pakery_crypto::SPAKE2_M_COMPRESSED.as_slice()).expect("M is valid");
+    let n = dalek_point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
+    let l = dalek_point(&record.l)?;
     // shareV = y*G + w0*N; tmp = shareP - w0*M = x*G; Z = y*tmp, V = y*L.
-    let share_v = share_bytes(&Group::basepoint_mul(y).add(&n.scalar_mul(&record.w0)));
-    let tmp = share_p_point.add(&m.scalar_mul(&record.w0).negate());
-    let z = tmp.scalar_mul(y);
-    let v = l.scalar_mul(y);
-    if z.is_identity() || v.is_identity() {
-        return Err(Error::InvalidValue("SPAKE2+ share"));
-    }
+    let share_v = (RistrettoPoint::mul_base(y) + n * record.w0)
+        .compress()
+        .to_bytes();
+    let tmp = Zeroizing::new(share_p_point - m * record.w0);
+    let (z, v) = z_and_v(&tmp, y, &l, y)?;
     let schedule = Schedule::new(
         (&record.client_id, &record.server_id),
         share_p,

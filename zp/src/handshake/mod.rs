@@ -39,6 +39,9 @@ pub struct ClientConfig {
     /// Suites offered, most preferred first. Anything the server selects
     /// outside this list is refused as a downgrade.
     pub ciphers: Vec<CipherSuite>,
+    /// The weakest suite accepted even if offered (cipher pinning, spec
+    /// §4.5; see [`crate::pinning::CapabilityStore::config_for`]).
+    pub min_cipher: Option<CipherSuite>,
 }
 
 impl Default for ClientConfig {
@@ -47,6 +50,7 @@ impl Default for ClientConfig {
             versions: vec![Version::V1_0],
             min_version: Version::V1_0,
             ciphers: vec![CipherSuite::ZP_PQC_1],
+            min_cipher: None,
         }
     }
 }
@@ -69,7 +73,11 @@ impl ClientConfig {
         if version < self.min_version || !self.versions.contains(&version) {
             return Err(Error::VersionMismatch);
         }
-        if !self.ciphers.contains(&cipher) {
+        if !self.ciphers.contains(&cipher)
+            || self
+                .min_cipher
+                .is_some_and(|min| cipher.strength() < min.strength())
+        {
             return Err(Error::CipherDowngrade);
         }
         Ok(())
@@ -240,8 +248,13 @@ impl Schedule<'_> {
         let digest = sha256(&[self.client_random, self.server_random, self.id_secret]);
         let mut session_id = [0u8; 16];
         session_id.copy_from_slice(&digest[..16]);
-        let mut session_secret = [0u8; 32];
-        hkdf_sha256(self.ikm, &salt, b"zp-session-secret", &mut session_secret);
+        let mut session_secret = zeroize::Zeroizing::new([0u8; 32]);
+        hkdf_sha256(
+            self.ikm,
+            &salt,
+            b"zp-session-secret",
+            &mut session_secret[..],
+        );
         let mut keys = zeroize::Zeroizing::new([0u8; 64]);
         hkdf_sha256(self.ikm, &salt, self.keys_info, &mut keys[..]);
         let (c2s, s2c) = keys.split_at(32);
@@ -250,7 +263,7 @@ impl Schedule<'_> {
             version: self.version,
             cipher: self.cipher,
             session_id,
-            session_secret: Key32::new(session_secret),
+            session_secret: Key32::new(*session_secret),
             client_to_server: Key32::new(c2s.try_into().expect("32 bytes")),
             server_to_client: Key32::new(s2c.try_into().expect("32 bytes")),
         }
