@@ -127,18 +127,26 @@ pub struct CommitInfo {
     pub relevant_files: Vec<String>,
 }
 
-/// Paths whose change can change what a benchmark measures: the zp crate,
-/// the workspace manifest and lockfile, vendored crates, cargo's
-/// configuration and the toolchain file. Anything else (docs, xtask,
-/// scripts) cannot, so commits touching only those are skipped.
+/// Paths whose change can change what a benchmark measures: the zp crate
+/// (its benchmark harness included), the probe's protocol crate, the
+/// workspace manifest and lockfile, vendored crates, cargo's configuration
+/// and the toolchain file. Anything else (docs, xtask, scripts) cannot, so
+/// commits touching only those are skipped.
 pub fn relevant(path: &str) -> bool {
     path.starts_with("zp/")
+        || path.starts_with("probe-protocol/")
         || path.starts_with("vendor/")
         || path.starts_with(".cargo/")
         || matches!(
             path,
             "Cargo.toml" | "Cargo.lock" | "rust-toolchain" | "rust-toolchain.toml"
         )
+}
+
+/// Paths of the measuring harness rather than of zp: a change there moves
+/// what the probe measures without zp being any faster or slower.
+pub fn harness(path: &str) -> bool {
+    path.starts_with("zp/benches/") || path.starts_with("probe-protocol/")
 }
 
 /// Bad input about revisions (exit code 2, like other usage errors).
@@ -236,7 +244,7 @@ pub fn candidates(
     }
     if out.len() == 2 && out[1].relevant_files.is_empty() {
         return Err(usage(format!(
-            "no commit between {} and {} touches zp/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
+            "no commit between {} and {} touches zp/, probe-protocol/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
             short(&good),
             short(&bad)
         )));
@@ -315,7 +323,7 @@ pub fn history(
     out.reverse();
     if out.is_empty() {
         return Err(usage(format!(
-            "no commit up to {} touches zp/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
+            "no commit up to {} touches zp/, probe-protocol/, the manifests, vendor/ or the toolchain: nothing there can change a benchmark",
             short(&head)
         )));
     }

@@ -192,6 +192,10 @@ pub struct Change {
     pub point: ChangePoint,
     /// The commands that explain it.
     pub commands: Vec<String>,
+    /// Every commit in the step changed only the benchmark harness
+    /// (`zp/benches/`, `probe-protocol/`): the measurement moved, not zp.
+    #[serde(default)]
+    pub harness_only: bool,
     /// What `--explain` found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explained: Option<Explained>,
@@ -324,6 +328,9 @@ impl History {
                         &self.commits[at].commit.id,
                         cp.is_improvement(),
                     );
+                    let harness_only = self.commits[previous + 1..=at]
+                        .iter()
+                        .all(|p| p.commit.relevant_files.iter().all(|f| git::harness(f)));
                     changes.push(Change {
                         bench: name.clone(),
                         kind: *kind,
@@ -332,6 +339,7 @@ impl History {
                         previous: self.commits[previous].commit.id.clone(),
                         point: cp,
                         commands,
+                        harness_only,
                         explained: None,
                     });
                 }
@@ -1364,6 +1372,12 @@ pub fn render(h: &History) -> String {
                 format!(", p = {:.3}", c.point.p)
             }
         );
+        if c.harness_only {
+            let _ = writeln!(
+                out,
+                "      only the benchmark harness changed there (zp/benches/, probe-protocol/): the measurement moved, not zp"
+            );
+        }
         for cmd in &c.commands {
             let _ = writeln!(out, "      {cmd}");
         }
@@ -1748,8 +1762,16 @@ mod tests {
                 *v = Some(900.0);
             }
         }
+        // The step up came with a commit that changed only the harness.
+        h.commits[5].commit.relevant_files = vec!["zp/benches/probe.rs".into()];
         h.detect_changes();
+        let harness: Vec<bool> = h.changes.iter().map(|c| c.harness_only).collect();
+        assert_eq!(harness, [true, false]);
         let text = render(&h);
+        assert!(
+            text.contains("only the benchmark harness changed there"),
+            "{text}"
+        );
         assert!(
             text.contains("▲ slower encrypt_record_64k instructions +20.0%"),
             "{text}"

@@ -580,6 +580,13 @@ fn changes_table(inputs: &Inputs, h: &History, bench: Option<&str>) -> String {
             .iter()
             .map(|cmd| format!("<code>{}</code>", esc(cmd)))
             .collect();
+        if c.harness_only {
+            explain.insert(
+                0,
+                "<em>Only the benchmark harness changed here: the measurement moved, not zp.</em>"
+                    .into(),
+            );
+        }
         if let Some(e) = &c.explained {
             explain.push(esc(&e.summary));
             for hs in e.hotspots.iter().take(3) {
