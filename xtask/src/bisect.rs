@@ -396,7 +396,13 @@ mod tests {
         assert_eq!(report.commits[step.culprit].id, m.ids[3].to_string());
         assert_eq!(report.commits[step.culprit].subject, "more work");
         assert_eq!(report.irrelevant, 2, "the two README commits are left out");
-        assert!(step.ratio > 1.5, "{step:?}");
+        // The plant doubles the work. Time on a loaded runner moves single
+        // steps by tens of percent, so only what the tool claims is checked:
+        // the step's interval excludes "no change", and the whole change is
+        // far past the threshold.
+        assert!(step.low > 1.0, "{step:?}");
+        let whole = report.answer.outcome.total_ratio;
+        assert!(whole > 1.3, "good→bad {whole}");
         m.untouched().unwrap();
 
         // Flat: in exact instruction counts, so that the answer does not
