@@ -1,25 +1,52 @@
-//! An established connection: the session's records, up to 12 streams,
-//! connection-level flow control, and the path facts a state token saves.
+//! An established connection: the session's records, its streams (up to
+//! [`Limits::max_streams`] at once), connection-level flow control,
+//! migration (Sync and SyncAck), and the path facts a state token saves.
 //! Sans-IO: records in, records out, and time as an input (`now` on
 //! receive, [`Connection::poll_timeout`] and
 //! [`Connection::handle_timeout`]); nothing here reads a clock.
 //!
 //! A frame that is refused changes nothing: every check runs before any
-//! state moves. Streams the peer opens count against the limit and are
-//! refused beyond it ([`Error::StreamLimit`]); they never evict this
-//! side's streams.
+//! state moves. Streams either side opens beyond the limit are refused
+//! ([`Error::StreamLimit`], `ERR_STREAM_LIMIT`); no stream is ever evicted
+//! from a live connection (only a state token holds at most 12, see
+//! [`crate::token::TokenOverflow`]).
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
+use crate::frame::MULTIPLEXED;
 use crate::frame::{
-    DataFrame, ErrorCode, FLAG_FIN, Frame, KeyDirection, MAX_STREAMS, WindowUpdate, parse_frame,
+    DataFrame, ErrorFrame, FLAG_FIN, Frame, KeyDirection, STREAM_CHUNK_OVERHEAD, StreamChunk,
+    StreamChunks, StreamSyncStatus, Sync, SyncAck, SyncAckStream, SyncStatus, SyncStream,
+    WindowUpdate, parse_frame,
 };
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
-use crate::stream::{self, Stream};
+use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream};
 use std::time::Instant;
 
 /// Default connection-level flow-control window (1 MiB).
 pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
+/// How long sending may stay blocked by flow control before the
+/// connection fails with `ERR_FLOW_STALL` (`ZP_FLOW_TIMEOUT`, §3.3.9).
+pub const FLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Default most streams open at once on a live connection.
+pub const DEFAULT_MAX_STREAMS: usize = 256;
+
+/// A connection's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most streams open at once, counting both sides' (default 256).
+    /// Opening one more, locally or by the peer, is refused with
+    /// [`Error::StreamLimit`].
+    pub max_streams: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_streams: DEFAULT_MAX_STREAMS,
+        }
+    }
+}
 
 /// Path facts kept for migration and resumption (the token's connection
 /// context).
@@ -75,8 +102,22 @@ pub enum Event<'a> {
     },
     /// The peer reported an error.
     PeerError(ErrorCode),
-    /// A frame this core accepts but leaves to the application (Sync, SyncAck).
-    Other,
+    /// The peer sent a Sync for this session; the SyncAck was appended to
+    /// the output, and every stream answered MISMATCH was reset to zero.
+    Synced {
+        /// The answer's status (OK or PARTIAL).
+        status: SyncStatus,
+    },
+    /// A multiplexed DataFrame (§3.3.7, stream ID 0xFFFFFFFF): its chunks,
+    /// each already applied to its stream, in order.
+    Multiplexed {
+        /// The chunks, borrowed from the record buffer.
+        chunks: StreamChunks<'a>,
+    },
+    /// The peer answered this side's Sync with OK or PARTIAL; streams it
+    /// reported MISMATCH were reset to zero (resend from the start), and
+    /// UNKNOWN ones are new to the peer.
+    SyncAcked(SyncAck),
 }
 
 /// Result of opening a stream.
@@ -84,14 +125,13 @@ pub enum Event<'a> {
 pub struct Opened {
     /// The new stream's ID.
     pub stream_id: u32,
-    /// The stream evicted to make room (least recently used), if any.
-    pub evicted: Option<u32>,
 }
 
 /// An established zp connection.
 #[derive(Debug)]
 pub struct Connection {
     session: Session,
+    limits: Limits,
     streams: Vec<Stream>,
     next_stream_id: u32,
     tick: u64,
@@ -99,6 +139,10 @@ pub struct Connection {
     conn_send_limit: u64,
     conn_received: u64,
     conn_recv_limit: u64,
+    /// A send was refused for want of credit since the last WindowUpdate.
+    blocked: bool,
+    /// When the stall clock started (the first time input while blocked).
+    blocked_since: Option<Instant>,
     path: PathInfo,
 }
 
@@ -122,6 +166,7 @@ impl Connection {
         streams.reserve_exact(1);
         Connection {
             session,
+            limits: Limits::default(),
             streams,
             next_stream_id,
             tick,
@@ -129,8 +174,21 @@ impl Connection {
             conn_send_limit: DEFAULT_CONNECTION_WINDOW,
             conn_received: 0,
             conn_recv_limit: DEFAULT_CONNECTION_WINDOW,
+            blocked: false,
+            blocked_since: None,
             path,
         }
+    }
+
+    /// Sets the connection's limits. Streams already open stay open even
+    /// past a lower `max_streams`; new ones are refused until below it.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The connection's limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The session (keys, epochs).
@@ -166,23 +224,7 @@ impl Connection {
         self.streams.iter().position(|s| s.id == id)
     }
 
-    /// Makes room for one more stream, evicting the least recently used.
-    fn insert(&mut self, stream: Stream) -> Option<u32> {
-        let evicted = if self.streams.len() >= MAX_STREAMS {
-            let lru = (0..self.streams.len())
-                .min_by_key(|&i| self.streams[i].last_used)
-                .expect("streams is full, so not empty");
-            Some(self.streams.swap_remove(lru).id)
-        } else {
-            None
-        };
-        self.streams.push(stream);
-        let idx = self.streams.len() - 1;
-        self.touch(idx);
-        evicted
-    }
-
-    /// Opens a stream of this side's parity.
+    /// Opens a stream of this side's parity, within [`Limits::max_streams`].
     pub fn open_stream(&mut self) -> Result<Opened, Error> {
         let id = self.next_stream_id;
         if !stream::is_valid_stream_id(id) || id > u32::MAX - 2 {
@@ -191,16 +233,29 @@ impl Connection {
                 max: (u32::MAX / 2) as usize,
             });
         }
+        if self.streams.len() >= self.limits.max_streams {
+            return Err(Error::StreamLimit(self.limits.max_streams));
+        }
         self.next_stream_id = id + 2;
-        let evicted = self.insert(Stream::new(id));
-        Ok(Opened {
-            stream_id: id,
-            evicted,
-        })
+        self.streams.push(Stream::new(id));
+        let idx = self.streams.len() - 1;
+        self.touch(idx);
+        Ok(Opened { stream_id: id })
+    }
+
+    /// Sets a stream's priority (§3.3.8): 0 is clamped to 1.
+    pub fn set_priority(&mut self, stream_id: u32, priority: u8) -> Result<(), Error> {
+        let idx = self
+            .index(stream_id)
+            .ok_or(Error::UnknownStream(stream_id))?;
+        self.streams[idx].priority = stream::clamp_priority(priority);
+        Ok(())
     }
 
     /// Appends one record carrying `payload` on `stream_id` to `out`.
-    /// With enough capacity in `out`, nothing is allocated.
+    /// With enough capacity in `out`, nothing is allocated. Refused with
+    /// [`Error::FlowControl`] when either window is short (§3.3.9); then
+    /// the stall clock runs until a WindowUpdate arrives.
     pub fn send(
         &mut self,
         stream_id: u32,
@@ -212,10 +267,17 @@ impl Connection {
             .index(stream_id)
             .ok_or(Error::UnknownStream(stream_id))?;
         if self.conn_sent + payload.len() as u64 > self.conn_send_limit {
+            self.blocked = true;
             return Err(Error::FlowControl);
         }
         let snapshot = self.streams[idx].clone();
-        let seq = self.streams[idx].reserve_send(payload.len(), fin)?;
+        let seq = match self.streams[idx].reserve_send(payload.len(), fin) {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.blocked |= e == Error::FlowControl;
+                return Err(e);
+            }
+        };
         let frame = DataFrame {
             stream_id,
             seq,
@@ -229,6 +291,67 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         self.touch(idx);
+        Ok(())
+    }
+
+    /// Appends one record carrying a multiplexed DataFrame (§3.3.7, for
+    /// TCP fallback): stream ID 0xFFFFFFFF and one StreamChunk per entry,
+    /// each continuing its stream. All entries are sent or none is.
+    pub fn send_multiplexed(
+        &mut self,
+        chunks: &[(u32, &[u8])],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if chunks.is_empty() {
+            return Err(Error::Empty("stream chunks"));
+        }
+        let total: u64 = chunks.iter().map(|c| c.1.len() as u64).sum();
+        if self.conn_sent + total > self.conn_send_limit {
+            self.blocked = true;
+            return Err(Error::FlowControl);
+        }
+        let saved = self.streams.clone();
+        for &(id, payload) in chunks {
+            let reserved = self
+                .index(id)
+                .ok_or(Error::UnknownStream(id))
+                .and_then(|idx| self.streams[idx].reserve_send(payload.len(), false));
+            if let Err(e) = reserved {
+                self.blocked |= e == Error::FlowControl;
+                self.streams = saved;
+                return Err(e);
+            }
+        }
+        let len: usize = chunks
+            .iter()
+            .map(|c| STREAM_CHUNK_OVERHEAD + c.1.len())
+            .sum();
+        let conn_sent = self.conn_sent;
+        let sealed = self.session.sealer().seal_append(out, |b| {
+            DataFrame {
+                stream_id: MULTIPLEXED,
+                seq: conn_sent,
+                flags: 0,
+                payload: &[],
+            }
+            .encode_header(b);
+            let at = b.len() - 4;
+            b[at..].copy_from_slice(&(len as u32).to_le_bytes());
+            for &(stream_id, payload) in chunks {
+                StreamChunk { stream_id, payload }.encode(b);
+            }
+        });
+        if let Err(e) = sealed {
+            self.streams = saved;
+            return Err(e);
+        }
+        self.conn_sent += total;
+        for &(id, _) in chunks {
+            if let Some(idx) = self.index(id) {
+                self.streams[idx].global_seq = self.conn_sent;
+                self.touch(idx);
+            }
+        }
         Ok(())
     }
 
@@ -271,28 +394,83 @@ impl Connection {
         self.send_control(&Frame::KeyUpdate(update), out)
     }
 
-    /// When [`Connection::handle_timeout`] next has something to do.
+    /// When [`Connection::handle_timeout`] next has something to do: the
+    /// end of a key's grace period, or of `ZP_FLOW_TIMEOUT` while sending
+    /// is blocked by flow control.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.session.poll_timeout()
+        let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
+        match (self.session.poll_timeout(), stall) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Does what is due at `now` (erases keys whose grace period is over).
-    pub fn handle_timeout(&mut self, now: Instant) {
+    /// Does what is due at `now`: erases keys whose grace period is over,
+    /// and fails with [`Error::FlowStall`] once sending has been blocked by
+    /// flow control for `ZP_FLOW_TIMEOUT` (30 s) with no WindowUpdate
+    /// (§3.3.9; send [`Connection::error_frame`] with its code and close).
+    /// The stall clock starts at the first time input (`receive` or
+    /// `handle_timeout`) after a send was refused for want of credit.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.session.handle_timeout(now);
+        self.note_time(now);
+        match self.blocked_since {
+            Some(t) if now >= t + FLOW_TIMEOUT => Err(Error::FlowStall),
+            _ => Ok(()),
+        }
     }
 
-    /// Opens one record in place at time `now` and applies the frame it
-    /// carries. Any reply the protocol requires (a KeyUpdateAck) is
-    /// appended to `out`.
+    fn note_time(&mut self, now: Instant) {
+        if self.blocked && self.blocked_since.is_none() {
+            self.blocked_since = Some(now);
+        }
+    }
+
+    /// Appends a plaintext ErrorFrame (§3.3.12: never inside a record, so
+    /// that it arrives even when the keys disagree). Close the transport
+    /// after it.
+    pub fn error_frame(code: ErrorCode, out: &mut Vec<u8>) {
+        ErrorFrame { code }.encode(out);
+    }
+
+    /// Appends a record carrying a Sync of every open stream (§3.3.5), to
+    /// send on the new path after a migration.
+    pub fn sync(&mut self, flags: u8, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.streams.len() > usize::from(u16::MAX) {
+            return Err(Error::TooManyStreams {
+                max: usize::from(u16::MAX),
+            });
+        }
+        let frame = Sync {
+            session_id: *self.session.session_id(),
+            flags,
+            streams: self
+                .streams
+                .iter()
+                .map(|s| SyncStream::new(s.id, s.send_offset, s.last_acked))
+                .collect(),
+        };
+        self.send_control(&Frame::Sync(frame), out)
+    }
+
+    /// Opens one unit from the wire at time `now` and applies what it
+    /// carries: a plaintext ErrorFrame (told from a record by its magic,
+    /// §3.3.13) or a record. Any reply the protocol requires (a
+    /// KeyUpdateAck, a SyncAck, WindowUpdates at half a window) is appended
+    /// to `out`.
     pub fn receive<'a>(
         &mut self,
         record: &'a mut [u8],
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<Event<'a>, Error> {
+        self.note_time(now);
+        if record.get(..4) == Some(&ErrorFrame::MAGIC.to_le_bytes()[..]) {
+            return Ok(Event::PeerError(ErrorFrame::parse(record)?.code));
+        }
         let plaintext: &'a [u8] = self.session.open(record, now)?;
         match parse_frame(plaintext)? {
-            Frame::Data(d) => self.on_data(d),
+            Frame::Data(d) => self.on_data(d, out),
             Frame::KeyUpdate(u) => {
                 let ack = self.session.on_key_update(&u)?;
                 self.send_control(&Frame::KeyUpdateAck(ack), out)?;
@@ -307,6 +485,8 @@ impl Connection {
                 })
             }
             Frame::WindowUpdate(w) => {
+                // Saturating, and never past 2^32 - 1 of window (§3.3.9),
+                // whatever increment the peer sent.
                 if w.stream_id == 0 {
                     self.conn_send_limit = (self.conn_send_limit.saturating_add(w.increment))
                         .min(self.conn_sent.saturating_add(stream::MAX_WINDOW));
@@ -316,6 +496,8 @@ impl Connection {
                         .ok_or(Error::UnknownStream(w.stream_id))?;
                     self.streams[idx].grant_send(w.increment);
                 }
+                self.blocked = false;
+                self.blocked_since = None;
                 Ok(Event::WindowUpdated {
                     stream_id: w.stream_id,
                 })
@@ -332,14 +514,129 @@ impl Connection {
                 })
             }
             Frame::Error(e) => Ok(Event::PeerError(e.code)),
-            Frame::Sync(_) | Frame::SyncAck(_) => Ok(Event::Other),
+            Frame::Sync(sync) => self.on_sync(&sync, out),
+            Frame::SyncAck(ack) => self.on_sync_ack(ack),
             // Handshake frames never travel inside records.
             _ => Err(Error::UnexpectedFrame),
         }
     }
 
-    fn on_data<'a>(&mut self, d: DataFrame<'a>) -> Result<Event<'a>, Error> {
+    /// Answers a Sync (§3.3.5, §3.3.6): REJECT for another session (and
+    /// [`Error::SyncRejected`]); else per stream OK, UNKNOWN (no such
+    /// stream) or MISMATCH (a bad integrity value, or offsets this side
+    /// knows cannot be true), resetting every MISMATCH stream to zero.
+    fn on_sync(&mut self, sync: &Sync, out: &mut Vec<u8>) -> Result<Event<'static>, Error> {
+        if sync.session_id != *self.session.session_id() {
+            self.send_control(&Frame::SyncAck(SyncAck::reject()), out)?;
+            return Err(Error::SyncRejected);
+        }
+        let mut answers = Vec::with_capacity(sync.streams.len());
+        let mut mismatched = Vec::new();
+        for entry in &sync.streams {
+            let (status, last_acked, seq) = match self.index(entry.stream_id) {
+                None => (StreamSyncStatus::Unknown, 0, 0),
+                Some(idx) => {
+                    let s = &self.streams[idx];
+                    // The peer cannot have sent less than this side
+                    // received, nor had more acknowledged than it sent or
+                    // than this side received.
+                    let consistent = entry.integrity_ok()
+                        && entry.last_acked <= entry.global_seq
+                        && entry.global_seq >= s.recv_offset
+                        && entry.last_acked <= s.recv_offset;
+                    if consistent {
+                        (StreamSyncStatus::Ok, s.recv_offset, s.recv_offset)
+                    } else {
+                        mismatched.push(idx);
+                        (StreamSyncStatus::Mismatch, 0, 0)
+                    }
+                }
+            };
+            answers.push(SyncAckStream {
+                stream_id: entry.stream_id,
+                status,
+                receiver_last_acked: last_acked,
+                receiver_seq: seq,
+            });
+        }
+        let ack = SyncAck::answer(answers);
+        let status = ack.status;
+        self.send_control(&Frame::SyncAck(ack), out)?;
+        for idx in mismatched {
+            self.reset_to_zero(idx);
+        }
+        Ok(Event::Synced { status })
+    }
+
+    fn on_sync_ack<'a>(&mut self, ack: SyncAck) -> Result<Event<'a>, Error> {
+        if ack.status == SyncStatus::Reject {
+            return Err(Error::SyncRejected);
+        }
+        for s in &ack.streams {
+            if s.status == StreamSyncStatus::Mismatch
+                && let Some(idx) = self.index(s.stream_id)
+            {
+                self.reset_to_zero(idx);
+            }
+        }
+        Ok(Event::SyncAcked(ack))
+    }
+
+    /// MISMATCH (§3.3.6): discard what is buffered, reset, start from zero.
+    fn reset_to_zero(&mut self, idx: usize) {
+        let s = &mut self.streams[idx];
+        let mut fresh = Stream::new(s.id);
+        fresh.priority = s.priority;
+        fresh.last_used = s.last_used;
+        *s = fresh;
+    }
+
+    fn on_data<'a>(&mut self, d: DataFrame<'a>, out: &mut Vec<u8>) -> Result<Event<'a>, Error> {
+        if d.is_multiplexed() {
+            return self.on_chunks(d, out);
+        }
         let id = d.stream_id;
+        self.accept(id, d.seq, d.payload.len(), d.flags)?;
+        self.window_updates(&[id], out)?;
+        Ok(Event::Data {
+            stream_id: id,
+            seq: d.seq,
+            fin: d.flags & FLAG_FIN != 0,
+            payload: d.payload,
+        })
+    }
+
+    /// A multiplexed DataFrame (§3.3.7): each chunk continues its stream
+    /// where it stands. All chunks are accepted or none is.
+    fn on_chunks<'a>(&mut self, d: DataFrame<'a>, out: &mut Vec<u8>) -> Result<Event<'a>, Error> {
+        if d.flags != 0 {
+            return Err(Error::InvalidValue("FIN or RST on a multiplexed DataFrame"));
+        }
+        let saved = (self.streams.clone(), self.conn_received, self.tick);
+        let mut ids = Vec::new();
+        for chunk in d.chunks() {
+            let result = chunk.and_then(|c| {
+                let seq = self
+                    .index(c.stream_id)
+                    .map_or(0, |i| self.streams[i].recv_offset);
+                self.accept(c.stream_id, seq, c.payload.len(), 0)?;
+                Ok(c.stream_id)
+            });
+            match result {
+                Ok(id) => ids.push(id),
+                Err(e) => {
+                    (self.streams, self.conn_received, self.tick) = saved;
+                    return Err(e);
+                }
+            }
+        }
+        self.window_updates(&ids, out)?;
+        Ok(Event::Multiplexed { chunks: d.chunks() })
+    }
+
+    /// Checks and applies `len` bytes at `seq` on stream `id`, opening it
+    /// if the peer may; nothing changes unless everything is accepted.
+    fn accept(&mut self, id: u32, seq: u64, len: usize, flags: u8) -> Result<(), Error> {
         if !stream::is_valid_stream_id(id) {
             return Err(Error::InvalidStreamId(id));
         }
@@ -350,35 +647,53 @@ impl Connection {
             if stream::initiator_of(id) == self.session.role() {
                 return Err(Error::UnknownStream(id));
             }
-            if self.streams.len() >= MAX_STREAMS {
-                return Err(Error::StreamLimit(MAX_STREAMS));
+            if self.streams.len() >= self.limits.max_streams {
+                return Err(Error::StreamLimit(self.limits.max_streams));
             }
         }
-        let len = d.payload.len() as u64;
-        if self.conn_received + len > self.conn_recv_limit {
+        if self.conn_received + len as u64 > self.conn_recv_limit {
             return Err(Error::FlowControl);
         }
         // `accept_data` checks everything before it changes anything, so a
         // new stream is added only once its first frame is accepted.
         let idx = match existing {
             Some(idx) => {
-                self.streams[idx].accept_data(d.seq, d.payload.len(), d.flags)?;
+                self.streams[idx].accept_data(seq, len, flags)?;
                 idx
             }
             None => {
                 let mut s = Stream::new(id);
-                s.accept_data(d.seq, d.payload.len(), d.flags)?;
+                s.accept_data(seq, len, flags)?;
                 self.streams.push(s);
                 self.streams.len() - 1
             }
         };
-        self.conn_received += len;
+        self.conn_received += len as u64;
         self.touch(idx);
-        Ok(Event::Data {
-            stream_id: id,
-            seq: d.seq,
-            fin: d.flags & FLAG_FIN != 0,
-            payload: d.payload,
-        })
+        Ok(())
+    }
+
+    /// Automatic WindowUpdates (§3.3.9): once the data delivered since the
+    /// last one reaches half the initial window, on a stream or the
+    /// connection, grant exactly that much again.
+    fn window_updates(&mut self, ids: &[u32], out: &mut Vec<u8>) -> Result<(), Error> {
+        for &id in ids {
+            let Some(idx) = self.index(id) else { continue };
+            let s = &self.streams[idx];
+            let consumed = s
+                .recv_offset
+                .saturating_sub(s.recv_limit.saturating_sub(DEFAULT_STREAM_WINDOW));
+            if consumed >= DEFAULT_STREAM_WINDOW / 2 {
+                self.grant(id, consumed, out)?;
+            }
+        }
+        let consumed = self.conn_received.saturating_sub(
+            self.conn_recv_limit
+                .saturating_sub(DEFAULT_CONNECTION_WINDOW),
+        );
+        if consumed >= DEFAULT_CONNECTION_WINDOW / 2 {
+            self.grant(0, consumed, out)?;
+        }
+        Ok(())
     }
 }

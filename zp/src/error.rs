@@ -4,6 +4,33 @@
 
 use core::fmt;
 
+/// An ErrorFrame code (spec Appendix B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ErrorCode(pub u8);
+
+#[allow(missing_docs)]
+impl ErrorCode {
+    pub const HANDSHAKE_TIMEOUT: ErrorCode = ErrorCode(0x01);
+    pub const CIPHER_DOWNGRADE: ErrorCode = ErrorCode(0x02);
+    pub const MIGRATION_FAILED: ErrorCode = ErrorCode(0x03);
+    pub const TOKEN_EXPIRED: ErrorCode = ErrorCode(0x04);
+    pub const TEE_ATTESTATION: ErrorCode = ErrorCode(0x05);
+    pub const RELAY_UNAVAILABLE: ErrorCode = ErrorCode(0x06);
+    pub const VERSION_MISMATCH: ErrorCode = ErrorCode(0x07);
+    pub const RATE_LIMITED: ErrorCode = ErrorCode(0x08);
+    pub const TOKEN_IP_MISMATCH: ErrorCode = ErrorCode(0x09);
+    pub const STREAM_LIMIT: ErrorCode = ErrorCode(0x0A);
+    pub const REKEY_FAILED: ErrorCode = ErrorCode(0x0B);
+    pub const SYNC_REJECTED: ErrorCode = ErrorCode(0x0C);
+    pub const FLOW_STALL: ErrorCode = ErrorCode(0x0D);
+    pub const PROTOCOL_VIOLATION: ErrorCode = ErrorCode(0x0E);
+
+    /// Whether Appendix B defines the code.
+    pub fn is_defined(self) -> bool {
+        (0x01..=0x0E).contains(&self.0)
+    }
+}
+
 /// Why a zp operation refused its input.
 ///
 /// Authentication failures are deliberately opaque ([`Error::Authentication`],
@@ -88,6 +115,18 @@ pub enum Error {
     UnknownStream(u32),
     /// The peer opened a stream beyond the most this side holds.
     StreamLimit(usize),
+    /// More streams than a state token or this side's limit holds (a
+    /// token carries at most 12; see `ZP_TOKEN_OVERFLOW`).
+    TooManyStreams {
+        /// The most allowed.
+        max: usize,
+    },
+    /// A Sync names no session this side knows, or the peer answered a
+    /// Sync with REJECT (`ERR_SYNC_REJECTED`).
+    SyncRejected,
+    /// Blocked by flow control with no WindowUpdate for `ZP_FLOW_TIMEOUT`
+    /// (`ERR_FLOW_STALL`).
+    FlowStall,
     /// The stream ID belongs to the peer's parity, or is reserved.
     InvalidStreamId(u32),
     /// The stream was reset or finished and takes no more data.
@@ -143,6 +182,9 @@ impl fmt::Display for Error {
             Error::KeyUpdatePending => f.write_str("a key update is already pending"),
             Error::UnknownStream(id) => write!(f, "unknown stream {id}"),
             Error::StreamLimit(max) => write!(f, "stream limit reached ({max} streams)"),
+            Error::TooManyStreams { max } => write!(f, "too many streams (at most {max})"),
+            Error::SyncRejected => f.write_str("sync rejected: no such session"),
+            Error::FlowStall => f.write_str("flow control stalled: no window update in time"),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
@@ -157,8 +199,7 @@ impl std::error::Error for Error {}
 
 impl Error {
     /// The ErrorFrame code that reports this error to the peer.
-    pub fn code(&self) -> crate::frame::ErrorCode {
-        use crate::frame::ErrorCode;
+    pub fn code(&self) -> ErrorCode {
         match self {
             Error::CipherDowngrade | Error::UnsupportedCipher(_) | Error::NoCommonCipher => {
                 ErrorCode::CIPHER_DOWNGRADE
@@ -170,8 +211,9 @@ impl Error {
             Error::EpochMismatch | Error::KeyUpdatePending | Error::CounterExhausted => {
                 ErrorCode::REKEY_FAILED
             }
-            Error::StreamLimit(_) => ErrorCode::STREAM_LIMIT,
-            Error::FlowControl => ErrorCode::FLOW_STALL,
+            Error::StreamLimit(_) | Error::TooManyStreams { .. } => ErrorCode::STREAM_LIMIT,
+            Error::SyncRejected => ErrorCode::SYNC_REJECTED,
+            Error::FlowStall => ErrorCode::FLOW_STALL,
             _ => ErrorCode::PROTOCOL_VIOLATION,
         }
     }

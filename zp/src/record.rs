@@ -50,6 +50,20 @@ pub fn record_len(prefix: &[u8]) -> Result<Option<usize>, Error> {
     check_len(len).map(Some)
 }
 
+/// The length of the next unit on a stream transport (§3.3.13 "Frame
+/// Disambiguation"): a plaintext ErrorFrame when the first four bytes are
+/// its magic (9 bytes; the magic read as a length, 1 515 210 066, is far
+/// past [`MAX_RECORD_LEN`], so no record starts that way), else a record.
+/// `Ok(None)` until four bytes have arrived.
+pub fn unit_len(prefix: &[u8]) -> Result<Option<usize>, Error> {
+    use crate::frame::ErrorFrame;
+    match prefix.get(..4) {
+        None => Ok(None),
+        Some(m) if m == ErrorFrame::MAGIC.to_le_bytes() => Ok(Some(ErrorFrame::LEN)),
+        Some(_) => record_len(prefix),
+    }
+}
+
 fn check_len(len: u32) -> Result<usize, Error> {
     let l = len as usize;
     if (MIN_RECORD_LEN..=MAX_RECORD_LEN).contains(&l) {

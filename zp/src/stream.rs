@@ -37,6 +37,15 @@ pub fn initiator_of(stream_id: u32) -> Role {
     }
 }
 
+/// A stream's weight when none is set (§3.3.8).
+pub const DEFAULT_PRIORITY: u8 = 128;
+
+/// A priority as used: 0 is clamped to 1 (§3.3.8 "Priority Zero Handling",
+/// so that bandwidth shares never divide by zero).
+pub fn clamp_priority(priority: u8) -> u8 {
+    priority.max(1)
+}
+
 /// Whether `stream_id` can name a stream at all.
 pub fn is_valid_stream_id(stream_id: u32) -> bool {
     stream_id != 0 && stream_id != RESERVED_STREAM_ID
@@ -70,7 +79,7 @@ impl Stream {
         Stream {
             id,
             state_flags: flags::OPEN,
-            priority: 0,
+            priority: DEFAULT_PRIORITY,
             send_offset: 0,
             recv_offset: 0,
             global_seq: 0,
@@ -96,6 +105,14 @@ impl Stream {
     /// Bytes received so far.
     pub fn recv_offset(&self) -> u64 {
         self.recv_offset
+    }
+    /// The stream's weight, 1 to 255 (§3.3.8).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+    /// Highest offset the peer acknowledged.
+    pub fn last_acked(&self) -> u64 {
+        self.last_acked
     }
     /// Credit left to send.
     pub fn send_window(&self) -> u64 {

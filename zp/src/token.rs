@@ -105,18 +105,44 @@ pub struct NotSealed {
     pub connection: Connection,
 }
 
-/// Saves `conn` as a stored token, dated `now_unix` (seconds). The
-/// connection is consumed: once saved it must not send again (only a
-/// connection resumed from the token may), so it cannot be saved twice.
-/// When it cannot be saved (no stream, a key update under way), it comes
-/// back unchanged in the error.
+/// What sealing does with a connection of more than [`MAX_STREAMS`]
+/// streams (`ZP_TOKEN_OVERFLOW`, §6.5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenOverflow {
+    /// Refuse to save ([`Error::TooManyStreams`]).
+    Reject,
+    /// Keep the most recently used streams (the default).
+    #[default]
+    Lru,
+    /// Keep the highest-priority streams (most recently used among equals).
+    Priority,
+}
+
+/// Saves `conn` as a stored token, dated `now_unix` (seconds), with the
+/// default overflow policy (LRU). The connection is consumed: once saved
+/// it must not send again (only a connection resumed from the token may),
+/// so it cannot be saved twice. When it cannot be saved (no stream, a key
+/// update under way), it comes back unchanged in the error.
 pub fn seal_token(
     key: &TokenKey,
     conn: Connection,
     now_unix: u64,
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>, Box<NotSealed>> {
-    match seal(key, &conn, now_unix, rng) {
+    seal_token_with(key, conn, now_unix, TokenOverflow::default(), rng)
+}
+
+/// [`seal_token`] with an explicit overflow policy. Streams left out by
+/// LRU or PRIORITY are not in the token: a resumed connection does not
+/// know them.
+pub fn seal_token_with(
+    key: &TokenKey,
+    conn: Connection,
+    now_unix: u64,
+    overflow: TokenOverflow,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>, Box<NotSealed>> {
+    match seal(key, &conn, now_unix, overflow, rng) {
         Ok(token) => Ok(token),
         Err(error) => Err(Box::new(NotSealed {
             error,
@@ -125,17 +151,34 @@ pub fn seal_token(
     }
 }
 
+/// The streams a token keeps, in the connection's order.
+fn kept(streams: &[Stream], overflow: TokenOverflow) -> Result<Vec<&Stream>, Error> {
+    let mut all: Vec<&Stream> = streams.iter().collect();
+    if all.len() > MAX_STREAMS {
+        match overflow {
+            TokenOverflow::Reject => return Err(Error::TooManyStreams { max: MAX_STREAMS }),
+            TokenOverflow::Lru => all.sort_by_key(|s| std::cmp::Reverse(s.last_used)),
+            TokenOverflow::Priority => {
+                all.sort_by_key(|s| std::cmp::Reverse((s.priority, s.last_used)))
+            }
+        }
+        all.truncate(MAX_STREAMS);
+        all.sort_by_key(|s| streams.iter().position(|o| o.id == s.id));
+    }
+    Ok(all)
+}
+
 fn seal(
     key: &TokenKey,
     conn: &Connection,
     now_unix: u64,
+    overflow: TokenOverflow,
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>, Error> {
-    let streams = conn.streams();
-    if streams.is_empty() {
+    if conn.streams().is_empty() {
         return Err(Error::Empty("streams"));
     }
-    debug_assert!(streams.len() <= MAX_STREAMS);
+    let streams = kept(conn.streams(), overflow)?;
     let s = conn.session().snapshot()?;
     let nonce: [u8; NONCE_LEN] = random_array(rng);
 
@@ -158,7 +201,7 @@ fn seal(
     out.put_u32(p.rtt_estimate);
     out.put_u32(p.congestion_window);
     out.put_u32(p.bind_ip_hash);
-    for st in streams {
+    for st in &streams {
         out.put_u32(st.id);
         out.put_u64(st.global_seq);
         out.put_u64(st.last_acked);
@@ -212,10 +255,7 @@ fn read_header(r: &mut Reader<'_>) -> Result<Header, Error> {
         return Err(Error::Empty("streams"));
     }
     if streams > MAX_STREAMS {
-        return Err(Error::TooMany {
-            what: "streams",
-            max: MAX_STREAMS,
-        });
+        return Err(Error::TooManyStreams { max: MAX_STREAMS });
     }
     r.reserved(1)?;
     Ok(Header {
@@ -383,7 +423,7 @@ fn parse_plain(
         if s.state_flags & !stream::flags::ALL != 0 {
             return Err(Error::ReservedNonZero);
         }
-        s.priority = r.u8()?;
+        s.priority = stream::clamp_priority(r.u8()?);
         r.reserved(21)?;
         s.last_used = i as u64;
         streams.push(s);

@@ -86,11 +86,7 @@ fn control_frame_vectors() {
 
 #[test]
 fn sync_frames_and_integrity() {
-    let s = SyncStream {
-        stream_id: 4,
-        global_seq: 1000,
-        last_acked: 900,
-    };
+    let s = SyncStream::new(4, 1000, 900);
     let bytes = roundtrip(Frame::Sync(Sync {
         session_id: [9; 16],
         flags: 0,
@@ -102,24 +98,70 @@ fn sync_frames_and_integrity() {
     input.extend_from_slice(&1000u64.to_le_bytes());
     input.extend_from_slice(&900u64.to_le_bytes());
     assert_eq!(&bytes[44..52], &zp::crypto::xxh64(&input, 0).to_le_bytes());
+    // §3.3.5: a bad integrity value does not refuse the frame; it is
+    // carried, and marks that stream MISMATCH in the answer.
     let mut bad = bytes.clone();
     bad[51] ^= 1;
-    assert_eq!(
-        parse_frame(&bad),
-        Err(Error::InvalidValue("sync integrity"))
-    );
+    let Ok(Frame::Sync(parsed)) = parse_frame(&bad) else {
+        panic!("a Sync with a bad integrity value still parses")
+    };
+    assert!(!parsed.streams[0].integrity_ok());
+    assert!(s.integrity_ok());
+    // Reserved flag bits 2-7 must be zero; URGENT and FINAL are defined.
+    let mut flagged = bytes.clone();
+    flagged[23] = SYNC_URGENT | SYNC_FINAL;
+    assert!(parse_frame(&flagged).is_ok());
+    for bit in 2..8 {
+        flagged[23] = 1 << bit;
+        assert_eq!(
+            parse_frame(&flagged),
+            Err(Error::ReservedNonZero),
+            "bit {bit}"
+        );
+    }
 
     let a = SyncAckStream {
         stream_id: 4,
-        status: 0,
+        status: StreamSyncStatus::Ok,
         receiver_last_acked: 1,
         receiver_seq: 2,
     };
     let bytes = roundtrip(Frame::SyncAck(SyncAck {
-        status: 0,
+        status: SyncStatus::Ok,
         streams: vec![a, a],
     }));
     assert_eq!(bytes.len(), 8 + 2 * 21);
+    // §3.3.6 invariant: status OK with a stream not OK is refused, and
+    // `SyncAck::answer` never builds one.
+    let unknown = SyncAckStream {
+        status: StreamSyncStatus::Unknown,
+        ..a
+    };
+    let broken = SyncAck {
+        status: SyncStatus::Ok,
+        streams: vec![a, unknown],
+    };
+    assert_eq!(
+        parse_frame(&broken.to_bytes()),
+        Err(Error::InvalidValue("sync status OK with a stream not OK"))
+    );
+    assert_eq!(
+        SyncAck::answer(vec![a, unknown]).status,
+        SyncStatus::Partial
+    );
+    assert_eq!(SyncAck::answer(vec![a, a]).status, SyncStatus::Ok);
+    // Status bytes past REJECT and stream statuses past MISMATCH.
+    let mut b = bytes.clone();
+    b[7] = 3;
+    assert_eq!(parse_frame(&b), Err(Error::InvalidValue("sync status")));
+    let mut b = bytes.clone();
+    b[12] = 3;
+    assert_eq!(
+        parse_frame(&b),
+        Err(Error::InvalidValue("stream sync status"))
+    );
+    let reject = roundtrip(Frame::SyncAck(SyncAck::reject()));
+    assert_eq!(reject, [0x49, 0x4d, 0x50, 0x5a, 0x02, 0, 0, 2]);
 }
 
 #[test]
@@ -188,11 +230,7 @@ fn every_truncation_of_every_frame_is_refused() {
         Frame::Sync(Sync {
             session_id: [0; 16],
             flags: 0,
-            streams: vec![SyncStream {
-                stream_id: 2,
-                global_seq: 0,
-                last_acked: 0,
-            }],
+            streams: vec![SyncStream::new(2, 0, 0)],
         })
         .to_bytes(),
     ];
@@ -260,14 +298,17 @@ fn malformed_frames_get_typed_errors() {
     .to_bytes();
     ef[8] = 1;
     assert_eq!(parse_frame(&ef), Err(Error::ReservedNonZero));
-    // Reserved stream ID; a length that runs past the buffer.
+    // The sentinel stream ID (§3.3.7) makes the payload StreamChunks: raw
+    // bytes that are not chunks are refused; a length that runs past the
+    // buffer.
     let mut data = data_x();
     data[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
-    assert_eq!(parse_frame(&data), Err(Error::InvalidStreamId(u32::MAX)));
+    assert_eq!(parse_frame(&data), Err(Error::Truncated));
     let mut data = data_x();
     data[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
     assert_eq!(parse_frame(&data), Err(Error::Truncated));
-    // Window increments above 2^32 - 1.
+    // Window increments above 2^32 - 1 parse: the sender saturates them
+    // (§3.3.9), see `tests/connection.rs`.
     let mut wu = Frame::WindowUpdate(WindowUpdate {
         stream_id: 0,
         increment: 1,
@@ -275,9 +316,74 @@ fn malformed_frames_get_typed_errors() {
     .to_bytes();
     wu[13] = 1;
     assert_eq!(
-        parse_frame(&wu),
-        Err(Error::InvalidValue("window increment"))
+        WindowUpdate::parse(&wu).map(|w| w.increment),
+        Ok((1 << 32) + 1)
     );
+}
+
+#[test]
+fn multiplexed_data_frames_carry_stream_chunks() {
+    // §3.3.7: stream ID 0xFFFFFFFF, payload = StreamChunks, each
+    // stream_id (u32 LE), length (u32 LE, payload only), payload.
+    let mut payload = Vec::new();
+    StreamChunk {
+        stream_id: 2,
+        payload: b"abc",
+    }
+    .encode(&mut payload);
+    StreamChunk {
+        stream_id: 5,
+        payload: b"",
+    }
+    .encode(&mut payload);
+    assert_eq!(
+        payload,
+        [
+            2, 0, 0, 0, 3, 0, 0, 0, b'a', b'b', b'c', 5, 0, 0, 0, 0, 0, 0, 0
+        ]
+    );
+    let frame = Frame::Data(DataFrame {
+        stream_id: MULTIPLEXED,
+        seq: 0,
+        flags: 0,
+        payload: &payload,
+    });
+    let bytes = roundtrip(frame);
+    let Ok(Frame::Data(d)) = parse_frame(&bytes) else {
+        panic!()
+    };
+    assert!(d.is_multiplexed());
+    let chunks: Vec<_> = d.chunks().map(Result::unwrap).collect();
+    assert_eq!(chunks.len(), 2);
+    assert_eq!((chunks[0].stream_id, chunks[0].payload), (2, &b"abc"[..]));
+    assert_eq!((chunks[1].stream_id, chunks[1].payload), (5, &b""[..]));
+    // A chunk that runs past the payload, an empty multiplexed payload, a
+    // chunk naming the sentinel itself.
+    for bad in [
+        &payload[..payload.len() - 1],
+        &[][..],
+        &[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0][..],
+    ] {
+        let frame = DataFrame {
+            stream_id: MULTIPLEXED,
+            seq: 0,
+            flags: 0,
+            payload: bad,
+        };
+        assert!(parse_frame(&frame.to_bytes()).is_err(), "{bad:?}");
+    }
+    // A raw payload on a real stream is not chunks.
+    let raw = DataFrame {
+        stream_id: 2,
+        seq: 0,
+        flags: 0,
+        payload: &payload,
+    };
+    let bytes = raw.to_bytes();
+    let Ok(Frame::Data(d)) = parse_frame(&bytes) else {
+        panic!()
+    };
+    assert_eq!(d.chunks().count(), 0);
 }
 
 #[test]
@@ -313,36 +419,43 @@ fn zero_or_too_many_entries_are_refused() {
     let mut a = ack.clone();
     a[9] = 0;
     assert_eq!(parse_frame(&a), Err(Error::Empty("ack ranges")));
+    // §6.4.4: the count is a u8, so 255 ranges are allowed; here they are
+    // missing.
     a[9] = 255;
-    assert!(matches!(parse_frame(&a), Err(Error::TooMany { .. })));
+    assert_eq!(parse_frame(&a), Err(Error::Truncated));
+    let most = Frame::Ack(AckFrame {
+        stream_id: 4,
+        ranges: (0..255u64).map(|i| (i * 10, i * 10 + 5)).collect(),
+    });
+    assert_eq!(roundtrip(most).len(), 10 + 16 * 255);
     let rev = Frame::Ack(AckFrame {
         stream_id: 4,
         ranges: vec![(5, 1)],
     })
     .to_bytes();
     assert_eq!(parse_frame(&rev), Err(Error::InvalidValue("ack range")));
-    // Sync with zero or 13 streams.
+    // Sync: the stream count is a u16 (the 12 limit is the token's, not
+    // Sync's); a count the frame does not hold is refused before
+    // anything is allocated.
     let sync = Frame::Sync(Sync {
         session_id: [0; 16],
         flags: 0,
-        streams: vec![SyncStream {
-            stream_id: 2,
-            global_seq: 0,
-            last_acked: 0,
-        }],
+        streams: vec![SyncStream::new(2, 0, 0)],
     })
     .to_bytes();
     let mut s = sync.clone();
     s[21..23].copy_from_slice(&0u16.to_le_bytes());
-    assert_eq!(parse_frame(&s), Err(Error::Empty("streams")));
+    assert_eq!(parse_frame(&s), Err(Error::TrailingBytes));
     s[21..23].copy_from_slice(&13u16.to_le_bytes());
-    assert!(matches!(
-        parse_frame(&s),
-        Err(Error::TooMany {
-            what: "streams",
-            ..
-        })
-    ));
+    assert_eq!(parse_frame(&s), Err(Error::Truncated));
+    s[21..23].copy_from_slice(&u16::MAX.to_le_bytes());
+    assert_eq!(parse_frame(&s), Err(Error::Truncated));
+    let many = Frame::Sync(Sync {
+        session_id: [1; 16],
+        flags: SYNC_FINAL,
+        streams: (0..300).map(|i| SyncStream::new(i * 2, 7, 3)).collect(),
+    });
+    assert_eq!(roundtrip(many).len(), 24 + 28 * 300);
 }
 
 #[test]
@@ -509,7 +622,7 @@ fn arb_frame() -> impl Strategy<Value = Frame<'static>> {
                 stream_id,
                 ranges: r.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect(),
             })),
-        (any::<u32>(), 0u64..=u32::MAX as u64).prop_map(|(stream_id, increment)| {
+        (any::<u32>(), any::<u64>()).prop_map(|(stream_id, increment)| {
             Frame::WindowUpdate(WindowUpdate {
                 stream_id,
                 increment,
@@ -537,39 +650,43 @@ fn arb_frame() -> impl Strategy<Value = Frame<'static>> {
     let sync = prop_oneof![
         (
             any::<[u8; 16]>(),
-            any::<u8>(),
-            proptest::collection::vec(any::<(u32, u64, u64)>(), 1..=MAX_STREAMS)
+            0u8..4,
+            proptest::collection::vec(any::<(u32, u64, u64, u64)>(), 0..=40)
         )
             .prop_map(|(session_id, flags, s)| Frame::Sync(Sync {
                 session_id,
                 flags,
+                // Any integrity value, right or wrong, survives the trip.
                 streams: s
                     .into_iter()
-                    .map(|(stream_id, global_seq, last_acked)| SyncStream {
-                        stream_id,
-                        global_seq,
-                        last_acked
-                    })
+                    .map(
+                        |(stream_id, global_seq, last_acked, integrity)| SyncStream {
+                            stream_id,
+                            global_seq,
+                            last_acked,
+                            integrity,
+                        }
+                    )
                     .collect(),
             })),
-        (
-            any::<u8>(),
-            proptest::collection::vec(any::<(u32, u8, u64, u64)>(), 1..=MAX_STREAMS)
-        )
-            .prop_map(|(status, s)| Frame::SyncAck(SyncAck {
-                status,
-                streams: s
-                    .into_iter()
-                    .map(|(stream_id, status, receiver_last_acked, receiver_seq)| {
-                        SyncAckStream {
+        proptest::collection::vec(any::<(u32, u8, u64, u64)>(), 0..=40).prop_map(|s| {
+            Frame::SyncAck(SyncAck::answer(
+                s.into_iter()
+                    .map(
+                        |(stream_id, status, receiver_last_acked, receiver_seq)| SyncAckStream {
                             stream_id,
-                            status,
+                            status: [
+                                StreamSyncStatus::Ok,
+                                StreamSyncStatus::Unknown,
+                                StreamSyncStatus::Mismatch,
+                            ][usize::from(status % 3)],
                             receiver_last_acked,
                             receiver_seq,
-                        }
-                    })
+                        },
+                    )
                     .collect(),
-            })),
+            ))
+        }),
     ];
     prop_oneof![handshake, control, data, sync]
 }

@@ -462,7 +462,7 @@ pub fn connection(data: &[u8]) {
                 now += Duration::from_millis(u64::from(millis) * 4);
                 unix += u64::from(millis) / 256;
                 for s in &mut sides {
-                    s.conn.as_mut().unwrap().handle_timeout(now);
+                    let _ = s.conn.as_mut().unwrap().handle_timeout(now);
                 }
             }
         }

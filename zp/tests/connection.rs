@@ -1,0 +1,481 @@
+//! A live connection against the v1.0 spec's stream, flow-control,
+//! migration and error rules (§3.3.5–§3.3.13, §6.5.2), each in both roles:
+//! every test runs with the client as `a` and again with the server as `a`.
+
+use std::time::{Duration, Instant};
+use zp::connection::{FLOW_TIMEOUT, Limits};
+use zp::crypto::{Key32, SystemRng, system_rng};
+use zp::frame::*;
+use zp::handshake::*;
+use zp::stream::DEFAULT_STREAM_WINDOW;
+use zp::token::{TokenKey, TokenOpener, TokenOverflow, seal_token, seal_token_with};
+use zp::{Connection, Error, Event, PathInfo};
+
+fn pair(rng: &mut SystemRng) -> (Connection, Connection) {
+    let (client, hello) = StrangerClient::start(&ClientConfig::default(), rng).unwrap();
+    let (server, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, rng).unwrap();
+    let (ck, finish) = client.receive(&reply, rng).unwrap();
+    let sk = server.receive(&finish).unwrap();
+    (
+        Connection::new(ck, PathInfo::default()),
+        Connection::new(sk, PathInfo::default()),
+    )
+}
+
+/// (a, b) with the client as `a`, then with the server as `a`.
+fn both_roles(mut test: impl FnMut(&mut Connection, &mut Connection, &str)) {
+    let mut rng = system_rng();
+    let (mut c, mut s) = pair(&mut rng);
+    test(&mut c, &mut s, "client→server");
+    let (mut c, mut s) = pair(&mut rng);
+    test(&mut s, &mut c, "server→client");
+}
+
+/// Delivers every unit of `wire` (records and plaintext ErrorFrames) to
+/// `to` at `now`; returns the events (Debug) and what `to` wrote back.
+fn deliver(to: &mut Connection, wire: &mut Vec<u8>, now: Instant) -> (Vec<String>, Vec<u8>) {
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    let mut rest = &mut wire[..];
+    while !rest.is_empty() {
+        let len = zp::record::unit_len(rest).unwrap().unwrap();
+        let (unit, tail) = rest.split_at_mut(len);
+        events.push(format!("{:?}", to.receive(unit, now, &mut out).unwrap()));
+        rest = tail;
+    }
+    wire.clear();
+    (events, out)
+}
+
+#[test]
+fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit() {
+    both_roles(|a, b, role| {
+        // 20 streams from `a`, each opened on `b` by its first frame.
+        let mut wire = Vec::new();
+        let ids: Vec<u32> = (0..20)
+            .map(|_| a.open_stream().unwrap().stream_id)
+            .collect();
+        for &id in &ids {
+            a.send(id, b"x", false, &mut wire).unwrap();
+        }
+        deliver(b, &mut wire, Instant::now());
+        assert_eq!(a.streams().len(), 20, "{role}");
+        assert_eq!(b.streams().len(), 20, "{role}");
+        // A lower limit: `a` cannot open a 21st, `b` refuses one of its
+        // own past it and refuses `a`'s too, with ERR_STREAM_LIMIT.
+        let limits = Limits { max_streams: 20 };
+        a.set_limits(limits);
+        b.set_limits(limits);
+        assert_eq!(a.open_stream(), Err(Error::StreamLimit(20)), "{role}");
+        assert_eq!(b.open_stream(), Err(Error::StreamLimit(20)), "{role}");
+        a.set_limits(Limits { max_streams: 21 });
+        let extra = a.open_stream().unwrap().stream_id;
+        a.send(extra, b"y", false, &mut wire).unwrap();
+        let mut out = Vec::new();
+        let err = b.receive(&mut wire, Instant::now(), &mut out).unwrap_err();
+        assert_eq!(err, Error::StreamLimit(20), "{role}");
+        assert_eq!(err.code(), ErrorCode::STREAM_LIMIT);
+        assert_eq!(
+            b.streams().len(),
+            20,
+            "{role}: nothing opened, nothing evicted"
+        );
+    });
+}
+
+#[test]
+fn a_token_keeps_twelve_streams_by_its_overflow_policy() {
+    let mut rng = system_rng();
+    let key = Key32::new([7; 32]);
+    // 14 streams; stream ids[1] and ids[3] were used least recently, and
+    // ids[5], ids[6] carry the lowest priority.
+    let setup = |rng: &mut SystemRng| {
+        let (mut c, _) = pair(rng);
+        let ids: Vec<u32> = (0..14)
+            .map(|_| c.open_stream().unwrap().stream_id)
+            .collect();
+        let mut sink = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            if i != 1 && i != 3 {
+                c.send(id, b"x", false, &mut sink).unwrap();
+            }
+            c.set_priority(id, if i == 5 || i == 6 { 0 } else { 200 })
+                .unwrap();
+        }
+        (c, ids)
+    };
+    let resumed = |token: Vec<u8>| {
+        let c = TokenOpener::new(TokenKey::new(&key))
+            .resume(&token, 1_780_000_000)
+            .unwrap();
+        let mut ids: Vec<u32> = c.streams().iter().map(|s| s.id()).collect();
+        ids.sort();
+        (ids, c)
+    };
+    let (c, ids) = setup(&mut rng);
+    let token = seal_token(&TokenKey::new(&key), c, 1_780_000_000, &mut rng).unwrap();
+    let (kept, _) = resumed(token);
+    let lru: Vec<u32> = (0..14)
+        .filter(|i| *i != 1 && *i != 3)
+        .map(|i| ids[i])
+        .collect();
+    assert_eq!(kept, lru, "LRU (the default) drops the least recently used");
+
+    let (c, ids) = setup(&mut rng);
+    let token = seal_token_with(
+        &TokenKey::new(&key),
+        c,
+        1_780_000_000,
+        TokenOverflow::Priority,
+        &mut rng,
+    )
+    .unwrap();
+    let (kept, c) = resumed(token);
+    let by_priority: Vec<u32> = (0..14)
+        .filter(|i| *i != 5 && *i != 6)
+        .map(|i| ids[i])
+        .collect();
+    assert_eq!(kept, by_priority, "PRIORITY drops the lowest priority");
+    assert!(c.streams().iter().all(|s| s.priority() == 200));
+
+    let (c, _) = setup(&mut rng);
+    let refused = seal_token_with(
+        &TokenKey::new(&key),
+        c,
+        1_780_000_000,
+        TokenOverflow::Reject,
+        &mut rng,
+    )
+    .unwrap_err();
+    assert_eq!(refused.error, Error::TooManyStreams { max: 12 });
+    assert_eq!(refused.error.code(), ErrorCode::STREAM_LIMIT);
+    assert_eq!(
+        refused.connection.streams().len(),
+        14,
+        "given back as it was"
+    );
+}
+
+#[test]
+fn priority_defaults_to_128_and_zero_is_clamped_to_one() {
+    both_roles(|a, _, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        assert_eq!(a.stream(id).unwrap().priority(), 128, "{role}");
+        a.set_priority(id, 0).unwrap();
+        assert_eq!(a.stream(id).unwrap().priority(), 1, "{role}");
+        a.set_priority(id, 255).unwrap();
+        assert_eq!(a.stream(id).unwrap().priority(), 255, "{role}");
+        assert_eq!(a.set_priority(id + 2, 9), Err(Error::UnknownStream(id + 2)));
+    });
+}
+
+#[test]
+fn window_increments_saturate_at_two_to_the_32_minus_one() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"hello", false, &mut wire).unwrap();
+        deliver(b, &mut wire, Instant::now());
+        // `b` sends increments far past 2^32 - 1 for the stream and the
+        // connection (a peer that breaks the MUST NOT).
+        for stream_id in [id, 0] {
+            b.send_control(
+                &Frame::WindowUpdate(WindowUpdate {
+                    stream_id,
+                    increment: u64::MAX,
+                }),
+                &mut wire,
+            )
+            .unwrap();
+        }
+        deliver(a, &mut wire, Instant::now());
+        assert_eq!(
+            a.stream(id).unwrap().send_window(),
+            u64::from(u32::MAX),
+            "{role}"
+        );
+        // And a second one changes nothing: the window never exceeds it.
+        b.send_control(
+            &Frame::WindowUpdate(WindowUpdate {
+                stream_id: id,
+                increment: 1 << 40,
+            }),
+            &mut wire,
+        )
+        .unwrap();
+        deliver(a, &mut wire, Instant::now());
+        assert_eq!(a.stream(id).unwrap().send_window(), u64::from(u32::MAX));
+    });
+}
+
+#[test]
+fn the_receiver_grants_what_it_consumed_at_half_a_window() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let chunk = vec![0u8; 16 * 1024];
+        let mut wire = Vec::new();
+        // Just under half the stream window: no WindowUpdate yet.
+        for _ in 0..7 {
+            a.send(id, &chunk, false, &mut wire).unwrap();
+        }
+        let (_, out) = deliver(b, &mut wire, Instant::now());
+        assert!(out.is_empty(), "{role}: nothing to grant yet");
+        // The eighth chunk reaches half (128 KiB): one WindowUpdate for
+        // exactly what was consumed.
+        a.send(id, &chunk, false, &mut wire).unwrap();
+        let (_, mut out) = deliver(b, &mut wire, Instant::now());
+        let (events, _) = deliver(a, &mut out, Instant::now());
+        assert_eq!(
+            events,
+            [format!("WindowUpdated {{ stream_id: {id} }}")],
+            "{role}"
+        );
+        assert_eq!(a.stream(id).unwrap().send_window(), DEFAULT_STREAM_WINDOW);
+        // A sender that keeps going is never blocked while the receiver
+        // keeps reading: 2 MiB across the 1 MiB connection window.
+        for _ in 0..128 {
+            a.send(id, &chunk, false, &mut wire).unwrap();
+            let (_, mut grants) = deliver(b, &mut wire, Instant::now());
+            deliver(a, &mut grants, Instant::now());
+        }
+        assert_eq!(b.stream(id).unwrap().recv_offset(), 136 * 16 * 1024);
+    });
+}
+
+#[test]
+fn a_sender_blocked_for_the_flow_timeout_stalls() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        let all = vec![0u8; DEFAULT_STREAM_WINDOW as usize];
+        a.send(id, &all, false, &mut wire).unwrap();
+        assert_eq!(a.send(id, b"1", false, &mut wire), Err(Error::FlowControl));
+        assert_eq!(a.poll_timeout(), None, "the clock starts at a time input");
+        a.handle_timeout(t0).unwrap();
+        assert_eq!(a.poll_timeout(), Some(t0 + FLOW_TIMEOUT), "{role}");
+        a.handle_timeout(t0 + FLOW_TIMEOUT - Duration::from_millis(1))
+            .unwrap();
+        let stall = a.handle_timeout(t0 + FLOW_TIMEOUT).unwrap_err();
+        assert_eq!(stall, Error::FlowStall);
+        assert_eq!(stall.code(), ErrorCode::FLOW_STALL);
+        // A WindowUpdate ends the stall: the receiver read everything.
+        let (_, mut grants) = deliver(b, &mut wire, t0);
+        assert!(!grants.is_empty());
+        deliver(a, &mut grants, t0 + Duration::from_secs(31));
+        assert_eq!(a.poll_timeout(), None);
+        a.handle_timeout(t0 + Duration::from_secs(90)).unwrap();
+        a.send(id, b"1", false, &mut wire).unwrap();
+    });
+}
+
+/// Sends a Sync with `entries` from `a` to `b`; returns `b`'s result and
+/// what `b` answered.
+fn sync_to(
+    a: &mut Connection,
+    b: &mut Connection,
+    session_id: [u8; 16],
+    entries: Vec<SyncStream>,
+) -> (Result<String, Error>, Vec<u8>) {
+    let mut wire = Vec::new();
+    a.send_control(
+        &Frame::Sync(Sync {
+            session_id,
+            flags: SYNC_URGENT,
+            streams: entries,
+        }),
+        &mut wire,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let r = b
+        .receive(&mut wire, Instant::now(), &mut out)
+        .map(|e| format!("{e:?}"));
+    (r, out)
+}
+
+#[test]
+fn sync_answers_ok_unknown_and_mismatch_per_stream() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let other = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"0123456789", false, &mut wire).unwrap();
+        a.send(other, b"abc", false, &mut wire).unwrap();
+        deliver(b, &mut wire, Instant::now());
+
+        // All consistent: OK, with b's positions.
+        let mut sync = Vec::new();
+        a.sync(SYNC_FINAL, &mut sync).unwrap();
+        let (events, mut answer) = deliver(b, &mut sync, Instant::now());
+        assert_eq!(events, ["Synced { status: Ok }"], "{role}");
+        let (events, _) = deliver(a, &mut answer, Instant::now());
+        assert!(
+            events[0].starts_with("SyncAcked(SyncAck { status: Ok"),
+            "{events:?}"
+        );
+        assert!(events[0].contains("receiver_seq: 10"), "{events:?}");
+
+        // One bad integrity value (a corrupted entry), one stream `b` has
+        // never seen, one consistent: PARTIAL, MISMATCH resets the stream.
+        let session = *a.session().session_id();
+        let mut corrupted = SyncStream::new(id, 10, 0);
+        corrupted.integrity ^= 1;
+        let unseen = SyncStream::new(other + 200, 5, 0);
+        let (r, mut answer) = sync_to(
+            a,
+            b,
+            session,
+            vec![corrupted, unseen, SyncStream::new(other, 3, 0)],
+        );
+        assert_eq!(r.unwrap(), "Synced { status: Partial }", "{role}");
+        assert_eq!(b.stream(id).unwrap().recv_offset(), 0, "MISMATCH resets");
+        assert_eq!(b.stream(other).unwrap().recv_offset(), 3);
+        let mut out = Vec::new();
+        let Event::SyncAcked(ack) = a.receive(&mut answer, Instant::now(), &mut out).unwrap()
+        else {
+            panic!("{role}")
+        };
+        let statuses: Vec<_> = ack.streams.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                StreamSyncStatus::Mismatch,
+                StreamSyncStatus::Unknown,
+                StreamSyncStatus::Ok
+            ]
+        );
+        // The sender resets its MISMATCH stream too: retransmit from zero.
+        assert_eq!(a.stream(id).unwrap().send_offset(), 0, "{role}");
+        assert_eq!(a.stream(other).unwrap().send_offset(), 3);
+
+        // Offsets that cannot be true: the peer claims to have sent less
+        // than `b` received.
+        let (r, _) = sync_to(a, b, session, vec![SyncStream::new(other, 1, 0)]);
+        assert_eq!(r.unwrap(), "Synced { status: Partial }");
+        assert_eq!(b.stream(other).unwrap().recv_offset(), 0);
+    });
+}
+
+#[test]
+fn a_sync_for_another_session_is_rejected_with_err_sync_rejected() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let (r, mut answer) = sync_to(a, b, [0xEE; 16], vec![SyncStream::new(id, 0, 0)]);
+        assert_eq!(r, Err(Error::SyncRejected), "{role}");
+        assert_eq!(Error::SyncRejected.code(), ErrorCode::SYNC_REJECTED);
+        // `b` answered REJECT, and `a` aborts the migration on it.
+        let mut out = Vec::new();
+        assert_eq!(
+            a.receive(&mut answer, Instant::now(), &mut out),
+            Err(Error::SyncRejected),
+            "{role}"
+        );
+    });
+}
+
+#[test]
+fn multiplexed_frames_feed_each_stream_in_turn() {
+    both_roles(|a, b, role| {
+        let x = a.open_stream().unwrap().stream_id;
+        let y = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(x, b"first ", false, &mut wire).unwrap();
+        a.send_multiplexed(&[(x, b"second"), (y, b"hello"), (x, b"!")], &mut wire)
+            .unwrap();
+        let mut out = Vec::new();
+        let mut rest = &mut wire[..];
+        let len = zp::record::unit_len(rest).unwrap().unwrap();
+        let (first, tail) = rest.split_at_mut(len);
+        b.receive(first, Instant::now(), &mut out).unwrap();
+        rest = tail;
+        let Event::Multiplexed { chunks } = b.receive(rest, Instant::now(), &mut out).unwrap()
+        else {
+            panic!("{role}")
+        };
+        let got: Vec<(u32, Vec<u8>)> = chunks
+            .map(|c| c.map(|c| (c.stream_id, c.payload.to_vec())).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (x, b"second".to_vec()),
+                (y, b"hello".to_vec()),
+                (x, b"!".to_vec())
+            ]
+        );
+        assert_eq!(b.stream(x).unwrap().recv_offset(), 13, "{role}");
+        assert_eq!(b.stream(y).unwrap().recv_offset(), 5);
+        assert_eq!(a.stream(x).unwrap().send_offset(), 13);
+
+        // All or nothing: a chunk for a stream `b` may not open refuses
+        // the whole frame and changes no stream.
+        let before: Vec<_> = b.streams().to_vec();
+        let own = b.open_stream().unwrap().stream_id;
+        let before_a = a.streams().to_vec();
+        assert_eq!(
+            a.send_multiplexed(&[(x, b"z"), (own, b"q")], &mut wire),
+            Err(Error::UnknownStream(own)),
+            "{role}: `a` does not know `b`'s stream"
+        );
+        assert_eq!(a.streams(), &before_a[..], "{role}: nothing reserved");
+        // The receiver too: a frame whose second chunk names a stream of
+        // `b`'s parity that `b` never opened.
+        let mut payload = Vec::new();
+        for (stream_id, bytes) in [(x, &b"z"[..]), (own + 2, &b"q"[..])] {
+            StreamChunk {
+                stream_id,
+                payload: bytes,
+            }
+            .encode(&mut payload);
+        }
+        let forged = Frame::Data(DataFrame {
+            stream_id: MULTIPLEXED,
+            seq: 0,
+            flags: 0,
+            payload: &payload,
+        });
+        wire.clear();
+        a.send_control(&forged, &mut wire).unwrap();
+        assert_eq!(
+            b.receive(&mut wire, Instant::now(), &mut out),
+            Err(Error::UnknownStream(own + 2)),
+            "{role}"
+        );
+        assert_eq!(
+            &b.streams()[..before.len()],
+            &before[..],
+            "{role}: no chunk applied"
+        );
+    });
+}
+
+#[test]
+fn plaintext_error_frames_arrive_outside_records() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"data", false, &mut wire).unwrap();
+        Connection::error_frame(ErrorCode::RATE_LIMITED, &mut wire);
+        assert_eq!(
+            wire.len(),
+            zp::record::unit_len(&wire).unwrap().unwrap() + 9
+        );
+        let (events, _) = deliver(b, &mut wire, Instant::now());
+        assert_eq!(events.len(), 2, "{role}");
+        assert_eq!(events[1], "PeerError(ErrorCode(8))", "{role}");
+        // The magic read as a record length is past the 16 MiB maximum,
+        // so the two can never be confused.
+        let magic = ErrorFrame::MAGIC.to_le_bytes();
+        assert_eq!(zp::record::unit_len(&magic), Ok(Some(9)));
+        assert!(zp::record::record_len(&magic).is_err());
+        assert!(u32::from_le_bytes(magic) as usize > zp::record::MAX_RECORD_LEN);
+        // A malformed ErrorFrame is refused, not taken for a record.
+        let mut bad = Vec::new();
+        Connection::error_frame(ErrorCode(0x0F), &mut bad);
+        assert_eq!(
+            b.receive(&mut bad, Instant::now(), &mut Vec::new()),
+            Err(Error::InvalidValue("error code"))
+        );
+    });
+}
