@@ -34,7 +34,9 @@ pub const MAX_RECORD_LEN: usize = 16 * 1024 * 1024;
 /// Bytes a record adds around its plaintext.
 pub const RECORD_OVERHEAD: usize = RECORD_HEADER_LEN + TAG_LEN;
 
-fn nonce(counter: u64) -> [u8; NONCE_LEN] {
+/// A record's AEAD nonce (§6.5.1): four zero bytes, then the counter as
+/// a little-endian u64.
+pub fn nonce(counter: u64) -> [u8; NONCE_LEN] {
     let mut n = [0u8; NONCE_LEN];
     n[4..].copy_from_slice(&counter.to_le_bytes());
     n

@@ -15,7 +15,9 @@ use crate::error::Error;
 use crate::frame::{CipherSuite, KnownFinish, KnownHello, KnownResponse, Version};
 use zeroize::Zeroizing;
 
-fn wrap_nonce(random: &[u8; 32]) -> [u8; NONCE_LEN] {
+/// The nonce that seals Known mode's ML-KEM key and ciphertext (§4.3.2):
+/// the first 12 bytes of SHA-256 of the server's random.
+pub fn wrap_nonce(random: &[u8; 32]) -> [u8; NONCE_LEN] {
     let digest = sha256(&[random]);
     digest[..NONCE_LEN].try_into().expect("12 bytes")
 }

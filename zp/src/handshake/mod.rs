@@ -10,6 +10,7 @@
 //! Both end in [`SessionKeys`], from the key schedule of zp-protocol.md.
 
 mod known;
+pub use known::wrap_nonce;
 mod stranger;
 
 pub use known::{ExpectKnownFinish, ExpectKnownResponse, KnownClient, KnownServer};
