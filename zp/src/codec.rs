@@ -14,14 +14,17 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf }
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len()
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         if n > self.buf.len() {
             return Err(Error::Truncated);
@@ -31,6 +34,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let bytes = self.take(N)?;
         let mut out = [0u8; N];
@@ -38,23 +42,28 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, Error> {
         Ok(self.array::<1>()?[0])
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, Error> {
         Ok(u16::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, Error> {
         Ok(u32::from_le_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn u64(&mut self) -> Result<u64, Error> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// Reads `n` bytes that the protocol reserves and requires to be zero.
+    #[inline]
     pub(crate) fn reserved(&mut self, n: usize) -> Result<(), Error> {
         if self.take(n)?.iter().any(|&b| b != 0) {
             return Err(Error::ReservedNonZero);
@@ -63,6 +72,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Succeeds only if every byte was consumed.
+    #[inline]
     pub(crate) fn finish(self) -> Result<(), Error> {
         if self.buf.is_empty() {
             Ok(())
@@ -74,26 +84,36 @@ impl<'a> Reader<'a> {
 
 /// Appending little-endian writers, in the style of rustls' codec.
 pub(crate) trait Put {
+    #[inline]
     fn put_u8(&mut self, v: u8);
+    #[inline]
     fn put_u16(&mut self, v: u16);
+    #[inline]
     fn put_u32(&mut self, v: u32);
+    #[inline]
     fn put_u64(&mut self, v: u64);
+    #[inline]
     fn put(&mut self, bytes: &[u8]);
 }
 
 impl Put for Vec<u8> {
+    #[inline]
     fn put_u8(&mut self, v: u8) {
         self.push(v);
     }
+    #[inline]
     fn put_u16(&mut self, v: u16) {
         self.extend_from_slice(&v.to_le_bytes());
     }
+    #[inline]
     fn put_u32(&mut self, v: u32) {
         self.extend_from_slice(&v.to_le_bytes());
     }
+    #[inline]
     fn put_u64(&mut self, v: u64) {
         self.extend_from_slice(&v.to_le_bytes());
     }
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }

@@ -37,6 +37,7 @@ impl<'a> DataFrame<'a> {
     /// The type byte.
     pub const TYPE: u8 = 0x40;
 
+    #[inline(always)]
     pub(super) fn read(r: &mut Reader<'a>) -> Result<Self, Error> {
         let stream_id = r.u32()?;
         let seq = r.u64()?;
@@ -67,6 +68,7 @@ impl<'a> DataFrame<'a> {
     }
 
     /// Appends the wire encoding to `out`.
+    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {
         self.encode_header(out);
         out.put(self.payload);
@@ -74,6 +76,7 @@ impl<'a> DataFrame<'a> {
 
     /// Appends everything but the payload: a sender that writes the payload
     /// straight into its record buffer uses this to avoid a copy.
+    #[inline(always)]
     pub fn encode_header(&self, out: &mut Vec<u8>) {
         prefix(out, Self::MAGIC, Self::TYPE);
         out.put_u32(self.stream_id);

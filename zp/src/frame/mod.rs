@@ -277,6 +277,7 @@ impl Frame<'_> {
 }
 
 /// A frame's magic and type byte.
+#[inline(always)]
 pub(crate) fn prefix(out: &mut Vec<u8>, m: u32, t: u8) {
     out.put_u32(m);
     out.put_u8(t);
