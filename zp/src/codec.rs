@@ -84,15 +84,10 @@ impl<'a> Reader<'a> {
 
 /// Appending little-endian writers, in the style of rustls' codec.
 pub(crate) trait Put {
-    #[inline]
     fn put_u8(&mut self, v: u8);
-    #[inline]
     fn put_u16(&mut self, v: u16);
-    #[inline]
     fn put_u32(&mut self, v: u32);
-    #[inline]
     fn put_u64(&mut self, v: u64);
-    #[inline]
     fn put(&mut self, bytes: &[u8]);
 }
 
