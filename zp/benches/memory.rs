@@ -52,11 +52,14 @@ fn main() {
             continue;
         }
         if let Kind::Bytes(measure) = bench.kind {
-            println!("memory/{:<28} {:>6} B", bench.name, measure());
+            println!(
+                "memory/{:<28} {:>6} B",
+                bench.name,
+                measure(zp::crypto::default_provider())
+            );
             #[cfg(feature = "aws-lc")]
             {
-                use zp::crypto::{Provider, with_provider};
-                let bytes = with_provider(Provider::RustCrypto, measure);
+                let bytes = measure(zp::crypto::rustcrypto());
                 println!("memory_rustcrypto/{:<17} {:>6} B", bench.name, bytes);
             }
         }

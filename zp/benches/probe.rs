@@ -122,8 +122,11 @@ fn run(r: &Request) -> Result<Option<Reply>, Failure> {
         })
     };
     let setup = match bench.kind {
-        Kind::Bytes(measure) => return Ok(reply(Body::Bytes(Bytes { bytes: measure() }))),
-        Kind::Time(setup) => setup,
+        Kind::Bytes(measure) => {
+            let bytes = measure(zp::crypto::default_provider());
+            return Ok(reply(Body::Bytes(Bytes { bytes })));
+        }
+        Kind::Time(setup) => move || setup(zp::crypto::default_provider()),
     };
     Ok(match &r.instrument {
         // dhat must be running before setup, so `alloc` builds its own routine.
@@ -338,7 +341,7 @@ fn pprof(routine: &mut dyn FnMut(), seconds: f64, frequency: u32) -> Result<Ppro
     })
 }
 
-fn alloc(setup: fn() -> suite::Routine, iters: u64, dhat_out: Option<&str>) -> Alloc {
+fn alloc(setup: impl FnOnce() -> suite::Routine, iters: u64, dhat_out: Option<&str>) -> Alloc {
     let path = dhat_out.map_or_else(
         || {
             std::env::temp_dir()

@@ -91,11 +91,22 @@ impl RecordSealer {
 
     /// A sealer whose next record uses `counter` (used when resuming).
     pub fn with_counter(aead: AeadAlgorithm, key: &Key32, epoch: u32, counter: u64) -> Self {
+        Self::from_key(AeadKey::new(aead, key), epoch, counter)
+    }
+
+    /// A sealer on an expanded key (and so on its provider, which later
+    /// epochs' keys come from too).
+    pub fn from_key(key: AeadKey, epoch: u32, counter: u64) -> Self {
         RecordSealer {
-            key: AeadKey::new(aead, key),
+            key,
             epoch,
             next_counter: counter,
         }
+    }
+
+    /// The provider its keys come from.
+    pub fn provider(&self) -> crate::crypto::Provider {
+        self.key.provider()
     }
 
     /// The key epoch this sealer writes.
@@ -112,7 +123,7 @@ impl RecordSealer {
     /// same key relabelled (counter continues, so no nonce repeats).
     pub fn rekey(&mut self, aead: AeadAlgorithm, key: Option<&Key32>, epoch: u32) {
         if let Some(key) = key {
-            self.key = AeadKey::new(aead, key);
+            self.key = AeadKey::with_provider(self.key.provider(), aead, key);
             self.next_counter = 0;
         }
         self.epoch = epoch;
@@ -227,9 +238,15 @@ impl RecordOpener {
 
     /// An opener accepting counters from `counter` on (used when resuming).
     pub fn with_counter(aead: AeadAlgorithm, key: &Key32, epoch: u32, counter: u64) -> Self {
+        Self::from_key(AeadKey::new(aead, key), epoch, counter)
+    }
+
+    /// An opener on an expanded key (and so on its provider, which later
+    /// epochs' keys come from too).
+    pub fn from_key(key: AeadKey, epoch: u32, counter: u64) -> Self {
         RecordOpener {
             current: OpenKey {
-                key: AeadKey::new(aead, key),
+                key,
                 epoch,
                 next_counter: counter,
             },
@@ -251,9 +268,10 @@ impl RecordOpener {
     /// Accepts records under `epoch` too: with a new key (counters from 0)
     /// or, for a direction the update did not rotate, the current key.
     pub fn install_next(&mut self, aead: AeadAlgorithm, key: Option<&Key32>, epoch: u32) {
+        let provider = self.current.key.provider();
         self.next = Some(match key {
             Some(key) => Next::Key(OpenKey {
-                key: AeadKey::new(aead, key),
+                key: AeadKey::with_provider(provider, aead, key),
                 epoch,
                 next_counter: 0,
             }),

@@ -19,7 +19,7 @@
 //! (a retransmission, spec §4.6.4 "Retry Idempotency") is acknowledged
 //! again and changes nothing, and so is a repeated Ack.
 
-use crate::crypto::{Key32, hkdf_sha256};
+use crate::crypto::{AeadKey, Key32, Provider};
 use crate::error::Error;
 use crate::frame::{CipherSuite, KeyDirection, KeyUpdate, KeyUpdateAck, Version};
 use crate::handshake::{Role, SessionKeys};
@@ -35,13 +35,13 @@ struct Rotation {
     next_secret: Key32,
 }
 
-fn rotate(current: &Key32, session_id: &[u8; 16], epoch: u32) -> Rotation {
+fn rotate(provider: Provider, current: &Key32, session_id: &[u8; 16], epoch: u32) -> Rotation {
     let mut salt = [0u8; 20];
     salt[..16].copy_from_slice(session_id);
     salt[16..].copy_from_slice(&epoch.to_le_bytes());
     let derive = |info: &[u8]| {
         let mut k = zeroize::Zeroizing::new([0u8; 32]);
-        hkdf_sha256(current.expose(), &salt, info, &mut k[..]);
+        provider.hkdf_sha256(current.expose(), &salt, info, &mut k[..]);
         Key32::new(*k)
     };
     Rotation {
@@ -118,6 +118,7 @@ impl Session {
             Role::Server => (keys.server_to_client.clone(), keys.client_to_server.clone()),
         };
         Self::from_snapshot(
+            keys.provider,
             SessionSnapshot {
                 role: keys.role,
                 cipher: keys.cipher,
@@ -133,12 +134,13 @@ impl Session {
         )
     }
 
-    /// A session restored from a snapshot.
-    pub fn from_snapshot(s: SessionSnapshot, version: Version) -> Self {
+    /// A session restored from a snapshot, on `provider`.
+    pub fn from_snapshot(provider: Provider, s: SessionSnapshot, version: Version) -> Self {
         let aead = s.cipher.aead();
+        let key = |k| AeadKey::with_provider(provider, aead, k);
         Session {
-            sealer: RecordSealer::with_counter(aead, &s.send_key, s.key_epoch, s.send_nonce),
-            opener: RecordOpener::with_counter(aead, &s.recv_key, s.key_epoch, s.recv_nonce),
+            sealer: RecordSealer::from_key(key(&s.send_key), s.key_epoch, s.send_nonce),
+            opener: RecordOpener::from_key(key(&s.recv_key), s.key_epoch, s.recv_nonce),
             role: s.role,
             version,
             cipher: s.cipher,
@@ -169,6 +171,11 @@ impl Session {
             recv_nonce: self.opener.next_counter(),
             key_epoch: self.epoch,
         })
+    }
+
+    /// The provider the session's records and rotations run on.
+    pub fn provider(&self) -> Provider {
+        self.sealer.provider()
     }
 
     /// This side's role.
@@ -271,7 +278,12 @@ impl Session {
             return Err(Error::KeyUpdatePending);
         }
         let epoch = self.epoch.checked_add(1).ok_or(Error::EpochMismatch)?;
-        let rotation = rotate(&self.current_secret, &self.session_id, epoch);
+        let rotation = rotate(
+            self.provider(),
+            &self.current_secret,
+            &self.session_id,
+            epoch,
+        );
         let (send, recv) = self.mine(&rotation);
         let (rotates_send, rotates_recv) = self.rotates(direction);
         self.accept_recv(rotates_recv.then(|| recv.clone()), epoch);
@@ -320,7 +332,12 @@ impl Session {
                     return Err(Error::EpochMismatch);
                 }
                 let epoch = update.key_epoch;
-                let rotation = rotate(&self.current_secret, &self.session_id, epoch);
+                let rotation = rotate(
+                    self.provider(),
+                    &self.current_secret,
+                    &self.session_id,
+                    epoch,
+                );
                 let (send, recv) = self.mine(&rotation);
                 self.switch_send(rotates_send.then_some(send), epoch);
                 self.accept_recv(rotates_recv.then_some(recv), epoch);

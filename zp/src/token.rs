@@ -81,9 +81,19 @@ const fn plain_len(streams: usize) -> usize {
 pub struct TokenKey(AeadKey);
 
 impl TokenKey {
-    /// A token key from 32 secret bytes.
+    /// A token key from 32 secret bytes, on the build's default provider.
     pub fn new(key: &Key32) -> Self {
-        TokenKey(AeadKey::new(AeadAlgorithm::Aes256Gcm, key))
+        Self::with_provider(crate::crypto::default_provider(), key)
+    }
+
+    /// A token key from 32 secret bytes on `provider`; sessions a token
+    /// opener resumes with it run on that provider too.
+    pub fn with_provider(provider: crate::crypto::Provider, key: &Key32) -> Self {
+        TokenKey(AeadKey::with_provider(
+            provider,
+            AeadAlgorithm::Aes256Gcm,
+            key,
+        ))
     }
 }
 
@@ -350,7 +360,7 @@ impl TokenOpener {
             ..snapshot
         };
         Ok(Connection::from_parts(
-            Session::from_snapshot(snapshot, Version::V1_0),
+            Session::from_snapshot(self.key.0.provider(), snapshot, Version::V1_0),
             streams,
             path,
         ))

@@ -37,11 +37,8 @@ fn every_corpus_file_runs_clean_through_its_target() {
 #[test]
 fn the_seed_corpus_is_the_test_vectors() {
     let write = std::env::var_os("ZP_WRITE_SEEDS").is_some();
-    // The seeds come from seeded randomness, which only the RustCrypto
-    // provider takes (aws-lc draws ML-KEM's from its own DRBG), so they
-    // are generated there in every build.
-    let seeds = zp::crypto::with_provider(zp::crypto::Provider::RustCrypto, fuzzing::seeds);
-    for (target, name, bytes) in seeds {
+    // `seeds` runs its handshakes on the RustCrypto provider in every build.
+    for (target, name, bytes) in fuzzing::seeds() {
         if target == "frame" {
             zp::parse_frame(&bytes).unwrap_or_else(|e| panic!("seed {name} does not parse: {e}"));
         }

@@ -133,6 +133,7 @@ fn negotiation_picks_highest_common_version_and_refuses_downgrades() {
         min_version: v(1, 0),
         ciphers: vec![CipherSuite::ZP_PQC_1],
         min_cipher: None,
+        provider: zp::crypto::default_provider(),
     };
     let server = ServerConfig {
         versions: vec![v(1, 0), v(1, 1)],
@@ -180,11 +181,85 @@ fn negotiation_picks_highest_common_version_and_refuses_downgrades() {
         StrangerServer::accept(&only_pqc2, &hello, &mut rng).unwrap_err(),
         Error::NoCommonCipher
     );
-    let bad = ClientConfig::with_cipher(CipherSuite::ZP_CLASSICAL_2);
+    let bad = ClientConfig::with_cipher(CipherSuite(0x12));
     assert_eq!(
         StrangerClient::start(&bad, &mut rng).unwrap_err(),
-        Error::UnsupportedCipher(0x11)
+        Error::UnsupportedCipher(0x12)
     );
+}
+
+/// Appendix A's ZP_CLASSICAL_2: ECDH on P-256 and AES-256-GCM, on every
+/// provider in both roles; the hello's one 32-byte share is a P-256 x
+/// coordinate exactly when the client offers nothing else.
+#[test]
+fn classical_2_negotiates_p256_and_never_mixes_key_shares() {
+    let mut rng = system_rng();
+    for p in zp::crypto::all_providers() {
+        let client = ClientConfig::with_cipher(CipherSuite::ZP_CLASSICAL_2).with_provider(*p);
+        let server = ServerConfig::default().with_provider(*p);
+        let (c, hello) = StrangerClient::start(&client, &mut rng).unwrap();
+        let hello = ClientHello::parse(&hello.to_bytes()).unwrap();
+        let (s, reply) = StrangerServer::accept(&server, &hello, &mut rng).unwrap();
+        let reply_bytes = reply.to_bytes();
+        assert_eq!(reply_bytes.len(), 74, "no ML-KEM key, as ZP_CLASSICAL_1");
+        let reply = ServerHello::parse(&reply_bytes).unwrap();
+        assert_eq!(reply.cipher, CipherSuite::ZP_CLASSICAL_2);
+        let (ck, finish) = c.receive(&reply, &mut rng).unwrap();
+        assert_eq!(finish.to_bytes().len(), 7);
+        let sk = s
+            .receive(&ClientFinish::parse(&finish.to_bytes()).unwrap())
+            .unwrap();
+        assert!(ck.matches_peer(&sk), "{}", p.name());
+        assert_eq!(ck.cipher(), CipherSuite::ZP_CLASSICAL_2);
+        // Its records are AES-256-GCM.
+        assert_eq!(ck.cipher().aead(), zp::crypto::AeadAlgorithm::Aes256Gcm);
+
+        // A client cannot offer it with an X25519 suite: one share field.
+        let mixed = ClientConfig {
+            ciphers: vec![CipherSuite::ZP_CLASSICAL_2, CipherSuite::ZP_PQC_1],
+            ..ClientConfig::default()
+        };
+        assert!(matches!(
+            StrangerClient::start(&mixed, &mut rng),
+            Err(Error::InvalidValue(_))
+        ));
+        // A server given such an offer (another implementation's) reads an
+        // X25519 share and never selects ZP_CLASSICAL_2, even if preferred.
+        let (_, mut x25519_hello) =
+            StrangerClient::start(&ClientConfig::default(), &mut rng).unwrap();
+        x25519_hello.ciphers = vec![CipherSuite::ZP_CLASSICAL_2, CipherSuite::ZP_PQC_1];
+        let prefers_p256 = ServerConfig {
+            ciphers: vec![CipherSuite::ZP_CLASSICAL_2, CipherSuite::ZP_PQC_1],
+            ..server.clone()
+        };
+        let (_, reply) = StrangerServer::accept(&prefers_p256, &x25519_hello, &mut rng).unwrap();
+        assert_eq!(reply.cipher, CipherSuite::ZP_PQC_1);
+        // A P-256-only offer to a server without the suite finds nothing.
+        let no_p256 = ServerConfig {
+            ciphers: vec![CipherSuite::ZP_PQC_1, CipherSuite::ZP_CLASSICAL_1],
+            ..server.clone()
+        };
+        assert_eq!(
+            StrangerServer::accept(&no_p256, &hello, &mut rng).unwrap_err(),
+            Error::NoCommonCipher
+        );
+        // A ServerHello that selects ZP_CLASSICAL_2 for an X25519 share
+        // (an attacker's rewrite) is refused before any key agreement.
+        let (c, x_hello) = StrangerClient::start(
+            &ClientConfig {
+                ciphers: vec![CipherSuite::ZP_CLASSICAL_1],
+                ..ClientConfig::default()
+            },
+            &mut rng,
+        )
+        .unwrap();
+        let (_, mut reply) = StrangerServer::accept(&server, &x_hello, &mut rng).unwrap();
+        reply.cipher = CipherSuite::ZP_CLASSICAL_2;
+        assert_eq!(
+            c.receive(&reply, &mut rng).unwrap_err(),
+            Error::CipherDowngrade
+        );
+    }
 }
 
 #[test]
@@ -430,64 +505,55 @@ fn bad_tokens_are_refused() {
 
 /// A client on one provider and a server on the other agree, in both
 /// directions, for every suite: the providers are interchangeable on the
-/// wire. Each side's steps run under its own provider, so its keys and
-/// secrets come from it.
+/// wire. Each side's provider is chosen in its configuration.
 #[cfg(feature = "aws-lc")]
 #[test]
 fn handshakes_interoperate_across_providers() {
-    use zp::crypto::{Provider, with_provider};
+    use zp::crypto::{aws_lc, rustcrypto};
     let mut rng = system_rng();
-    for (client_p, server_p) in [
-        (Provider::RustCrypto, Provider::AwsLc),
-        (Provider::AwsLc, Provider::RustCrypto),
-    ] {
+    for (client_p, server_p) in [(rustcrypto(), aws_lc()), (aws_lc(), rustcrypto())] {
+        let server_cfg = ServerConfig::default().with_provider(server_p);
         for cipher in [
             CipherSuite::ZP_PQC_1,
             CipherSuite::ZP_PQC_2,
             CipherSuite::ZP_CLASSICAL_1,
+            CipherSuite::ZP_CLASSICAL_2,
         ] {
-            let (client, hello) = with_provider(client_p, || {
-                StrangerClient::start(&ClientConfig::with_cipher(cipher), &mut rng)
-            })
-            .unwrap();
+            let client_cfg = ClientConfig::with_cipher(cipher).with_provider(client_p);
+            let (client, hello) = StrangerClient::start(&client_cfg, &mut rng).unwrap();
             let hello = ClientHello::parse(&hello.to_bytes()).unwrap();
-            let (server, reply) = with_provider(server_p, || {
-                StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng)
-            })
-            .unwrap();
+            let (server, reply) = StrangerServer::accept(&server_cfg, &hello, &mut rng).unwrap();
             let reply = ServerHello::parse(&reply.to_bytes()).unwrap();
-            let (ck, finish) =
-                with_provider(client_p, || client.receive(&reply, &mut rng)).unwrap();
+            assert_eq!(reply.cipher, cipher);
+            let (ck, finish) = client.receive(&reply, &mut rng).unwrap();
             let finish = ClientFinish::parse(&finish.to_bytes()).unwrap();
-            let sk = with_provider(server_p, || server.receive(&finish)).unwrap();
+            let sk = server.receive(&finish).unwrap();
             assert!(
                 ck.matches_peer(&sk),
-                "{client_p:?} client, {server_p:?} server, {cipher:?}"
+                "{} client, {} server, {cipher:?}",
+                client_p.name(),
+                server_p.name()
             );
+            assert_eq!((ck.provider(), sk.provider()), (client_p, server_p));
         }
         // The Known handshake: SPAKE2+ then ML-KEM sealed with AES-GCM.
         let client_secret = secret(b"correct horse battery staple");
         let record = client_secret.verifier_record();
-        let cfg = ClientConfig::with_cipher(CipherSuite::ZP_PQC_1);
-        let (client, hello) = with_provider(client_p, || {
-            KnownClient::start(&cfg, &client_secret, &mut rng)
-        })
-        .unwrap();
+        let cfg = ClientConfig::with_cipher(CipherSuite::ZP_PQC_1).with_provider(client_p);
+        let (client, hello) = KnownClient::start(&cfg, &client_secret, &mut rng).unwrap();
         let hello = KnownHello::parse(&hello.to_bytes()).unwrap();
-        let (server, resp) = with_provider(server_p, || {
-            KnownServer::accept(&ServerConfig::default(), &record, &hello, &mut rng)
-        })
-        .unwrap();
+        let (server, resp) = KnownServer::accept(&server_cfg, &record, &hello, &mut rng).unwrap();
         let resp = KnownResponse::parse(&resp.to_bytes()).unwrap();
-        let (ck, finish) = with_provider(client_p, || client.receive(&resp, &mut rng)).unwrap();
+        let (ck, finish) = client.receive(&resp, &mut rng).unwrap();
         let finish_bytes = finish.to_bytes();
-        let sk = with_provider(server_p, || {
-            server.receive(&KnownFinish::parse(&finish_bytes).unwrap())
-        })
-        .unwrap();
+        let sk = server
+            .receive(&KnownFinish::parse(&finish_bytes).unwrap())
+            .unwrap();
         assert!(
             ck.matches_peer(&sk),
-            "known handshake, {client_p:?} client, {server_p:?} server"
+            "known handshake, {} client, {} server",
+            client_p.name(),
+            server_p.name()
         );
     }
 }

@@ -179,7 +179,7 @@ fn s7_2_known_mode_handshake_nonce() {
         .try_into()
         .unwrap();
     // "SHA-256(server_random)[0:12]", computed and pinned.
-    let digest = zp::crypto::sha256(&[&random]);
+    let digest = zp::crypto::default_provider().sha256(&[&random]);
     assert_eq!(digest.to_vec(), h(PINNED_7_2_SHA256));
     assert_eq!(
         zp::handshake::wrap_nonce(&random).to_vec(),

@@ -12,8 +12,8 @@ use rand::rngs::StdRng;
 use std::hint::black_box;
 use zp::connection::{Connection, PathInfo};
 use zp::crypto::{
-    AeadAlgorithm, AeadKey, KemAlgorithm, KemSecret, Key32, PasswordSecret, X25519Secret,
-    hkdf_sha256, kem_encapsulate,
+    AeadAlgorithm, AeadKey, EcdhSecret, Group, KemAlgorithm, KemSecret, Key32, PasswordSecret,
+    Provider,
 };
 use zp::frame::{
     ClientFinish, ClientHello, DataFrame, Frame, KnownFinish, KnownHello, KnownResponse,
@@ -59,10 +59,10 @@ pub type Routine = Box<dyn FnMut()>;
 
 /// What a benchmark measures.
 pub enum Kind {
-    /// Time per call of the routine that `setup` returns.
-    Time(fn() -> Routine),
-    /// A size in bytes, measured once.
-    Bytes(fn() -> u64),
+    /// Time per call of the routine that `setup` returns, on a provider.
+    Time(fn(Provider) -> Routine),
+    /// A size in bytes, measured once, on a provider.
+    Bytes(fn(Provider) -> u64),
 }
 
 pub struct Bench {
@@ -201,7 +201,7 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
     let mut group = c.benchmark_group(category.as_str());
     for bench in all().iter().filter(|b| b.category == category) {
         if let Kind::Time(setup) = bench.kind {
-            let mut routine = setup();
+            let mut routine = setup(zp::crypto::default_provider());
             group.bench_function(bench.name, |b| b.iter(&mut routine));
         }
     }
@@ -211,14 +211,11 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
     // so one run compares the providers.
     #[cfg(feature = "aws-lc")]
     {
-        use zp::crypto::{Provider, with_provider};
         let mut group = c.benchmark_group(format!("{}_rustcrypto", category.as_str()));
         for bench in all().iter().filter(|b| b.category == category) {
             if let Kind::Time(setup) = bench.kind {
-                let mut routine = with_provider(Provider::RustCrypto, setup);
-                group.bench_function(bench.name, |b| {
-                    b.iter(|| with_provider(Provider::RustCrypto, &mut routine))
-                });
+                let mut routine = setup(zp::crypto::rustcrypto());
+                group.bench_function(bench.name, |b| b.iter(&mut routine));
             }
         }
         group.finish();
@@ -227,29 +224,30 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
 
 // --- crypto ---------------------------------------------------------------
 
-fn x25519_keygen() -> Routine {
+fn x25519_keygen(p: Provider) -> Routine {
     let mut rng = rng();
     Box::new(move || {
-        let secret = X25519Secret::generate(&mut rng);
+        let secret = EcdhSecret::generate(p, Group::X25519, &mut rng);
         black_box(secret.public_key());
     })
 }
 
-fn x25519_dh() -> Routine {
+fn x25519_dh(p: Provider) -> Routine {
     let mut rng = rng();
-    let secret = X25519Secret::generate(&mut rng);
-    let peer = X25519Secret::generate(&mut rng).public_key();
+    let secret = EcdhSecret::generate(p, Group::X25519, &mut rng);
+    let peer = EcdhSecret::generate(p, Group::X25519, &mut rng).public_key();
     Box::new(move || {
         black_box(secret.diffie_hellman(black_box(&peer)).unwrap());
     })
 }
 
-fn mlkem768_keygen() -> Routine {
+fn mlkem768_keygen(p: Provider) -> Routine {
     let mut rng = rng();
     let mut public = Vec::with_capacity(KemAlgorithm::MlKem768.public_key_len());
     Box::new(move || {
         public.clear();
         black_box(KemSecret::generate(
+            p,
             KemAlgorithm::MlKem768,
             &mut rng,
             &mut public,
@@ -257,30 +255,34 @@ fn mlkem768_keygen() -> Routine {
     })
 }
 
-fn mlkem768_encap() -> Routine {
+fn mlkem768_encap(p: Provider) -> Routine {
     let mut rng = rng();
     let mut public = Vec::new();
-    let _secret = KemSecret::generate(KemAlgorithm::MlKem768, &mut rng, &mut public);
+    let _secret = KemSecret::generate(p, KemAlgorithm::MlKem768, &mut rng, &mut public);
     let mut ct = Vec::with_capacity(KemAlgorithm::MlKem768.ciphertext_len());
     Box::new(move || {
         ct.clear();
-        black_box(kem_encapsulate(KemAlgorithm::MlKem768, &public, &mut rng, &mut ct).unwrap());
+        black_box(
+            p.kem_encapsulate(KemAlgorithm::MlKem768, &public, &mut rng, &mut ct)
+                .unwrap(),
+        );
     })
 }
 
-fn mlkem768_decap() -> Routine {
+fn mlkem768_decap(p: Provider) -> Routine {
     let mut rng = rng();
     let mut public = Vec::new();
-    let secret = KemSecret::generate(KemAlgorithm::MlKem768, &mut rng, &mut public);
+    let secret = KemSecret::generate(p, KemAlgorithm::MlKem768, &mut rng, &mut public);
     let mut ct = Vec::new();
-    kem_encapsulate(KemAlgorithm::MlKem768, &public, &mut rng, &mut ct).unwrap();
+    p.kem_encapsulate(KemAlgorithm::MlKem768, &public, &mut rng, &mut ct)
+        .unwrap();
     Box::new(move || {
         black_box(secret.decapsulate(black_box(&ct)).unwrap());
     })
 }
 
-fn aead(alg: AeadAlgorithm, len: usize) -> Routine {
-    let key = AeadKey::new(alg, &Key32::new([0x42; 32]));
+fn aead(p: Provider, alg: AeadAlgorithm, len: usize) -> Routine {
+    let key = AeadKey::with_provider(p, alg, &Key32::new([0x42; 32]));
     let mut buf = vec![0x5a; len];
     let nonce = [0u8; 12];
     Box::new(move || {
@@ -288,27 +290,27 @@ fn aead(alg: AeadAlgorithm, len: usize) -> Routine {
     })
 }
 
-fn chacha_1k() -> Routine {
-    aead(AeadAlgorithm::ChaCha20Poly1305, 1024)
+fn chacha_1k(p: Provider) -> Routine {
+    aead(p, AeadAlgorithm::ChaCha20Poly1305, 1024)
 }
-fn chacha_64k() -> Routine {
-    aead(AeadAlgorithm::ChaCha20Poly1305, 64 * 1024)
+fn chacha_64k(p: Provider) -> Routine {
+    aead(p, AeadAlgorithm::ChaCha20Poly1305, 64 * 1024)
 }
-fn aes_1k() -> Routine {
-    aead(AeadAlgorithm::Aes256Gcm, 1024)
+fn aes_1k(p: Provider) -> Routine {
+    aead(p, AeadAlgorithm::Aes256Gcm, 1024)
 }
-fn aes_64k() -> Routine {
-    aead(AeadAlgorithm::Aes256Gcm, 64 * 1024)
+fn aes_64k(p: Provider) -> Routine {
+    aead(p, AeadAlgorithm::Aes256Gcm, 64 * 1024)
 }
 
 /// The handshake's key derivation: 64 bytes of session keys from a hybrid
 /// shared secret and both randoms.
-fn hkdf_derive() -> Routine {
+fn hkdf_derive(p: Provider) -> Routine {
     let ikm = [0x11u8; 64];
     let salt = [0x22u8; 64];
     Box::new(move || {
         let mut okm = [0u8; 64];
-        hkdf_sha256(black_box(&ikm), &salt, b"zp-session-keys", &mut okm);
+        p.hkdf_sha256(black_box(&ikm), &salt, b"zp-session-keys", &mut okm);
         black_box(okm);
     })
 }
@@ -316,9 +318,13 @@ fn hkdf_derive() -> Routine {
 // --- handshake ------------------------------------------------------------
 
 /// Both sides of a Stranger handshake, exchanging serialized bytes only.
-pub fn stranger_handshake(cipher: CipherSuite, rng: &mut StdRng) -> (SessionKeys, SessionKeys) {
-    let client_cfg = ClientConfig::with_cipher(cipher);
-    let server_cfg = ServerConfig::default();
+pub fn stranger_handshake(
+    p: Provider,
+    cipher: CipherSuite,
+    rng: &mut StdRng,
+) -> (SessionKeys, SessionKeys) {
+    let client_cfg = ClientConfig::with_cipher(cipher).with_provider(p);
+    let server_cfg = ServerConfig::default().with_provider(p);
     let (client, hello) = StrangerClient::start(&client_cfg, rng).unwrap();
     let hello = ClientHello::parse(&hello.to_bytes()).unwrap();
     let (server, reply) = StrangerServer::accept(&server_cfg, &hello, rng).unwrap();
@@ -329,21 +335,21 @@ pub fn stranger_handshake(cipher: CipherSuite, rng: &mut StdRng) -> (SessionKeys
     (client_keys, server_keys)
 }
 
-fn stranger_pqc1() -> Routine {
+fn stranger_pqc1(p: Provider) -> Routine {
     let mut rng = rng();
     Box::new(move || {
-        black_box(stranger_handshake(CipherSuite::ZP_PQC_1, &mut rng));
+        black_box(stranger_handshake(p, CipherSuite::ZP_PQC_1, &mut rng));
     })
 }
 
-fn stranger_classical() -> Routine {
+fn stranger_classical(p: Provider) -> Routine {
     let mut rng = rng();
     Box::new(move || {
-        black_box(stranger_handshake(CipherSuite::ZP_CLASSICAL_1, &mut rng));
+        black_box(stranger_handshake(p, CipherSuite::ZP_CLASSICAL_1, &mut rng));
     })
 }
 
-fn known_pqc1() -> Routine {
+fn known_pqc1(p: Provider) -> Routine {
     let mut rng = rng();
     // Registration (the password hash) happens once, not per handshake.
     let secret = PasswordSecret::derive(
@@ -353,8 +359,8 @@ fn known_pqc1() -> Routine {
         10_000,
     );
     let record = secret.verifier_record();
-    let client_cfg = ClientConfig::default();
-    let server_cfg = ServerConfig::default();
+    let client_cfg = ClientConfig::default().with_provider(p);
+    let server_cfg = ServerConfig::default().with_provider(p);
     Box::new(move || {
         let (client, hello) = KnownClient::start(&client_cfg, &secret, &mut rng).unwrap();
         let hello = KnownHello::parse(&hello.to_bytes()).unwrap();
@@ -367,8 +373,8 @@ fn known_pqc1() -> Routine {
 }
 
 /// A client connection with `streams` open streams and a little traffic.
-pub fn client_connection(streams: usize, rng: &mut StdRng) -> Connection {
-    let (client_keys, _) = stranger_handshake(CipherSuite::ZP_PQC_1, rng);
+pub fn client_connection(p: Provider, streams: usize, rng: &mut StdRng) -> Connection {
+    let (client_keys, _) = stranger_handshake(p, CipherSuite::ZP_PQC_1, rng);
     let mut conn = Connection::new(client_keys, PathInfo::default());
     let mut sink = Vec::new();
     for _ in 0..streams {
@@ -378,34 +384,35 @@ pub fn client_connection(streams: usize, rng: &mut StdRng) -> Connection {
     conn
 }
 
-fn session_resume() -> Routine {
+fn session_resume(p: Provider) -> Routine {
     let mut rng = rng();
-    let conn = client_connection(1, &mut rng);
+    let conn = client_connection(p, 1, &mut rng);
     let key = Key32::new([0x77; 32]);
-    let token = seal_token(&TokenKey::new(&key), conn, NOW, &mut rng).unwrap();
+    let token = seal_token(&TokenKey::with_provider(p, &key), conn, NOW, &mut rng).unwrap();
     Box::new(move || {
         // A fresh opener each time: a token resumes only once per opener.
-        let mut opener = TokenOpener::new(TokenKey::new(&key));
+        let mut opener = TokenOpener::new(TokenKey::with_provider(p, &key));
         black_box(opener.resume(black_box(&token), NOW + 60).unwrap());
     })
 }
 
 // --- datapath -------------------------------------------------------------
 
-fn record(len: usize) -> Routine {
+fn record(p: Provider, len: usize) -> Routine {
     let key = Key32::new([0x42; 32]);
-    let mut sealer = RecordSealer::new(CipherSuite::ZP_PQC_1.aead(), &key, 0);
+    let aead = CipherSuite::ZP_PQC_1.aead();
+    let mut sealer = RecordSealer::from_key(AeadKey::with_provider(p, aead, &key), 0, 0);
     let mut buf = vec![0x5a; len + RECORD_OVERHEAD];
     Box::new(move || {
         sealer.seal_in_place(black_box(&mut buf)).unwrap();
     })
 }
 
-fn record_1k() -> Routine {
-    record(1024)
+fn record_1k(p: Provider) -> Routine {
+    record(p, 1024)
 }
-fn record_64k() -> Routine {
-    record(64 * 1024)
+fn record_64k(p: Provider) -> Routine {
+    record(p, 64 * 1024)
 }
 
 const FRAME_PAYLOAD: [u8; 1024] = [0x33; 1024];
@@ -419,14 +426,14 @@ fn data_frame() -> DataFrame<'static> {
     }
 }
 
-fn parse_data_frame() -> Routine {
+fn parse_data_frame(_: Provider) -> Routine {
     let bytes = Frame::Data(data_frame()).to_bytes();
     Box::new(move || {
         black_box(parse_frame(black_box(&bytes)).unwrap());
     })
 }
 
-fn serialize_data_frame() -> Routine {
+fn serialize_data_frame(_: Provider) -> Routine {
     let frame = Frame::Data(data_frame());
     let mut out = Vec::with_capacity(2048);
     Box::new(move || {
@@ -438,19 +445,19 @@ fn serialize_data_frame() -> Routine {
 
 // --- memory ---------------------------------------------------------------
 
-fn connection_state_size() -> u64 {
-    let conn = client_connection(1, &mut rng());
+fn connection_state_size(p: Provider) -> u64 {
+    let conn = client_connection(p, 1, &mut rng());
     conn.memory_footprint() as u64
 }
 
-fn stream_state_size() -> u64 {
+fn stream_state_size(_: Provider) -> u64 {
     // Streams own no heap.
     size_of::<zp::stream::Stream>() as u64
 }
 
-fn state_token_size() -> u64 {
+fn state_token_size(p: Provider) -> u64 {
     let mut rng = rng();
-    let conn = client_connection(1, &mut rng);
-    let key = TokenKey::new(&Key32::new([0x77; 32]));
+    let conn = client_connection(p, 1, &mut rng);
+    let key = TokenKey::with_provider(p, &Key32::new([0x77; 32]));
     seal_token(&key, conn, NOW, &mut rng).unwrap().len() as u64
 }

@@ -8,20 +8,107 @@
 //! - An AEAD key's expanded schedule lives in aws-lc's C context, which
 //!   `heap_bytes` cannot see; it reports the Rust-side object only.
 
-use super::{AeadAlgorithm, KemAlgorithm, Key32, NONCE_LEN, TAG_LEN};
+use super::{
+    AeadAlgorithm, AeadCipher, Agreement, CryptoProvider, Decapsulator, DynRng, Group,
+    KemAlgorithm, Key32, NONCE_LEN, TAG_LEN,
+};
 use crate::error::Error;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey, X25519};
+use aws_lc_rs::agreement::{self, ECDH_P256, PrivateKey, UnparsedPublicKey, X25519};
 use aws_lc_rs::kem::{Ciphertext, DecapsulationKey, EncapsulationKey, ML_KEM_768, ML_KEM_1024};
 use aws_lc_rs::{digest, hkdf};
 
-pub(super) struct AeadKey {
+/// The aws-lc provider (see [`super::aws_lc()`]).
+#[derive(Debug)]
+pub(super) struct AwsLc;
+
+impl CryptoProvider for AwsLc {
+    fn name(&self) -> &'static str {
+        "aws-lc"
+    }
+
+    fn aead(&self, algorithm: AeadAlgorithm, key: &[u8; 32]) -> Box<dyn AeadCipher> {
+        Box::new(AeadKey::new(algorithm, key))
+    }
+
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for p in parts {
+            ctx.update(p);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        out
+    }
+
+    fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], okm: &mut [u8]) {
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
+        let info = [info];
+        prk.expand(&info, Len(okm.len()))
+            .and_then(|o| o.fill(okm))
+            .expect("HKDF-SHA256 output of at most 255 * 32 bytes");
+    }
+
+    fn agreement(&self, group: Group, secret: &[u8; 32]) -> Result<Box<dyn Agreement>, Error> {
+        let alg = match group {
+            Group::X25519 => &X25519,
+            Group::P256 => &ECDH_P256,
+        };
+        // Any 32 bytes are an X25519 scalar (clamped inside aws-lc); a P-256
+        // scalar of 0 or not below the order is refused.
+        let key = PrivateKey::from_private_key(alg, secret).map_err(|_| Error::WeakKeyExchange)?;
+        Ok(Box::new(EcdhKey { key, group }))
+    }
+
+    fn kem_generate(
+        &self,
+        algorithm: KemAlgorithm,
+        _rng: &mut DynRng<'_>,
+        public_out: &mut Vec<u8>,
+    ) -> Box<dyn Decapsulator> {
+        let key = DecapsulationKey::generate(kem_alg(algorithm)).expect("ML-KEM key generation");
+        let public = key
+            .encapsulation_key()
+            .and_then(|e| e.key_bytes())
+            .expect("ML-KEM public key");
+        public_out.extend_from_slice(public.as_ref());
+        Box::new(KemSecret { key, algorithm })
+    }
+
+    fn kem_encapsulate(
+        &self,
+        algorithm: KemAlgorithm,
+        public_key: &[u8],
+        _rng: &mut DynRng<'_>,
+        ciphertext_out: &mut Vec<u8>,
+    ) -> Result<Key32, Error> {
+        if public_key.len() != algorithm.public_key_len() {
+            return Err(Error::InvalidLength {
+                what: "ML-KEM public key",
+                got: public_key.len(),
+            });
+        }
+        let ek = EncapsulationKey::new(kem_alg(algorithm), public_key).map_err(|_| {
+            Error::InvalidLength {
+                what: "ML-KEM public key",
+                got: public_key.len(),
+            }
+        })?;
+        let (ct, ss) = ek.encapsulate().map_err(|_| Error::Randomness)?;
+        ciphertext_out.extend_from_slice(ct.as_ref());
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(ss.as_ref());
+        Ok(Key32::new(*out))
+    }
+}
+
+struct AeadKey {
     key: LessSafeKey,
     algorithm: AeadAlgorithm,
 }
 
 impl AeadKey {
-    pub(super) fn new(algorithm: AeadAlgorithm, key: &[u8; 32]) -> Self {
+    fn new(algorithm: AeadAlgorithm, key: &[u8; 32]) -> Self {
         let alg = match algorithm {
             AeadAlgorithm::ChaCha20Poly1305 => &CHACHA20_POLY1305,
             AeadAlgorithm::Aes256Gcm => &AES_256_GCM,
@@ -33,16 +120,19 @@ impl AeadKey {
             algorithm,
         }
     }
+}
 
-    pub(super) fn heap_bytes(&self) -> usize {
-        size_of::<LessSafeKey>()
+impl AeadCipher for AeadKey {
+    fn heap_bytes(&self) -> usize {
+        size_of::<Self>()
     }
 
-    pub(super) fn algorithm(&self) -> AeadAlgorithm {
+    fn algorithm(&self) -> AeadAlgorithm {
         self.algorithm
     }
 
-    pub(super) fn seal_in_place(
+    #[inline]
+    fn seal_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
@@ -61,7 +151,8 @@ impl AeadKey {
         Ok(out)
     }
 
-    pub(super) fn open_in_place(
+    #[inline]
+    fn open_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
@@ -80,16 +171,6 @@ impl AeadKey {
     }
 }
 
-pub(super) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for p in parts {
-        ctx.update(p);
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
 /// An output length for aws-lc-rs's HKDF, which types its outputs.
 struct Len(usize);
 
@@ -99,41 +180,43 @@ impl hkdf::KeyType for Len {
     }
 }
 
-pub(super) fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], okm: &mut [u8]) {
-    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(ikm);
-    let info = [info];
-    prk.expand(&info, Len(okm.len()))
-        .and_then(|o| o.fill(okm))
-        .expect("HKDF-SHA256 output of at most 255 * 32 bytes");
+/// An X25519 or P-256 private key.
+struct EcdhKey {
+    key: PrivateKey,
+    group: Group,
 }
 
-pub(super) struct X25519Secret(PrivateKey);
-
-impl X25519Secret {
-    pub(super) fn generate(rng: &mut impl rand_core::CryptoRng) -> Self {
-        X25519Secret::from_bytes(super::random_array(rng))
-    }
-
-    pub(super) fn from_bytes(bytes: [u8; 32]) -> Self {
-        // Any 32 bytes are an X25519 scalar (clamped inside aws-lc).
-        X25519Secret(
-            PrivateKey::from_private_key(&X25519, &bytes).expect("32 bytes are an X25519 key"),
-        )
-    }
-
-    pub(super) fn public_key(&self) -> [u8; 32] {
-        let public = self.0.compute_public_key().expect("X25519 public key");
+impl Agreement for EcdhKey {
+    fn public_key(&self) -> [u8; 32] {
+        let public = self.key.compute_public_key().expect("a public key");
+        let bytes = public.as_ref();
         let mut out = [0u8; 32];
-        out.copy_from_slice(public.as_ref());
+        match self.group {
+            Group::X25519 => out.copy_from_slice(bytes),
+            // Uncompressed SEC1: 0x04 || x || y; the hello carries x.
+            Group::P256 => out.copy_from_slice(&bytes[1..33]),
+        }
         out
     }
 
-    pub(super) fn diffie_hellman(&self, peer: &[u8; 32]) -> Result<Key32, Error> {
-        // aws-lc refuses the all-zero result of a low-order peer key (RFC 7748
-        // section 6.1), as the RustCrypto backend does by hand.
+    fn agree(&self, peer: &[u8; 32]) -> Result<Key32, Error> {
+        let mut sec1 = [0u8; 33];
+        let (alg, peer): (_, &[u8]) = match self.group {
+            Group::X25519 => (&X25519, peer),
+            Group::P256 => {
+                // The compact representation (RFC 6090 §4.2): the point with
+                // this x and even y, parsed and checked on the curve by aws-lc.
+                sec1[0] = 0x02;
+                sec1[1..].copy_from_slice(peer);
+                (&ECDH_P256, &sec1)
+            }
+        };
+        // aws-lc refuses an off-curve P-256 point and the all-zero result of
+        // a low-order X25519 key (RFC 7748 section 6.1), as the RustCrypto
+        // provider does.
         agreement::agree(
-            &self.0,
-            UnparsedPublicKey::new(&X25519, peer),
+            &self.key,
+            UnparsedPublicKey::new(alg, peer),
             Error::WeakKeyExchange,
             |shared| {
                 let mut out = zeroize::Zeroizing::new([0u8; 32]);
@@ -148,7 +231,7 @@ impl X25519Secret {
     }
 }
 
-pub(super) struct KemSecret {
+struct KemSecret {
     key: DecapsulationKey,
     algorithm: KemAlgorithm,
 }
@@ -160,26 +243,12 @@ fn kem_alg(algorithm: KemAlgorithm) -> &'static aws_lc_rs::kem::Algorithm {
     }
 }
 
-impl KemSecret {
-    pub(super) fn algorithm(&self) -> KemAlgorithm {
+impl Decapsulator for KemSecret {
+    fn algorithm(&self) -> KemAlgorithm {
         self.algorithm
     }
 
-    pub(super) fn generate(
-        algorithm: KemAlgorithm,
-        _rng: &mut impl rand_core::CryptoRng,
-        public_out: &mut Vec<u8>,
-    ) -> Self {
-        let key = DecapsulationKey::generate(kem_alg(algorithm)).expect("ML-KEM key generation");
-        let public = key
-            .encapsulation_key()
-            .and_then(|e| e.key_bytes())
-            .expect("ML-KEM public key");
-        public_out.extend_from_slice(public.as_ref());
-        KemSecret { key, algorithm }
-    }
-
-    pub(super) fn decapsulate(&self, ciphertext: &[u8]) -> Result<Key32, Error> {
+    fn decapsulate(&self, ciphertext: &[u8]) -> Result<Key32, Error> {
         if ciphertext.len() != self.algorithm.ciphertext_len() {
             return Err(Error::InvalidLength {
                 what: "ML-KEM ciphertext",
@@ -196,29 +265,4 @@ impl KemSecret {
         out.copy_from_slice(ss.as_ref());
         Ok(Key32::new(*out))
     }
-}
-
-pub(super) fn kem_encapsulate(
-    algorithm: KemAlgorithm,
-    public_key: &[u8],
-    _rng: &mut impl rand_core::CryptoRng,
-    ciphertext_out: &mut Vec<u8>,
-) -> Result<Key32, Error> {
-    if public_key.len() != algorithm.public_key_len() {
-        return Err(Error::InvalidLength {
-            what: "ML-KEM public key",
-            got: public_key.len(),
-        });
-    }
-    let ek = EncapsulationKey::new(kem_alg(algorithm), public_key).map_err(|_| {
-        Error::InvalidLength {
-            what: "ML-KEM public key",
-            got: public_key.len(),
-        }
-    })?;
-    let (ct, ss) = ek.encapsulate().map_err(|_| Error::Randomness)?;
-    ciphertext_out.extend_from_slice(ct.as_ref());
-    let mut out = zeroize::Zeroizing::new([0u8; 32]);
-    out.copy_from_slice(ss.as_ref());
-    Ok(Key32::new(*out))
 }

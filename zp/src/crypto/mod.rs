@@ -1,9 +1,10 @@
 //! The crypto provider boundary. Frames, records, handshakes and tokens use
 //! only the items of this module; the algorithms themselves come from a
-//! [`Provider`]: `rustcrypto` (pure Rust and portable, the default) or, with
-//! the cargo feature `aws-lc`, `awslc` (aws-lc-rs, assembly for this CPU),
-//! which then becomes the default. Keys remember the provider that made
-//! them, so a client on one provider talks to a server on the other.
+//! [`CryptoProvider`], chosen in the client and server configurations:
+//! [`rustcrypto()`] (pure Rust and portable, the default) or, with the cargo
+//! feature `aws-lc`, [`aws_lc()`] (aws-lc-rs, assembly for this CPU), which
+//! then becomes the default. Keys remember the provider that made them, so
+//! a client on one provider talks to a server on the other.
 //!
 //! Nothing here is hand-written cryptography: every primitive is a call into
 //! a maintained crate (see the backends for which).
@@ -12,8 +13,6 @@
 mod awslc;
 mod rustcrypto;
 mod spake;
-
-use core::cell::Cell;
 
 pub use spake::{PasswordSecret, VerifierRecord};
 pub(crate) use spake::{SpakeProver, spake_verifier_respond};
@@ -79,116 +78,148 @@ pub type Key32 = Secret<32>;
 // Providers
 // ---------------------------------------------------------------------------
 
-/// An implementation of zp's primitives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    /// RustCrypto and dalek crates: pure Rust, portable (mobile, WebAssembly).
-    RustCrypto,
-    /// aws-lc-rs: AWS's libcrypto, with assembly for server CPUs.
-    #[cfg(feature = "aws-lc")]
-    AwsLc,
+/// The randomness a provider draws from: any [`CryptoRng`], behind a
+/// reference so that [`CryptoProvider`] stays object-safe.
+pub type DynRng<'a> = dyn rand_core::TryCryptoRng<Error = core::convert::Infallible> + 'a;
+
+/// An implementation of every primitive zp uses, as rustls'
+/// `CryptoProvider`: both backends implement it (the compiler checks that
+/// each provides everything), and a [`Provider`] value chosen in
+/// [`crate::ClientConfig`] / [`crate::ServerConfig`] decides which one a
+/// handshake, and the session it produces, runs on. Keys remember the
+/// provider that made them, so a client on one provider talks to a server
+/// on the other.
+pub trait CryptoProvider: fmt::Debug + Send + Sync + 'static {
+    /// A short name for reports: `"rustcrypto"` or `"aws-lc"`.
+    fn name(&self) -> &'static str;
+
+    /// Expands `key` for `algorithm`.
+    fn aead(&self, algorithm: AeadAlgorithm, key: &[u8; 32]) -> Box<dyn AeadCipher>;
+
+    /// SHA-256 of the concatenation of `parts`.
+    fn sha256(&self, parts: &[&[u8]]) -> [u8; 32];
+
+    /// HKDF-SHA256 (RFC 5869) of `ikm` with `salt` and `info`, filling `okm`
+    /// (at most 255 × 32 bytes; zp never asks for more).
+    fn hkdf_sha256(&self, ikm: &[u8], salt: &[u8], info: &[u8], okm: &mut [u8]);
+
+    /// The key-agreement secret `secret` is in `group`. X25519 takes any 32
+    /// bytes (clamped as RFC 7748 says); P-256 refuses a scalar that is 0
+    /// or not below the group order with [`Error::WeakKeyExchange`].
+    fn agreement(&self, group: Group, secret: &[u8; 32]) -> Result<Box<dyn Agreement>, Error>;
+
+    /// Generates an ML-KEM key pair; the encoded public key is appended to
+    /// `public_out`. (The aws-lc provider draws from its own DRBG.)
+    fn kem_generate(
+        &self,
+        algorithm: KemAlgorithm,
+        rng: &mut DynRng<'_>,
+        public_out: &mut Vec<u8>,
+    ) -> Box<dyn Decapsulator>;
+
+    /// Encapsulates to an encoded public key: appends the ciphertext to
+    /// `ciphertext_out` and returns the shared secret. A key of the wrong
+    /// length is refused with [`Error::InvalidLength`].
+    fn kem_encapsulate(
+        &self,
+        algorithm: KemAlgorithm,
+        public_key: &[u8],
+        rng: &mut DynRng<'_>,
+        ciphertext_out: &mut Vec<u8>,
+    ) -> Result<Key32, Error>;
 }
 
-impl Provider {
-    /// The build's default: aws-lc-rs when built with the `aws-lc` feature,
-    /// RustCrypto otherwise.
+/// An expanded AEAD key, as a provider makes it (zeroized on drop).
+pub trait AeadCipher: Send + Sync {
+    /// Which AEAD this key is for.
+    fn algorithm(&self) -> AeadAlgorithm;
+    /// Heap bytes the expanded key schedule occupies, as far as Rust sees.
+    fn heap_bytes(&self) -> usize;
+    /// Encrypts `buf` in place and returns the detached tag.
+    fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN], Error>;
+    /// Decrypts `buf` in place if `tag` authenticates it and `aad`.
+    fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), Error>;
+}
+
+/// A key-agreement secret, as a provider makes it (zeroized on drop).
+pub trait Agreement: Send + Sync {
+    /// The 32-byte public key as it goes on the wire: the X25519 u
+    /// coordinate, or the P-256 point's x coordinate (see [`Group::P256`]).
+    fn public_key(&self) -> [u8; 32];
+    /// The 32-byte shared secret with `peer`'s public key; a low-order or
+    /// off-curve key is refused with [`Error::WeakKeyExchange`].
+    fn agree(&self, peer: &[u8; 32]) -> Result<Key32, Error>;
+}
+
+/// An ML-KEM decapsulation key, as a provider makes it (zeroized on drop).
+pub trait Decapsulator: Send + Sync {
+    /// Its parameter set.
+    fn algorithm(&self) -> KemAlgorithm;
+    /// Recovers the shared secret from a ciphertext of the right length
+    /// (implicit rejection: a forged one yields an unrelated secret).
+    fn decapsulate(&self, ciphertext: &[u8]) -> Result<Key32, Error>;
+}
+
+/// A provider: a reference to a [`CryptoProvider`] that lives as long as
+/// the program, cheap to copy into configurations and keys.
+pub type Provider = &'static dyn CryptoProvider;
+
+impl PartialEq for dyn CryptoProvider {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for dyn CryptoProvider {}
+
+/// The RustCrypto and dalek crates: pure Rust, portable (mobile,
+/// WebAssembly).
+pub fn rustcrypto() -> Provider {
+    &rustcrypto::RustCrypto
+}
+
+/// aws-lc-rs: AWS's libcrypto, with assembly for server CPUs.
+#[cfg(feature = "aws-lc")]
+pub fn aws_lc() -> Provider {
+    &awslc::AwsLc
+}
+
+/// The build's default: aws-lc-rs when built with the `aws-lc` feature,
+/// RustCrypto otherwise. Used by the configurations' `Default` and by the
+/// constructors that take no provider.
+pub fn default_provider() -> Provider {
     #[cfg(feature = "aws-lc")]
-    pub const DEFAULT: Provider = Provider::AwsLc;
-    /// The build's default: aws-lc-rs when built with the `aws-lc` feature,
-    /// RustCrypto otherwise.
+    {
+        aws_lc()
+    }
     #[cfg(not(feature = "aws-lc"))]
-    pub const DEFAULT: Provider = Provider::RustCrypto;
-
-    /// Every provider this build contains.
-    pub const ALL: &'static [Provider] = &[
-        Provider::RustCrypto,
-        #[cfg(feature = "aws-lc")]
-        Provider::AwsLc,
-    ];
-
-    /// The provider new keys and hashes on this thread use.
-    pub fn current() -> Provider {
-        CURRENT.with(Cell::get)
+    {
+        rustcrypto()
     }
 }
 
-thread_local! {
-    static CURRENT: Cell<Provider> = const { Cell::new(Provider::DEFAULT) };
-}
-
-/// Runs `f` with `provider` doing this thread's cryptography. Keys made
-/// inside keep their provider afterwards; the previous choice is restored
-/// even if `f` panics.
-pub fn with_provider<R>(provider: Provider, f: impl FnOnce() -> R) -> R {
-    struct Restore(Provider);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
-        }
+/// Every provider this build contains.
+pub fn all_providers() -> &'static [Provider] {
+    #[cfg(feature = "aws-lc")]
+    {
+        &[&rustcrypto::RustCrypto, &awslc::AwsLc]
     }
-    let _restore = Restore(CURRENT.with(|c| c.replace(provider)));
-    f()
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        &[&rustcrypto::RustCrypto]
+    }
 }
-
-/// Runs `$body` with `$b` naming the current provider's backend module.
-macro_rules! with_backend {
-    ($b:ident => $body:expr) => {
-        match Provider::current() {
-            Provider::RustCrypto => {
-                use rustcrypto as $b;
-                $body
-            }
-            #[cfg(feature = "aws-lc")]
-            Provider::AwsLc => {
-                use awslc as $b;
-                $body
-            }
-        }
-    };
-}
-
-/// Makes a value with the current provider's backend, tagged in `$enum`.
-macro_rules! make {
-    ($enum:ident, $b:ident => $body:expr) => {
-        match Provider::current() {
-            Provider::RustCrypto => {
-                use rustcrypto as $b;
-                $enum::RustCrypto($body)
-            }
-            #[cfg(feature = "aws-lc")]
-            Provider::AwsLc => {
-                use awslc as $b;
-                $enum::AwsLc($body)
-            }
-        }
-    };
-}
-
-/// Runs `$body` on whichever backend's value `$value` holds.
-macro_rules! dispatch {
-    ($enum:ident, $value:expr, $inner:ident => $body:expr) => {
-        match $value {
-            $enum::RustCrypto($inner) => $body,
-            #[cfg(feature = "aws-lc")]
-            $enum::AwsLc($inner) => $body,
-        }
-    };
-}
-
-/// Declares an enum with one variant per provider.
-macro_rules! per_provider {
-    ($name:ident, $ty:ident) => {
-        enum $name {
-            RustCrypto(rustcrypto::$ty),
-            #[cfg(feature = "aws-lc")]
-            AwsLc(awslc::$ty),
-        }
-    };
-}
-
-per_provider!(AeadInner, AeadKey);
-per_provider!(X25519Inner, X25519Secret);
-per_provider!(KemInner, KemSecret);
 
 /// Fills an array with random bytes.
 pub(crate) fn random_array<const N: usize>(rng: &mut impl CryptoRng) -> [u8; N] {
@@ -216,48 +247,67 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 
 /// An AEAD key with its key schedule already expanded, so that sealing a
-/// record does no per-call setup. Zeroized on drop by the backend.
+/// record does no per-call setup, and the provider that made it.
 pub struct AeadKey {
-    inner: AeadInner,
+    cipher: Box<dyn AeadCipher>,
+    provider: Provider,
 }
 
 impl fmt::Debug for AeadKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AeadKey({:?}, ..)", self.algorithm())
+        write!(
+            f,
+            "AeadKey({:?}, {}, ..)",
+            self.algorithm(),
+            self.provider.name()
+        )
     }
 }
 
 impl AeadKey {
-    /// Expands `key` for `algorithm`.
+    /// Expands `key` for `algorithm` with the build's default provider.
     pub fn new(algorithm: AeadAlgorithm, key: &Key32) -> Self {
+        Self::with_provider(default_provider(), algorithm, key)
+    }
+
+    /// Expands `key` for `algorithm` with `provider`.
+    pub fn with_provider(provider: Provider, algorithm: AeadAlgorithm, key: &Key32) -> Self {
         AeadKey {
-            inner: make!(AeadInner, b => b::AeadKey::new(algorithm, key.expose())),
+            cipher: provider.aead(algorithm, key.expose()),
+            provider,
         }
+    }
+
+    /// The provider that made this key (and makes its successors).
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
 
     /// Heap bytes the expanded key schedule occupies.
     pub fn heap_bytes(&self) -> usize {
-        dispatch!(AeadInner, &self.inner, k => k.heap_bytes())
+        self.cipher.heap_bytes()
     }
 
     /// Which AEAD this key is for.
     pub fn algorithm(&self) -> AeadAlgorithm {
-        dispatch!(AeadInner, &self.inner, k => k.algorithm())
+        self.cipher.algorithm()
     }
 
     /// Encrypts `buf` in place and returns the detached tag.
+    #[inline]
     pub fn seal_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN], Error> {
-        dispatch!(AeadInner, &self.inner, k => k.seal_in_place(nonce, aad, buf))
+        self.cipher.seal_in_place(nonce, aad, buf)
     }
 
     /// Decrypts `buf` in place if `tag` authenticates it and `aad`; on
     /// failure `buf` is left unspecified and [`Error::Authentication`] is
     /// returned.
+    #[inline]
     pub fn open_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
@@ -265,7 +315,7 @@ impl AeadKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), Error> {
-        dispatch!(AeadInner, &self.inner, k => k.open_in_place(nonce, aad, buf, tag))
+        self.cipher.open_in_place(nonce, aad, buf, tag)
     }
 }
 
@@ -273,63 +323,76 @@ impl AeadKey {
 // Hashes and KDF
 // ---------------------------------------------------------------------------
 
-/// SHA-256 of the concatenation of `parts`.
-pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    with_backend!(b => b::sha256(parts))
-}
-
-/// HKDF-SHA256 (RFC 5869) of `ikm` with `salt` and `info`, filling `okm`.
-///
-/// # Panics
-/// Never for the lengths zp uses; `okm` longer than 255 * 32 bytes is a
-/// programming error and panics.
-pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[u8], okm: &mut [u8]) {
-    with_backend!(b => b::hkdf_sha256(ikm, salt, info, okm))
-}
-
-/// XXH64 of `data` with `seed` (used for Sync integrity, not for security).
+/// XXH64 of `data` with `seed` (used for Sync integrity, not for security;
+/// the same in every provider).
 pub fn xxh64(data: &[u8], seed: u64) -> u64 {
     twox_hash::XxHash64::oneshot(seed, data)
 }
 
 // ---------------------------------------------------------------------------
-// X25519
+// Key agreement
 // ---------------------------------------------------------------------------
 
-/// An X25519 secret key (RFC 7748), zeroized on drop.
-pub struct X25519Secret {
-    inner: X25519Inner,
+/// The key-agreement groups of zp's suites (Appendix A).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// X25519 (RFC 7748): every suite but ZP_CLASSICAL_2.
+    X25519,
+    /// ECDH on NIST P-256 (SP 800-56A), ZP_CLASSICAL_2. The hello's 32-byte
+    /// key field carries the public point's x coordinate only, the compact
+    /// representation of RFC 6090 §4.2: the receiver takes the point with
+    /// that x and even y, and since x(d·P) = x(d·(−P)) both sides reach the
+    /// same shared secret, the x coordinate of the shared point (32 bytes).
+    P256,
 }
 
-impl fmt::Debug for X25519Secret {
+/// A key-agreement secret (X25519 or P-256), zeroized on drop.
+pub struct EcdhSecret {
+    inner: Box<dyn Agreement>,
+    group: Group,
+}
+
+impl fmt::Debug for EcdhSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("X25519Secret(..)")
+        write!(f, "EcdhSecret({:?}, ..)", self.group)
     }
 }
 
-impl X25519Secret {
-    /// Generates a fresh key.
-    pub fn generate(rng: &mut impl CryptoRng) -> Self {
-        X25519Secret {
-            inner: make!(X25519Inner, b => b::X25519Secret::generate(rng)),
+impl EcdhSecret {
+    /// Generates a fresh key with `provider`: 32 random bytes (drawn again,
+    /// for P-256, in the negligible case they are not a valid scalar).
+    pub fn generate(provider: Provider, group: Group, rng: &mut impl CryptoRng) -> Self {
+        loop {
+            let bytes = zeroize::Zeroizing::new(random_array(rng));
+            if let Ok(key) = Self::from_bytes(provider, group, &bytes) {
+                return key;
+            }
         }
     }
 
-    /// A key from its 32 bytes (clamped as RFC 7748 says).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        X25519Secret {
-            inner: make!(X25519Inner, b => b::X25519Secret::from_bytes(bytes)),
-        }
+    /// A key from its 32 bytes (an X25519 scalar is clamped as RFC 7748
+    /// says; a P-256 scalar must be in 1..n).
+    pub fn from_bytes(provider: Provider, group: Group, bytes: &[u8; 32]) -> Result<Self, Error> {
+        Ok(EcdhSecret {
+            inner: provider.agreement(group, bytes)?,
+            group,
+        })
     }
 
-    /// The public key.
+    /// Its group.
+    pub fn group(&self) -> Group {
+        self.group
+    }
+
+    /// The public key as the hello carries it.
     pub fn public_key(&self) -> [u8; 32] {
-        dispatch!(X25519Inner, &self.inner, k => k.public_key())
+        self.inner.public_key()
     }
 
-    /// X25519(self, peer). Refuses an all-zero result (a low-order peer key).
+    /// The shared secret with `peer`. Refuses an all-zero X25519 result (a
+    /// low-order peer key) and a P-256 x that is not on the curve.
     pub fn diffie_hellman(&self, peer: &[u8; 32]) -> Result<Key32, Error> {
-        dispatch!(X25519Inner, &self.inner, k => k.diffie_hellman(peer))
+        self.inner.agree(peer)
     }
 }
 
@@ -366,47 +429,33 @@ impl KemAlgorithm {
 
 /// An ML-KEM decapsulation key, zeroized on drop.
 pub struct KemSecret {
-    inner: KemInner,
+    inner: Box<dyn Decapsulator>,
 }
 
 impl fmt::Debug for KemSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "KemSecret({:?}, ..)",
-            dispatch!(KemInner, &self.inner, k => k.algorithm())
-        )
+        write!(f, "KemSecret({:?}, ..)", self.inner.algorithm())
     }
 }
 
 impl KemSecret {
-    /// Generates a key pair; the encoded public key is appended to `public_out`.
+    /// Generates a key pair with `provider`; the encoded public key is
+    /// appended to `public_out`.
     pub fn generate(
+        provider: Provider,
         algorithm: KemAlgorithm,
-        rng: &mut impl CryptoRng,
+        mut rng: &mut impl CryptoRng,
         public_out: &mut Vec<u8>,
     ) -> Self {
         KemSecret {
-            inner: make!(KemInner, b => b::KemSecret::generate(algorithm, rng, public_out)),
+            inner: provider.kem_generate(algorithm, &mut rng, public_out),
         }
     }
 
     /// Recovers the shared secret from a ciphertext of the right length.
     pub fn decapsulate(&self, ciphertext: &[u8]) -> Result<Key32, Error> {
-        dispatch!(KemInner, &self.inner, k => k.decapsulate(ciphertext))
+        self.inner.decapsulate(ciphertext)
     }
-}
-
-/// Encapsulates to an encoded public key: appends the ciphertext to
-/// `ciphertext_out` and returns the shared secret. A key of the wrong length
-/// is refused with [`Error::InvalidLength`].
-pub fn kem_encapsulate(
-    algorithm: KemAlgorithm,
-    public_key: &[u8],
-    rng: &mut impl CryptoRng,
-    ciphertext_out: &mut Vec<u8>,
-) -> Result<Key32, Error> {
-    with_backend!(b => b::kem_encapsulate(algorithm, public_key, rng, ciphertext_out))
 }
 
 #[cfg(test)]
@@ -429,39 +478,80 @@ mod tests {
         let s = Secret::new([0x41u8; 32]);
         let shown = format!("{s:?}");
         assert_eq!(shown, "Secret<32>(..)");
-        let x = X25519Secret::from_bytes([7; 32]);
-        assert_eq!(format!("{x:?}"), "X25519Secret(..)");
+        for p in all_providers() {
+            let x = EcdhSecret::from_bytes(*p, Group::X25519, &[7; 32]).unwrap();
+            assert_eq!(format!("{x:?}"), "EcdhSecret(X25519, ..)");
+        }
     }
 
     #[test]
-    fn x25519_refuses_low_order_points() {
-        let x = X25519Secret::from_bytes([7; 32]);
-        assert_eq!(
-            x.diffie_hellman(&[0; 32]).unwrap_err(),
-            Error::WeakKeyExchange
-        );
+    fn key_agreement_refuses_low_order_and_off_curve_points() {
+        for p in all_providers() {
+            let x = EcdhSecret::from_bytes(*p, Group::X25519, &[7; 32]).unwrap();
+            assert_eq!(
+                x.diffie_hellman(&[0; 32]).unwrap_err(),
+                Error::WeakKeyExchange
+            );
+            let e = EcdhSecret::from_bytes(*p, Group::P256, &[7; 32]).unwrap();
+            // x = 1 is not the x coordinate of a P-256 point (1 - 3 + b is
+            // not a square mod p); x = 0 is one.
+            let mut one = [0u8; 32];
+            one[31] = 1;
+            assert!(e.diffie_hellman(&[0; 32]).is_ok());
+            assert_eq!(
+                e.diffie_hellman(&one).unwrap_err(),
+                Error::WeakKeyExchange,
+                "{}",
+                p.name()
+            );
+            // A P-256 scalar must be in 1..n: zero and n itself are refused.
+            assert!(EcdhSecret::from_bytes(*p, Group::P256, &[0; 32]).is_err());
+            let n = hex_array("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+            assert!(EcdhSecret::from_bytes(*p, Group::P256, &n).is_err());
+        }
+    }
+
+    fn hex_array(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
     }
 
     #[test]
     fn ml_kem_round_trips_and_refuses_wrong_lengths() {
         let mut rng = system_rng();
-        for alg in [KemAlgorithm::MlKem768, KemAlgorithm::MlKem1024] {
-            let mut pk = Vec::new();
-            let sk = KemSecret::generate(alg, &mut rng, &mut pk);
-            assert_eq!(pk.len(), alg.public_key_len());
-            let mut ct = Vec::new();
-            let ss = kem_encapsulate(alg, &pk, &mut rng, &mut ct).unwrap();
-            assert_eq!(ct.len(), alg.ciphertext_len());
-            assert_eq!(sk.decapsulate(&ct).unwrap(), ss);
-            assert!(matches!(
-                kem_encapsulate(alg, &pk[1..], &mut rng, &mut Vec::new()),
-                Err(Error::InvalidLength { .. })
-            ));
-            assert!(matches!(
-                sk.decapsulate(&ct[1..]),
-                Err(Error::InvalidLength { .. })
-            ));
+        for p in all_providers() {
+            for alg in [KemAlgorithm::MlKem768, KemAlgorithm::MlKem1024] {
+                let mut pk = Vec::new();
+                let sk = KemSecret::generate(*p, alg, &mut rng, &mut pk);
+                assert_eq!(pk.len(), alg.public_key_len());
+                let mut ct = Vec::new();
+                let ss = p.kem_encapsulate(alg, &pk, &mut rng, &mut ct).unwrap();
+                assert_eq!(ct.len(), alg.ciphertext_len());
+                assert_eq!(sk.decapsulate(&ct).unwrap(), ss);
+                assert!(matches!(
+                    p.kem_encapsulate(alg, &pk[1..], &mut rng, &mut Vec::new()),
+                    Err(Error::InvalidLength { .. })
+                ));
+                assert!(matches!(
+                    sk.decapsulate(&ct[1..]),
+                    Err(Error::InvalidLength { .. })
+                ));
+            }
         }
+    }
+
+    #[test]
+    fn providers_compare_by_name_and_the_default_is_among_them() {
+        assert!(all_providers().contains(&default_provider()));
+        assert_eq!(rustcrypto(), rustcrypto());
+        assert_eq!(rustcrypto().name(), "rustcrypto");
+        let key =
+            AeadKey::with_provider(rustcrypto(), AeadAlgorithm::Aes256Gcm, &Key32::new([1; 32]));
+        assert_eq!(key.provider(), rustcrypto());
+        assert_eq!(format!("{key:?}"), "AeadKey(Aes256Gcm, rustcrypto, ..)");
     }
 }
 
@@ -473,40 +563,38 @@ mod provider_tests {
     /// The choice really reaches the backend: RustCrypto's ML-KEM takes its
     /// randomness from the RNG it is given, aws-lc's from its own DRBG.
     #[test]
-    fn with_provider_selects_the_backend_and_restores_the_default() {
-        assert_eq!(Provider::current(), Provider::AwsLc);
-        let keygen = || {
+    fn the_provider_value_selects_the_backend() {
+        assert_eq!(default_provider(), aws_lc());
+        let keygen = |p: Provider| {
             let mut pk = Vec::new();
             KemSecret::generate(
+                p,
                 KemAlgorithm::MlKem768,
                 &mut rand::rngs::StdRng::seed_from_u64(7),
                 &mut pk,
             );
             pk
         };
-        let rust = with_provider(Provider::RustCrypto, || (keygen(), keygen()));
-        assert_eq!(rust.0, rust.1, "seeded RustCrypto key generation repeats");
-        let aws = with_provider(Provider::AwsLc, || (keygen(), keygen()));
-        assert_ne!(aws.0, aws.1, "aws-lc draws from its own DRBG");
-        assert_eq!(Provider::current(), Provider::AwsLc);
-        let caught =
-            std::panic::catch_unwind(|| with_provider(Provider::RustCrypto, || panic!("inside")));
-        assert!(caught.is_err());
         assert_eq!(
-            Provider::current(),
-            Provider::AwsLc,
-            "restored after a panic"
+            keygen(rustcrypto()),
+            keygen(rustcrypto()),
+            "seeded RustCrypto key generation repeats"
+        );
+        assert_ne!(
+            keygen(aws_lc()),
+            keygen(aws_lc()),
+            "aws-lc draws from its own DRBG"
         );
     }
 
-    /// Keys keep their provider: a key made under one opens what a key made
-    /// under the other sealed, and vice versa.
+    /// Keys keep their provider: a key made by one opens what a key made by
+    /// the other sealed, and vice versa.
     #[test]
     fn keys_from_both_providers_interoperate() {
         for alg in [AeadAlgorithm::ChaCha20Poly1305, AeadAlgorithm::Aes256Gcm] {
             let key = Key32::new([9; 32]);
-            let rust = with_provider(Provider::RustCrypto, || AeadKey::new(alg, &key));
-            let aws = with_provider(Provider::AwsLc, || AeadKey::new(alg, &key));
+            let rust = AeadKey::with_provider(rustcrypto(), alg, &key);
+            let aws = AeadKey::with_provider(aws_lc(), alg, &key);
             let mut buf = b"zp record payload".to_vec();
             let tag = rust.seal_in_place(&[1; 12], b"aad", &mut buf).unwrap();
             aws.open_in_place(&[1; 12], b"aad", &mut buf, &tag).unwrap();
@@ -519,25 +607,28 @@ mod provider_tests {
                 Err(Error::Authentication)
             );
         }
-        let a = with_provider(Provider::RustCrypto, || X25519Secret::from_bytes([3; 32]));
-        let b = with_provider(Provider::AwsLc, || X25519Secret::from_bytes([4; 32]));
-        assert_eq!(
-            a.diffie_hellman(&b.public_key()).unwrap().expose(),
-            b.diffie_hellman(&a.public_key()).unwrap().expose()
-        );
-        assert_eq!(
-            b.diffie_hellman(&[0; 32]).unwrap_err(),
-            Error::WeakKeyExchange
-        );
+        for group in [Group::X25519, Group::P256] {
+            let a = EcdhSecret::from_bytes(rustcrypto(), group, &[3; 32]).unwrap();
+            let b = EcdhSecret::from_bytes(aws_lc(), group, &[4; 32]).unwrap();
+            let a_on_aws = EcdhSecret::from_bytes(aws_lc(), group, &[3; 32]).unwrap();
+            assert_eq!(a.public_key(), a_on_aws.public_key(), "{group:?}");
+            assert_eq!(
+                a.diffie_hellman(&b.public_key()).unwrap().expose(),
+                b.diffie_hellman(&a.public_key()).unwrap().expose(),
+                "{group:?}"
+            );
+        }
         let mut pk = Vec::new();
-        let dk = with_provider(Provider::AwsLc, || {
-            KemSecret::generate(KemAlgorithm::MlKem1024, &mut system_rng(), &mut pk)
-        });
+        let dk = KemSecret::generate(
+            aws_lc(),
+            KemAlgorithm::MlKem1024,
+            &mut system_rng(),
+            &mut pk,
+        );
         let mut ct = Vec::new();
-        let ss = with_provider(Provider::RustCrypto, || {
-            kem_encapsulate(KemAlgorithm::MlKem1024, &pk, &mut system_rng(), &mut ct)
-        })
-        .unwrap();
+        let ss = rustcrypto()
+            .kem_encapsulate(KemAlgorithm::MlKem1024, &pk, &mut system_rng(), &mut ct)
+            .unwrap();
         assert_eq!(dk.decapsulate(&ct).unwrap(), ss);
     }
 }

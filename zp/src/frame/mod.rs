@@ -34,7 +34,7 @@ pub use self::sync::{
 pub use crate::error::ErrorCode;
 
 use crate::codec::{Put, Reader};
-use crate::crypto::{AeadAlgorithm, KemAlgorithm};
+use crate::crypto::{AeadAlgorithm, Group, KemAlgorithm};
 use crate::error::Error;
 use core::fmt;
 
@@ -116,12 +116,41 @@ impl CipherSuite {
     pub const ZP_PQC_2: CipherSuite = CipherSuite(0x02);
     /// X25519, ChaCha20-Poly1305.
     pub const ZP_CLASSICAL_1: CipherSuite = CipherSuite(0x10);
-    /// ECDH P-256, AES-256-GCM (defined by zp; not implemented here).
+    /// ECDH P-256, AES-256-GCM (the FIPS suite).
     pub const ZP_CLASSICAL_2: CipherSuite = CipherSuite(0x11);
 
     /// Whether this implementation can negotiate the suite.
     pub fn is_supported(self) -> bool {
-        matches!(self, Self::ZP_PQC_1 | Self::ZP_PQC_2 | Self::ZP_CLASSICAL_1)
+        matches!(
+            self,
+            Self::ZP_PQC_1 | Self::ZP_PQC_2 | Self::ZP_CLASSICAL_1 | Self::ZP_CLASSICAL_2
+        )
+    }
+
+    /// The group of the suite's key exchange: P-256 for ZP_CLASSICAL_2,
+    /// X25519 for every other.
+    pub fn group(self) -> Group {
+        if self == Self::ZP_CLASSICAL_2 {
+            Group::P256
+        } else {
+            Group::X25519
+        }
+    }
+
+    /// The group of the one 32-byte key share a hello offering `offered`
+    /// carries. The spec's ClientHello has a single `x25519_pubkey` field
+    /// and says nothing of ZP_CLASSICAL_2's share, so zp reads it as a
+    /// P-256 share exactly when ZP_CLASSICAL_2 is the only suite offered
+    /// that zp implements (a FIPS client offers nothing else); otherwise it
+    /// is X25519 and ZP_CLASSICAL_2 is never selected.
+    pub fn key_share_group(offered: &[CipherSuite]) -> Group {
+        let mut supported = offered.iter().filter(|c| c.is_supported());
+        if supported.all(|c| *c == Self::ZP_CLASSICAL_2) && offered.contains(&Self::ZP_CLASSICAL_2)
+        {
+            Group::P256
+        } else {
+            Group::X25519
+        }
     }
 
     /// The suite's ML-KEM parameter set, `None` for classical suites.

@@ -8,26 +8,36 @@
 
 use super::{ClientConfig, Role, Schedule, ServerConfig, SessionKeys};
 use crate::crypto::{
-    AeadAlgorithm, AeadKey, CryptoRng, KemSecret, Key32, NONCE_LEN, PasswordSecret, SpakeProver,
-    TAG_LEN, VerifierRecord, kem_encapsulate, random_array, sha256, spake_verifier_respond,
+    AeadAlgorithm, AeadKey, CryptoRng, KemSecret, Key32, NONCE_LEN, PasswordSecret, Provider,
+    SpakeProver, TAG_LEN, VerifierRecord, default_provider, random_array, spake_verifier_respond,
 };
 use crate::error::Error;
 use crate::frame::{CipherSuite, KnownFinish, KnownHello, KnownResponse, Version};
 use zeroize::Zeroizing;
 
 /// The nonce that seals Known mode's ML-KEM key and ciphertext (§4.3.2):
-/// the first 12 bytes of SHA-256 of the server's random.
+/// the first 12 bytes of SHA-256 of the server's random (the same on every
+/// provider; computed with the build's default).
 pub fn wrap_nonce(random: &[u8; 32]) -> [u8; NONCE_LEN] {
-    let digest = sha256(&[random]);
+    nonce_with(default_provider(), random)
+}
+
+fn nonce_with(provider: Provider, random: &[u8; 32]) -> [u8; NONCE_LEN] {
+    let digest = provider.sha256(&[random]);
     digest[..NONCE_LEN].try_into().expect("12 bytes")
 }
 
 /// Seals `plaintext` as `ciphertext || tag`.
-fn seal(key: &Key32, random: &[u8; 32], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+fn seal(
+    provider: Provider,
+    key: &Key32,
+    random: &[u8; 32],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(plaintext.len() + TAG_LEN);
     out.extend_from_slice(plaintext);
-    let tag = AeadKey::new(AeadAlgorithm::Aes256Gcm, key).seal_in_place(
-        &wrap_nonce(random),
+    let tag = AeadKey::with_provider(provider, AeadAlgorithm::Aes256Gcm, key).seal_in_place(
+        &nonce_with(provider, random),
         &[],
         &mut out,
     )?;
@@ -36,13 +46,18 @@ fn seal(key: &Key32, random: &[u8; 32], plaintext: &[u8]) -> Result<Vec<u8>, Err
 }
 
 /// Opens `ciphertext || tag`; any failure means the peer's key differs.
-fn open(key: &Key32, random: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, Error> {
+fn open(
+    provider: Provider,
+    key: &Key32,
+    random: &[u8; 32],
+    sealed: &[u8],
+) -> Result<Vec<u8>, Error> {
     let split = sealed.len().checked_sub(TAG_LEN).ok_or(Error::Truncated)?;
     let (ct, tag) = sealed.split_at(split);
     let mut buf = ct.to_vec();
-    AeadKey::new(AeadAlgorithm::Aes256Gcm, key)
+    AeadKey::with_provider(provider, AeadAlgorithm::Aes256Gcm, key)
         .open_in_place(
-            &wrap_nonce(random),
+            &nonce_with(provider, random),
             &[],
             &mut buf,
             tag.try_into().expect("16 bytes"),
@@ -114,14 +129,21 @@ impl ExpectKnownResponse {
             .cipher
             .kem()
             .ok_or(Error::UnsupportedCipher(response.cipher.0))?;
+        let provider = self.config.provider;
         let spake_key = self.prover.finish(&self.secret, &response.spake2_share_b)?;
-        let mlkem_pub = open(&spake_key, &response.random, &response.sealed_mlkem_pub)?;
+        let mlkem_pub = open(
+            provider,
+            &spake_key,
+            &response.random,
+            &response.sealed_mlkem_pub,
+        )?;
         let mut ct = Vec::new();
-        let mlkem_ss = kem_encapsulate(kem, &mlkem_pub, rng, &mut ct)?;
+        let mlkem_ss = provider.kem_encapsulate(kem, &mlkem_pub, rng, &mut ct)?;
         let finish = KnownFinish {
-            sealed_mlkem_ct: seal(&spake_key, &self.random, &ct)?,
+            sealed_mlkem_ct: seal(provider, &spake_key, &self.random, &ct)?,
         };
         let keys = known_schedule(
+            provider,
             Role::Client,
             response.version,
             response.cipher,
@@ -155,16 +177,18 @@ impl KnownServer {
         let kem_alg = cipher.kem().expect("negotiated a post-quantum suite");
         let (share_b, spake_key) = spake_verifier_respond(record, &hello.spake2_share_a, rng)?;
         let mut mlkem_pub = Vec::new();
-        let kem = KemSecret::generate(kem_alg, rng, &mut mlkem_pub);
+        let provider = config.provider;
+        let kem = KemSecret::generate(provider, kem_alg, rng, &mut mlkem_pub);
         let random = random_array(rng);
         let response = KnownResponse {
             version,
             cipher,
             spake2_share_b: share_b,
             random,
-            sealed_mlkem_pub: seal(&spake_key, &random, &mlkem_pub)?,
+            sealed_mlkem_pub: seal(provider, &spake_key, &random, &mlkem_pub)?,
         };
         let state = ExpectKnownFinish {
+            provider,
             version,
             cipher,
             spake_key,
@@ -179,6 +203,7 @@ impl KnownServer {
 /// A server that sent its KnownResponse.
 #[derive(Debug)]
 pub struct ExpectKnownFinish {
+    provider: Provider,
     version: Version,
     cipher: CipherSuite,
     spake_key: Key32,
@@ -192,12 +217,14 @@ impl ExpectKnownFinish {
     /// if the client's SPAKE2+ key differs) and returns the session keys.
     pub fn receive(self, finish: &KnownFinish) -> Result<SessionKeys, Error> {
         let ct = Zeroizing::new(open(
+            self.provider,
             &self.spake_key,
             &self.client_random,
             &finish.sealed_mlkem_ct,
         )?);
         let mlkem_ss = self.kem.decapsulate(&ct)?;
         Ok(known_schedule(
+            self.provider,
             Role::Server,
             self.version,
             self.cipher,
@@ -209,6 +236,7 @@ impl ExpectKnownFinish {
 }
 
 fn known_schedule(
+    provider: Provider,
     role: Role,
     version: Version,
     cipher: CipherSuite,
@@ -220,6 +248,7 @@ fn known_schedule(
     ikm[..32].copy_from_slice(spake_key.expose());
     ikm[32..].copy_from_slice(mlkem_ss.expose());
     Schedule {
+        provider,
         role,
         version,
         cipher,

@@ -16,7 +16,7 @@ mod stranger;
 pub use known::{ExpectKnownFinish, ExpectKnownResponse, KnownClient, KnownServer};
 pub use stranger::{ExpectClientFinish, ExpectServerHello, StrangerClient, StrangerServer};
 
-use crate::crypto::{Key32, hkdf_sha256, sha256};
+use crate::crypto::{Group, Key32, Provider, default_provider};
 use crate::error::Error;
 use crate::frame::{CipherSuite, MAX_CIPHERS, MAX_VERSIONS, Version};
 use core::fmt;
@@ -43,6 +43,9 @@ pub struct ClientConfig {
     /// The weakest suite accepted even if offered (cipher pinning, spec
     /// §4.5; see [`crate::pinning::CapabilityStore::config_for`]).
     pub min_cipher: Option<CipherSuite>,
+    /// The cryptography this side's handshake and session run on (the
+    /// build's [`default_provider`] unless chosen).
+    pub provider: Provider,
 }
 
 impl Default for ClientConfig {
@@ -52,6 +55,7 @@ impl Default for ClientConfig {
             min_version: Version::V1_0,
             ciphers: vec![CipherSuite::ZP_PQC_1],
             min_cipher: None,
+            provider: default_provider(),
         }
     }
 }
@@ -65,8 +69,26 @@ impl ClientConfig {
         }
     }
 
+    /// The same config on `provider`.
+    pub fn with_provider(self, provider: Provider) -> Self {
+        ClientConfig { provider, ..self }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate_lists(&self.versions, &self.ciphers)
+    }
+
+    /// The group of the hello's one key share. ZP_CLASSICAL_2 needs a P-256
+    /// share and every other suite an X25519 one, so it cannot be offered
+    /// together with them.
+    fn key_share_group(&self) -> Result<Group, Error> {
+        let group = CipherSuite::key_share_group(&self.ciphers);
+        if group == Group::X25519 && self.ciphers.contains(&CipherSuite::ZP_CLASSICAL_2) {
+            return Err(Error::InvalidValue(
+                "ZP_CLASSICAL_2 offered with other suites (the hello carries one key share)",
+            ));
+        }
+        Ok(group)
     }
 
     /// The server's choice, checked against what this client offered.
@@ -92,6 +114,9 @@ pub struct ServerConfig {
     pub versions: Vec<Version>,
     /// Suites accepted, most preferred first.
     pub ciphers: Vec<CipherSuite>,
+    /// The cryptography this side's handshake and session run on (the
+    /// build's [`default_provider`] unless chosen).
+    pub provider: Provider,
 }
 
 impl Default for ServerConfig {
@@ -102,12 +127,19 @@ impl Default for ServerConfig {
                 CipherSuite::ZP_PQC_1,
                 CipherSuite::ZP_PQC_2,
                 CipherSuite::ZP_CLASSICAL_1,
+                CipherSuite::ZP_CLASSICAL_2,
             ],
+            provider: default_provider(),
         }
     }
 }
 
 impl ServerConfig {
+    /// The same config on `provider`.
+    pub fn with_provider(self, provider: Provider) -> Self {
+        ServerConfig { provider, ..self }
+    }
+
     /// The highest common version the client accepts, and the server's
     /// most preferred suite among those offered (and `allowed` by the mode).
     fn negotiate(
@@ -164,6 +196,7 @@ fn validate_lists(versions: &[Version], ciphers: &[CipherSuite]) -> Result<(), E
 /// Secrets are zeroized on drop and hidden from `Debug`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SessionKeys {
+    pub(crate) provider: Provider,
     pub(crate) role: Role,
     pub(crate) version: Version,
     pub(crate) cipher: CipherSuite,
@@ -177,6 +210,7 @@ impl fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionKeys")
             .field("role", &self.role)
+            .field("provider", &self.provider.name())
             .field("version", &self.version)
             .field("cipher", &self.cipher)
             .field("session_id", &self.session_id)
@@ -188,6 +222,11 @@ impl SessionKeys {
     /// This side's role.
     pub fn role(&self) -> Role {
         self.role
+    }
+    /// The provider the handshake ran on; the session's records and key
+    /// rotations use it too.
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
     /// The negotiated version.
     pub fn version(&self) -> Version {
@@ -215,11 +254,12 @@ impl SessionKeys {
     }
 
     /// Whether `peer` is the other end of the same session: same secrets,
-    /// opposite roles.
+    /// opposite roles (on either provider).
     pub fn matches_peer(&self, peer: &SessionKeys) -> bool {
         self.role != peer.role
             && SessionKeys {
                 role: peer.role,
+                provider: peer.provider,
                 ..self.clone()
             } == *peer
     }
@@ -227,6 +267,7 @@ impl SessionKeys {
 
 /// The inputs of zp's key schedule (zp-protocol.md, Stranger and Known).
 pub(crate) struct Schedule<'a> {
+    pub(crate) provider: Provider,
     pub(crate) role: Role,
     pub(crate) version: Version,
     pub(crate) cipher: CipherSuite,
@@ -246,20 +287,22 @@ impl Schedule<'_> {
         let mut salt = [0u8; 64];
         salt[..32].copy_from_slice(self.client_random);
         salt[32..].copy_from_slice(self.server_random);
-        let digest = sha256(&[self.client_random, self.server_random, self.id_secret]);
+        let provider = self.provider;
+        let digest = provider.sha256(&[self.client_random, self.server_random, self.id_secret]);
         let mut session_id = [0u8; 16];
         session_id.copy_from_slice(&digest[..16]);
         let mut session_secret = zeroize::Zeroizing::new([0u8; 32]);
-        hkdf_sha256(
+        provider.hkdf_sha256(
             self.ikm,
             &salt,
             b"zp-session-secret",
             &mut session_secret[..],
         );
         let mut keys = zeroize::Zeroizing::new([0u8; 64]);
-        hkdf_sha256(self.ikm, &salt, self.keys_info, &mut keys[..]);
+        provider.hkdf_sha256(self.ikm, &salt, self.keys_info, &mut keys[..]);
         let (c2s, s2c) = keys.split_at(32);
         SessionKeys {
+            provider,
             role: self.role,
             version: self.version,
             cipher: self.cipher,

@@ -1,10 +1,11 @@
 //! The Stranger handshake: `ClientHello → ServerHello → ClientFinish`.
 //!
-//! shared = X25519(c, S) || ML-KEM shared secret (32 bytes for classical
-//! suites); keys from zp-protocol.md's Stranger schedule.
+//! shared = X25519(c, S) || ML-KEM shared secret (ZP_CLASSICAL_1: the 32
+//! X25519 bytes; ZP_CLASSICAL_2: the 32-byte P-256 ECDH x coordinate); keys
+//! from zp-protocol.md's Stranger schedule.
 
 use super::{ClientConfig, Role, Schedule, ServerConfig, SessionKeys};
-use crate::crypto::{CryptoRng, KemSecret, X25519Secret, kem_encapsulate, random_array};
+use crate::crypto::{CryptoRng, EcdhSecret, KemSecret, Provider, random_array};
 use crate::error::Error;
 use crate::frame::{CipherSuite, ClientFinish, ClientHello, ServerHello, Version};
 use zeroize::Zeroizing;
@@ -20,7 +21,8 @@ impl StrangerClient {
         rng: &mut impl CryptoRng,
     ) -> Result<(ExpectServerHello, ClientHello), Error> {
         config.validate()?;
-        let x25519 = X25519Secret::generate(rng);
+        let group = config.key_share_group()?;
+        let x25519 = EcdhSecret::generate(config.provider, group, rng);
         let random = random_array(rng);
         let hello = ClientHello {
             versions: config.versions.clone(),
@@ -42,7 +44,7 @@ impl StrangerClient {
 #[derive(Debug)]
 pub struct ExpectServerHello {
     config: ClientConfig,
-    x25519: X25519Secret,
+    x25519: EcdhSecret,
     random: [u8; 32],
 }
 
@@ -55,12 +57,16 @@ impl ExpectServerHello {
         rng: &mut impl CryptoRng,
     ) -> Result<(SessionKeys, ClientFinish), Error> {
         self.config.check_selection(hello.version, hello.cipher)?;
+        if hello.cipher.group() != self.x25519.group() {
+            return Err(Error::CipherDowngrade);
+        }
+        let provider = self.config.provider;
         let dh = self.x25519.diffie_hellman(&hello.x25519_pub)?;
         let mut shared = Zeroizing::new(Vec::with_capacity(64));
         shared.extend_from_slice(dh.expose());
         let mut mlkem_ct = Vec::new();
         if let Some(kem) = hello.cipher.kem() {
-            let ss = kem_encapsulate(kem, &hello.mlkem_pub, rng, &mut mlkem_ct)?;
+            let ss = provider.kem_encapsulate(kem, &hello.mlkem_pub, rng, &mut mlkem_ct)?;
             shared.extend_from_slice(ss.expose());
         } else if !hello.mlkem_pub.is_empty() {
             return Err(Error::InvalidLength {
@@ -69,6 +75,7 @@ impl ExpectServerHello {
             });
         }
         let keys = Schedule {
+            provider,
             role: Role::Client,
             version: hello.version,
             cipher: hello.cipher,
@@ -95,14 +102,20 @@ impl StrangerServer {
         hello: &ClientHello,
         rng: &mut impl CryptoRng,
     ) -> Result<(ExpectClientFinish, ServerHello), Error> {
+        // The client's one key share is P-256 exactly when it offers only
+        // ZP_CLASSICAL_2 (see `ClientConfig::key_share_group`).
+        let client_group = CipherSuite::key_share_group(&hello.ciphers);
         let (version, cipher) =
-            config.negotiate(&hello.versions, hello.min_version, &hello.ciphers, |_| true)?;
-        let x25519 = X25519Secret::generate(rng);
+            config.negotiate(&hello.versions, hello.min_version, &hello.ciphers, |c| {
+                c.group() == client_group
+            })?;
+        let provider = config.provider;
+        let x25519 = EcdhSecret::generate(provider, cipher.group(), rng);
         let dh = x25519.diffie_hellman(&hello.x25519_pub)?;
         let mut mlkem_pub = Vec::new();
         let kem = cipher
             .kem()
-            .map(|alg| KemSecret::generate(alg, rng, &mut mlkem_pub));
+            .map(|alg| KemSecret::generate(provider, alg, rng, &mut mlkem_pub));
         let random = random_array(rng);
         let reply = ServerHello {
             version,
@@ -112,6 +125,7 @@ impl StrangerServer {
             random,
         };
         let state = ExpectClientFinish {
+            provider,
             version,
             cipher,
             dh,
@@ -126,6 +140,7 @@ impl StrangerServer {
 /// A server that sent its ServerHello.
 #[derive(Debug)]
 pub struct ExpectClientFinish {
+    provider: Provider,
     version: Version,
     cipher: CipherSuite,
     dh: crate::crypto::Key32,
@@ -150,6 +165,7 @@ impl ExpectClientFinish {
             }
         }
         Ok(Schedule {
+            provider: self.provider,
             role: Role::Server,
             version: self.version,
             cipher: self.cipher,

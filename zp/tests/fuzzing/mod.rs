@@ -253,9 +253,13 @@ struct Side {
 fn session() -> &'static (SessionKeys, SessionKeys) {
     static KEYS: OnceLock<(SessionKeys, SessionKeys)> = OnceLock::new();
     KEYS.get_or_init(|| {
+        // On RustCrypto in every build, so that seeded randomness decides
+        // the keys (aws-lc's ML-KEM draws from its own DRBG).
         let mut r = rng(1);
-        let (c, hello) = StrangerClient::start(&ClientConfig::default(), &mut r).unwrap();
-        let (s, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, &mut r).unwrap();
+        let client = ClientConfig::default().with_provider(zp::crypto::rustcrypto());
+        let server = ServerConfig::default().with_provider(zp::crypto::rustcrypto());
+        let (c, hello) = StrangerClient::start(&client, &mut r).unwrap();
+        let (s, reply) = StrangerServer::accept(&server, &hello, &mut r).unwrap();
         let (ck, finish) = c.receive(&reply, &mut r).unwrap();
         (ck, s.receive(&finish).unwrap())
     })
@@ -502,15 +506,19 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     for (name, v) in vectors {
         out.push(("frame", format!("seed-{name}"), hex(v)));
     }
+    // Seeded randomness reaches ML-KEM only on the RustCrypto provider
+    // (aws-lc draws from its own DRBG), so the seeds are made there in every
+    // build.
+    let client = ClientConfig::default().with_provider(zp::crypto::rustcrypto());
+    let server = ServerConfig::default().with_provider(zp::crypto::rustcrypto());
     let mut r = rng(7);
-    let (c, hello) = StrangerClient::start(&ClientConfig::default(), &mut r).unwrap();
-    let (s, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, &mut r).unwrap();
+    let (c, hello) = StrangerClient::start(&client, &mut r).unwrap();
+    let (s, reply) = StrangerServer::accept(&server, &hello, &mut r).unwrap();
     let (_, finish) = c.receive(&reply, &mut r).unwrap();
     s.receive(&finish).unwrap();
     let h = handshakes();
-    let (kc, khello) = KnownClient::start(&ClientConfig::default(), &h.password, &mut r).unwrap();
-    let (ks, kresponse) =
-        KnownServer::accept(&ServerConfig::default(), &h.record, &khello, &mut r).unwrap();
+    let (kc, khello) = KnownClient::start(&client, &h.password, &mut r).unwrap();
+    let (ks, kresponse) = KnownServer::accept(&server, &h.record, &khello, &mut r).unwrap();
     let (_, kfinish) = kc.receive(&kresponse, &mut r).unwrap();
     ks.receive(&kfinish).unwrap();
     let messages: [(&str, Vec<u8>); 6] = [
