@@ -21,7 +21,7 @@ use crate::frame::{
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
 use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Default connection-level flow-control window (1 MiB).
 pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
@@ -30,6 +30,12 @@ pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
 pub const FLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Default most streams open at once on a live connection.
 pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// Default data volume sent under one key before this side rotates it
+/// (`ZP_REKEY_INTERVAL_BYTES`, §4.6.1: "1GB", read as 2^30 bytes).
+pub const DEFAULT_REKEY_BYTES: u64 = 1 << 30;
+/// Default time one sending key is used before this side rotates it
+/// (`ZP_REKEY_INTERVAL_SECS`, §4.6.1).
+pub const DEFAULT_REKEY_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// A connection's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +44,22 @@ pub struct Limits {
     /// Opening one more, locally or by the peer, is refused with
     /// [`Error::StreamLimit`].
     pub max_streams: usize,
+    /// Whether this side rotates its sending key on its own
+    /// (`ZP_REKEY_ENABLED`, default true).
+    pub rekey_enabled: bool,
+    /// Stream bytes sent under one key before it is rotated.
+    pub rekey_bytes: u64,
+    /// How long one sending key is used before it is rotated.
+    pub rekey_interval: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_streams: DEFAULT_MAX_STREAMS,
+            rekey_enabled: true,
+            rekey_bytes: DEFAULT_REKEY_BYTES,
+            rekey_interval: DEFAULT_REKEY_INTERVAL,
         }
     }
 }
@@ -143,6 +159,14 @@ pub struct Connection {
     blocked: bool,
     /// When the stall clock started (the first time input while blocked).
     blocked_since: Option<Instant>,
+    /// Stream bytes sent since this side's last rotation (or the start).
+    sent_under_key: u64,
+    /// When the current sending key was first seen in use: the first time
+    /// input after it was installed (zp reads no clock).
+    key_since: Option<Instant>,
+    /// A rotation trigger fired; the KeyUpdate goes out after the next
+    /// record this side sends.
+    rekey_due: bool,
     path: PathInfo,
 }
 
@@ -176,6 +200,9 @@ impl Connection {
             conn_recv_limit: DEFAULT_CONNECTION_WINDOW,
             blocked: false,
             blocked_since: None,
+            sent_under_key: 0,
+            key_since: None,
+            rekey_due: false,
             path,
         }
     }
@@ -291,7 +318,38 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         self.touch(idx);
-        Ok(())
+        self.count_sent(payload.len(), out)
+    }
+
+    /// Counts stream bytes sent under the current key; past
+    /// [`Limits::rekey_bytes`] the rotation starts at once, its KeyUpdate
+    /// appended after the record that crossed the line.
+    fn count_sent(&mut self, bytes: usize, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.sent_under_key = self.sent_under_key.saturating_add(bytes as u64);
+        if self.limits.rekey_enabled && self.sent_under_key >= self.limits.rekey_bytes {
+            self.rekey_due = true;
+        }
+        self.rekey_if_due(out)
+    }
+
+    /// Starts the due rotation of this side's sending key (§4.6.1), unless
+    /// a key update is already under way (then it waits for that one).
+    fn rekey_if_due(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if !self.rekey_due || self.session.update_pending() {
+            return Ok(());
+        }
+        let direction = match self.session.role() {
+            Role::Client => KeyDirection::ClientToServer,
+            Role::Server => KeyDirection::ServerToClient,
+        };
+        self.update_keys(direction, out)
+    }
+
+    /// Whether a rotation trigger (bytes or time) has fired and its
+    /// KeyUpdate waits for the next record this side sends (it follows
+    /// that record, so a refused send writes nothing).
+    pub fn rekey_due(&self) -> bool {
+        self.rekey_due
     }
 
     /// Appends one record carrying a multiplexed DataFrame (§3.3.7, for
@@ -352,7 +410,7 @@ impl Connection {
                 self.touch(idx);
             }
         }
-        Ok(())
+        self.count_sent(total as usize, out)
     }
 
     /// Appends a record carrying any control frame to `out`.
@@ -388,32 +446,54 @@ impl Connection {
         )
     }
 
-    /// Starts a key update; appends the KeyUpdate record to `out`.
+    /// Starts a key update; appends the KeyUpdate record to `out`. The
+    /// rotation triggers (§4.6.1) count from here again.
     pub fn update_keys(&mut self, direction: KeyDirection, out: &mut Vec<u8>) -> Result<(), Error> {
         let update = self.session.initiate_key_update(direction)?;
-        self.send_control(&Frame::KeyUpdate(update), out)
+        self.send_control(&Frame::KeyUpdate(update), out)?;
+        self.rekey_due = false;
+        self.sent_under_key = 0;
+        self.key_since = None;
+        Ok(())
     }
 
     /// When [`Connection::handle_timeout`] next has something to do: the
-    /// end of a key's grace period, or of `ZP_FLOW_TIMEOUT` while sending
-    /// is blocked by flow control.
+    /// end of a key's grace period, of `ZP_FLOW_TIMEOUT` while sending is
+    /// blocked by flow control, or of the sending key's
+    /// [`Limits::rekey_interval`] (§4.6.1).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
-        match (self.session.poll_timeout(), stall) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let rekey = self
+            .key_since
+            .filter(|_| self.limits.rekey_enabled && !self.rekey_due)
+            .map(|t| t + self.limits.rekey_interval);
+        [self.session.poll_timeout(), stall, rekey]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Does what is due at `now`: erases keys whose grace period is over,
     /// and fails with [`Error::FlowStall`] once sending has been blocked by
     /// flow control for `ZP_FLOW_TIMEOUT` (30 s) with no WindowUpdate
     /// (§3.3.9; send [`Connection::error_frame`] with its code and close).
-    /// The stall clock starts at the first time input (`receive` or
-    /// `handle_timeout`) after a send was refused for want of credit.
+    /// The stall clock starts at the first time input (an accepted record
+    /// to `receive`, or `handle_timeout`) after a send was refused for want
+    /// of credit.
+    /// Once the sending key has been in use for [`Limits::rekey_interval`]
+    /// (counted from the first time input after it was installed) a
+    /// rotation is due: its KeyUpdate follows the next record sent
+    /// ([`Connection::rekey_due`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.session.handle_timeout(now);
         self.note_time(now);
+        if self.limits.rekey_enabled
+            && self
+                .key_since
+                .is_some_and(|t| now >= t + self.limits.rekey_interval)
+        {
+            self.rekey_due = true;
+        }
         match self.blocked_since {
             Some(t) if now >= t + FLOW_TIMEOUT => Err(Error::FlowStall),
             _ => Ok(()),
@@ -423,6 +503,9 @@ impl Connection {
     fn note_time(&mut self, now: Instant) {
         if self.blocked && self.blocked_since.is_none() {
             self.blocked_since = Some(now);
+        }
+        if self.key_since.is_none() {
+            self.key_since = Some(now);
         }
     }
 
@@ -464,11 +547,19 @@ impl Connection {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<Event<'a>, Error> {
-        self.note_time(now);
         if record.get(..4) == Some(&ErrorFrame::MAGIC.to_le_bytes()[..]) {
             return Ok(Event::PeerError(ErrorFrame::parse(record)?.code));
         }
         let plaintext: &'a [u8] = self.session.open(record, now)?;
+        let event = self.apply(plaintext, out)?;
+        // Clocks start on accepted input only: a refused record changes
+        // nothing beyond the record layer.
+        self.note_time(now);
+        Ok(event)
+    }
+
+    /// Applies one authentic record's frame.
+    fn apply<'a>(&mut self, plaintext: &'a [u8], out: &mut Vec<u8>) -> Result<Event<'a>, Error> {
         match parse_frame(plaintext)? {
             Frame::Data(d) => self.on_data(d, out),
             Frame::KeyUpdate(u) => {

@@ -270,6 +270,12 @@ impl Session {
         }
     }
 
+    /// Whether a key update is under way (this side's awaits its Ack, or
+    /// the peer's announced epoch has not been used yet).
+    pub fn update_pending(&self) -> bool {
+        self.pending.is_some() || self.recv_next.is_some()
+    }
+
     /// Starts a key update: derives the next epoch's keys, accepts the
     /// peer's records under them at once, and keeps sending under the old
     /// key until [`Session::on_key_update_ack`].

@@ -3,7 +3,7 @@
 //! every test runs with the client as `a` and again with the server as `a`.
 
 use std::time::{Duration, Instant};
-use zp::connection::{FLOW_TIMEOUT, Limits};
+use zp::connection::{DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits};
 use zp::crypto::{Key32, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
@@ -63,12 +63,18 @@ fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit()
         assert_eq!(b.streams().len(), 20, "{role}");
         // A lower limit: `a` cannot open a 21st, `b` refuses one of its
         // own past it and refuses `a`'s too, with ERR_STREAM_LIMIT.
-        let limits = Limits { max_streams: 20 };
+        let limits = Limits {
+            max_streams: 20,
+            ..Limits::default()
+        };
         a.set_limits(limits);
         b.set_limits(limits);
         assert_eq!(a.open_stream(), Err(Error::StreamLimit(20)), "{role}");
         assert_eq!(b.open_stream(), Err(Error::StreamLimit(20)), "{role}");
-        a.set_limits(Limits { max_streams: 21 });
+        a.set_limits(Limits {
+            max_streams: 21,
+            ..Limits::default()
+        });
         let extra = a.open_stream().unwrap().stream_id;
         a.send(extra, b"y", false, &mut wire).unwrap();
         let mut out = Vec::new();
@@ -263,7 +269,8 @@ fn a_sender_blocked_for_the_flow_timeout_stalls() {
         let (_, mut grants) = deliver(b, &mut wire, t0);
         assert!(!grants.is_empty());
         deliver(a, &mut grants, t0 + Duration::from_secs(31));
-        assert_eq!(a.poll_timeout(), None);
+        // Only the sending key's rotation interval is left to wait for.
+        assert_eq!(a.poll_timeout(), Some(t0 + DEFAULT_REKEY_INTERVAL));
         a.handle_timeout(t0 + Duration::from_secs(90)).unwrap();
         a.send(id, b"1", false, &mut wire).unwrap();
     });
@@ -477,5 +484,77 @@ fn plaintext_error_frames_arrive_outside_records() {
             b.receive(&mut bad, Instant::now(), &mut Vec::new()),
             Err(Error::InvalidValue("error code"))
         );
+    });
+}
+
+/// §4.6.1: a side rotates its sending key after `ZP_REKEY_INTERVAL_BYTES`
+/// of data and after `ZP_REKEY_INTERVAL_SECS`, unless `ZP_REKEY_ENABLED`
+/// is off; the peer acknowledges and both move to the next epoch.
+#[test]
+fn rotation_triggers_on_bytes_and_on_time() {
+    let kinds = |events: &[String]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e.split([' ', '(']).next().unwrap().to_string())
+            .collect()
+    };
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        a.set_limits(Limits {
+            rekey_bytes: 4096,
+            ..Limits::default()
+        });
+        // Bytes: under the limit nothing; the record crossing it is followed
+        // by the KeyUpdate for the next epoch.
+        let mut wire = Vec::new();
+        a.send(id, &[1; 3000], false, &mut wire).unwrap();
+        assert!(!a.rekey_due());
+        let (events, _) = deliver(b, &mut wire, t0);
+        assert_eq!(kinds(&events), ["Data"], "{role}");
+        a.send(id, &[2; 2000], false, &mut wire).unwrap();
+        let (events, mut ack) = deliver(b, &mut wire, t0);
+        assert_eq!(kinds(&events), ["Data", "KeyUpdated"], "{role}");
+        let (events, _) = deliver(a, &mut ack, t0);
+        assert_eq!(kinds(&events), ["KeyUpdateAcknowledged"], "{role}");
+        assert_eq!(a.session().send_epoch(), 1, "{role}");
+        a.send(id, b"under the new key", false, &mut wire).unwrap();
+        let (events, _) = deliver(b, &mut wire, t0);
+        assert_eq!(kinds(&events), ["Data"], "{role}");
+
+        // Time: the interval runs from the first time input after the
+        // update (the Ack at t0); when it is over the KeyUpdate follows the
+        // next record. First the old key's 5 s grace period ends.
+        assert!(a.poll_timeout() < Some(t0 + Duration::from_secs(10)));
+        a.handle_timeout(t0 + Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            a.poll_timeout(),
+            Some(t0 + DEFAULT_REKEY_INTERVAL),
+            "{role}"
+        );
+        a.handle_timeout(t0 + DEFAULT_REKEY_INTERVAL - Duration::from_secs(1))
+            .unwrap();
+        assert!(!a.rekey_due());
+        a.handle_timeout(t0 + DEFAULT_REKEY_INTERVAL).unwrap();
+        assert!(a.rekey_due(), "{role}");
+        a.send(id, b"x", false, &mut wire).unwrap();
+        assert!(!a.rekey_due());
+        let (events, mut ack) = deliver(b, &mut wire, t0 + DEFAULT_REKEY_INTERVAL);
+        assert_eq!(kinds(&events), ["Data", "KeyUpdated"], "{role}");
+        deliver(a, &mut ack, t0 + DEFAULT_REKEY_INTERVAL);
+        assert_eq!(a.session().send_epoch(), 2, "{role}");
+
+        // Disabled: no trigger however much is sent or however long.
+        a.set_limits(Limits {
+            rekey_enabled: false,
+            rekey_bytes: 1,
+            ..Limits::default()
+        });
+        a.send(id, &[3; 100], false, &mut wire).unwrap();
+        a.handle_timeout(t0 + 10 * DEFAULT_REKEY_INTERVAL).unwrap();
+        assert!(!a.rekey_due());
+        assert_eq!(a.poll_timeout(), None, "{role}");
+        let (events, _) = deliver(b, &mut wire, t0);
+        assert_eq!(kinds(&events), ["Data"], "{role}");
     });
 }

@@ -123,6 +123,10 @@ impl AeadKey {
 }
 
 impl AeadCipher for AeadKey {
+    fn provider(&self) -> super::Provider {
+        &AwsLc
+    }
+
     fn heap_bytes(&self) -> usize {
         size_of::<Self>()
     }

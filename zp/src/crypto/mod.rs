@@ -131,6 +131,8 @@ pub trait CryptoProvider: fmt::Debug + Send + Sync + 'static {
 
 /// An expanded AEAD key, as a provider makes it (zeroized on drop).
 pub trait AeadCipher: Send + Sync {
+    /// The provider that made it (and makes its successors on rotation).
+    fn provider(&self) -> Provider;
     /// Which AEAD this key is for.
     fn algorithm(&self) -> AeadAlgorithm;
     /// Heap bytes the expanded key schedule occupies, as far as Rust sees.
@@ -250,7 +252,6 @@ pub const TAG_LEN: usize = 16;
 /// record does no per-call setup, and the provider that made it.
 pub struct AeadKey {
     cipher: Box<dyn AeadCipher>,
-    provider: Provider,
 }
 
 impl fmt::Debug for AeadKey {
@@ -259,7 +260,7 @@ impl fmt::Debug for AeadKey {
             f,
             "AeadKey({:?}, {}, ..)",
             self.algorithm(),
-            self.provider.name()
+            self.provider().name()
         )
     }
 }
@@ -274,13 +275,12 @@ impl AeadKey {
     pub fn with_provider(provider: Provider, algorithm: AeadAlgorithm, key: &Key32) -> Self {
         AeadKey {
             cipher: provider.aead(algorithm, key.expose()),
-            provider,
         }
     }
 
     /// The provider that made this key (and makes its successors).
     pub fn provider(&self) -> Provider {
-        self.provider
+        self.cipher.provider()
     }
 
     /// Heap bytes the expanded key schedule occupies.

@@ -111,6 +111,10 @@ impl CryptoProvider for RustCrypto {
 macro_rules! aead_cipher {
     ($ty:ty, $alg:expr) => {
         impl AeadCipher for $ty {
+            fn provider(&self) -> super::Provider {
+                &RustCrypto
+            }
+
             fn algorithm(&self) -> AeadAlgorithm {
                 $alg
             }
