@@ -51,6 +51,20 @@ fn rotate(provider: Provider, current: &Key32, session_id: &[u8; 16], epoch: u32
     }
 }
 
+/// The keys of rotation epoch `epoch` (§4.6.3), on `provider`: the
+/// client-to-server and server-to-client traffic keys and the next
+/// `current_secret`. Public for test vectors and for checking another
+/// implementation's derivation.
+pub fn rotation_keys(
+    provider: Provider,
+    current_secret: &Key32,
+    session_id: &[u8; 16],
+    epoch: u32,
+) -> (Key32, Key32, Key32) {
+    let r = rotate(provider, current_secret, session_id, epoch);
+    (r.c2s, r.s2c, r.next_secret)
+}
+
 /// This side's own key update, until its Ack arrives.
 #[derive(Debug)]
 struct PendingUpdate {

@@ -253,6 +253,35 @@ impl SessionKeys {
         &self.server_to_client
     }
 
+    /// The Stranger key schedule (§4.2.4) on `provider`: session ID,
+    /// session secret and both traffic keys from the key exchange's
+    /// `shared_secret` (X25519 || ML-KEM, or the classical 32 bytes) and
+    /// both randoms. The handshake uses it; it is public for test vectors
+    /// and for checking another implementation's derivation.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stranger(
+        provider: Provider,
+        role: Role,
+        version: Version,
+        cipher: CipherSuite,
+        client_random: &[u8; 32],
+        server_random: &[u8; 32],
+        shared_secret: &[u8],
+    ) -> SessionKeys {
+        Schedule {
+            provider,
+            role,
+            version,
+            cipher,
+            client_random,
+            server_random,
+            id_secret: shared_secret,
+            ikm: shared_secret,
+            keys_info: b"zp-session-keys",
+        }
+        .derive()
+    }
+
     /// Whether `peer` is the other end of the same session: same secrets,
     /// opposite roles (on either provider).
     pub fn matches_peer(&self, peer: &SessionKeys) -> bool {

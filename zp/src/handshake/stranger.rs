@@ -4,7 +4,7 @@
 //! X25519 bytes; ZP_CLASSICAL_2: the 32-byte P-256 ECDH x coordinate); keys
 //! from zp-protocol.md's Stranger schedule.
 
-use super::{ClientConfig, Role, Schedule, ServerConfig, SessionKeys};
+use super::{ClientConfig, Role, ServerConfig, SessionKeys};
 use crate::crypto::{CryptoRng, EcdhSecret, KemSecret, Provider, random_array};
 use crate::error::Error;
 use crate::frame::{CipherSuite, ClientFinish, ClientHello, ServerHello, Version};
@@ -74,18 +74,15 @@ impl ExpectServerHello {
                 got: hello.mlkem_pub.len(),
             });
         }
-        let keys = Schedule {
+        let keys = SessionKeys::stranger(
             provider,
-            role: Role::Client,
-            version: hello.version,
-            cipher: hello.cipher,
-            client_random: &self.random,
-            server_random: &hello.random,
-            id_secret: &shared,
-            ikm: &shared,
-            keys_info: b"zp-session-keys",
-        }
-        .derive();
+            Role::Client,
+            hello.version,
+            hello.cipher,
+            &self.random,
+            &hello.random,
+            &shared,
+        );
         Ok((keys, ClientFinish { mlkem_ct }))
     }
 }
@@ -164,17 +161,14 @@ impl ExpectClientFinish {
                 });
             }
         }
-        Ok(Schedule {
-            provider: self.provider,
-            role: Role::Server,
-            version: self.version,
-            cipher: self.cipher,
-            client_random: &self.client_random,
-            server_random: &self.server_random,
-            id_secret: &shared,
-            ikm: &shared,
-            keys_info: b"zp-session-keys",
-        }
-        .derive())
+        Ok(SessionKeys::stranger(
+            self.provider,
+            Role::Server,
+            self.version,
+            self.cipher,
+            &self.client_random,
+            &self.server_random,
+            &shared,
+        ))
     }
 }
