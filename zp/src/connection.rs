@@ -14,9 +14,9 @@
 use crate::error::{Error, ErrorCode};
 use crate::frame::MULTIPLEXED;
 use crate::frame::{
-    DataFrame, ErrorFrame, FLAG_FIN, Frame, KeyDirection, STREAM_CHUNK_OVERHEAD, StreamChunk,
-    StreamChunks, StreamSyncStatus, Sync, SyncAck, SyncAckStream, SyncStatus, SyncStream,
-    WindowUpdate, parse_frame,
+    DataFrame, ErrorFrame, FLAG_FIN, FLAG_RST, Frame, KeyDirection, STREAM_CHUNK_OVERHEAD,
+    StreamChunk, StreamChunks, StreamSyncStatus, Sync, SyncAck, SyncAckStream, SyncStatus,
+    SyncStream, WindowUpdate, parse_frame,
 };
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
@@ -30,6 +30,10 @@ pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
 pub const FLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Default most streams open at once on a live connection.
 pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// How long a closed stream is kept before its state is released
+/// (`ZP_STREAM_LINGER`, §3.3.11): frames still in flight for it are
+/// recognised (and, after a reset, ignored) until then.
+pub const STREAM_LINGER: Duration = Duration::from_secs(30);
 /// Default data volume sent under one key before this side rotates it
 /// (`ZP_REKEY_INTERVAL_BYTES`, §4.6.1: "1GB", read as 2^30 bytes).
 pub const DEFAULT_REKEY_BYTES: u64 = 1 << 30;
@@ -134,6 +138,22 @@ pub enum Event<'a> {
     /// reported MISMATCH were reset to zero (resend from the start), and
     /// UNKNOWN ones are new to the peer.
     SyncAcked(SyncAck),
+    /// The peer reset a stream (§3.3.11 RST): it is closed at once, what
+    /// was buffered for it should be discarded, and it lingers for
+    /// [`STREAM_LINGER`] before its state is released.
+    Reset {
+        /// The stream.
+        stream_id: u32,
+        /// The offset the peer had reached (the RST frame's `seq`).
+        seq: u64,
+    },
+    /// A DataFrame for a stream that was reset and still lingers: data in
+    /// flight when the reset crossed it, ignored as §3.3.11 says (it still
+    /// counts against the connection's flow-control window).
+    Ignored {
+        /// The stream.
+        stream_id: u32,
+    },
 }
 
 /// Result of opening a stream.
@@ -167,7 +187,19 @@ pub struct Connection {
     /// A rotation trigger fired; the KeyUpdate goes out after the next
     /// record this side sends.
     rekey_due: bool,
+    /// Closed streams waiting out [`STREAM_LINGER`], with when their
+    /// clock started (the first time input after the close); `true` for
+    /// a reset (in-flight data for it is ignored, not refused).
+    lingering: Vec<Linger>,
     path: PathInfo,
+}
+
+/// A closed stream's linger (§3.3.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Linger {
+    stream_id: u32,
+    since: Option<Instant>,
+    reset: bool,
 }
 
 impl Connection {
@@ -203,6 +235,7 @@ impl Connection {
             sent_under_key: 0,
             key_since: None,
             rekey_due: false,
+            lingering: Vec::new(),
             path,
         }
     }
@@ -239,6 +272,7 @@ impl Connection {
     pub fn memory_footprint(&self) -> usize {
         size_of::<Self>()
             + self.streams.capacity() * size_of::<Stream>()
+            + self.lingering.capacity() * size_of::<Linger>()
             + self.session.heap_bytes()
     }
 
@@ -318,6 +352,7 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         self.touch(idx);
+        self.close_if_finished(stream_id);
         self.count_sent(payload.len(), out)
     }
 
@@ -350,6 +385,76 @@ impl Connection {
     /// that record, so a refused send writes nothing).
     pub fn rekey_due(&self) -> bool {
         self.rekey_due
+    }
+
+    /// Resets a stream (§3.3.11 RST): appends a record carrying a DataFrame
+    /// with the RST flag and no payload, and closes the stream at once in
+    /// both directions (zp buffers nothing, so nothing pending is left to
+    /// discard). The stream lingers for [`STREAM_LINGER`], ignoring data
+    /// still in flight from the peer, and is then released.
+    pub fn reset(&mut self, stream_id: u32, out: &mut Vec<u8>) -> Result<(), Error> {
+        let idx = self
+            .index(stream_id)
+            .ok_or(Error::UnknownStream(stream_id))?;
+        if self
+            .lingering
+            .iter()
+            .any(|l| l.stream_id == stream_id && l.reset)
+        {
+            return Err(Error::StreamClosed(stream_id));
+        }
+        let frame = DataFrame {
+            stream_id,
+            seq: self.streams[idx].send_offset,
+            flags: FLAG_RST,
+            payload: &[],
+        };
+        self.session
+            .sealer()
+            .seal_append(out, |b| frame.encode(b))?;
+        self.close(idx, true);
+        Ok(())
+    }
+
+    /// Marks a stream closed both ways and starts its linger.
+    fn close(&mut self, idx: usize, reset: bool) {
+        let s = &mut self.streams[idx];
+        s.state_flags = (s.state_flags & !stream::flags::OPEN)
+            | stream::flags::HALF_CLOSED_LOCAL
+            | stream::flags::HALF_CLOSED_REMOTE;
+        let stream_id = s.id;
+        self.lingering.retain(|l| l.stream_id != stream_id);
+        self.lingering.push(Linger {
+            stream_id,
+            since: None,
+            reset,
+        });
+    }
+
+    /// A stream both sides finished (FIN each way) is closed and lingers
+    /// (§3.3.11; zp takes the FINs' delivery as their acknowledgement, as
+    /// reliable transports give it).
+    fn close_if_finished(&mut self, stream_id: u32) {
+        use stream::flags::{HALF_CLOSED_LOCAL, HALF_CLOSED_REMOTE, OPEN};
+        let Some(idx) = self.index(stream_id) else {
+            return;
+        };
+        let f = self.streams[idx].state_flags;
+        if f & OPEN != 0 && f & HALF_CLOSED_LOCAL != 0 && f & HALF_CLOSED_REMOTE != 0 {
+            self.close(idx, false);
+        }
+    }
+
+    /// Releases streams whose linger is over at `now`.
+    fn release_lingering(&mut self, now: Instant) {
+        let streams = &mut self.streams;
+        self.lingering.retain(|l| match l.since {
+            Some(t) if now >= t + STREAM_LINGER => {
+                streams.retain(|s| s.id != l.stream_id);
+                false
+            }
+            _ => true,
+        });
     }
 
     /// Appends one record carrying a multiplexed DataFrame (§3.3.7, for
@@ -459,15 +564,22 @@ impl Connection {
 
     /// When [`Connection::handle_timeout`] next has something to do: the
     /// end of a key's grace period, of `ZP_FLOW_TIMEOUT` while sending is
-    /// blocked by flow control, or of the sending key's
-    /// [`Limits::rekey_interval`] (§4.6.1).
+    /// blocked by flow control, of the sending key's
+    /// [`Limits::rekey_interval`] (§4.6.1), or of a closed stream's
+    /// [`STREAM_LINGER`].
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
         let rekey = self
             .key_since
             .filter(|_| self.limits.rekey_enabled && !self.rekey_due)
             .map(|t| t + self.limits.rekey_interval);
-        [self.session.poll_timeout(), stall, rekey]
+        let linger = self
+            .lingering
+            .iter()
+            .filter_map(|l| l.since)
+            .min()
+            .map(|t| t + STREAM_LINGER);
+        [self.session.poll_timeout(), stall, rekey, linger]
             .into_iter()
             .flatten()
             .min()
@@ -487,6 +599,7 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.session.handle_timeout(now);
         self.note_time(now);
+        self.release_lingering(now);
         if self.limits.rekey_enabled
             && self
                 .key_since
@@ -506,6 +619,9 @@ impl Connection {
         }
         if self.key_since.is_none() {
             self.key_since = Some(now);
+        }
+        for l in &mut self.lingering {
+            l.since.get_or_insert(now);
         }
     }
 
@@ -687,7 +803,27 @@ impl Connection {
             return self.on_chunks(d, out);
         }
         let id = d.stream_id;
+        if self.lingering.iter().any(|l| l.stream_id == id && l.reset) {
+            // In flight when the reset crossed it: ignored, but the bytes
+            // still count against (and are granted back to) the
+            // connection's window, which the sender charged them to.
+            if self.conn_received + d.payload.len() as u64 > self.conn_recv_limit {
+                return Err(Error::FlowControl);
+            }
+            self.conn_received += d.payload.len() as u64;
+            self.window_updates(&[], out)?;
+            return Ok(Event::Ignored { stream_id: id });
+        }
         self.accept(id, d.seq, d.payload.len(), d.flags)?;
+        if d.flags & FLAG_RST != 0 {
+            let idx = self.index(id).expect("accepted streams exist");
+            self.close(idx, true);
+            return Ok(Event::Reset {
+                stream_id: id,
+                seq: d.seq,
+            });
+        }
+        self.close_if_finished(id);
         self.window_updates(&[id], out)?;
         Ok(Event::Data {
             stream_id: id,

@@ -3,11 +3,12 @@
 //! every test runs with the client as `a` and again with the server as `a`.
 
 use std::time::{Duration, Instant};
-use zp::connection::{DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits};
+use zp::connection::{DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits, STREAM_LINGER};
 use zp::crypto::{Key32, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
 use zp::stream::DEFAULT_STREAM_WINDOW;
+use zp::stream::flags;
 use zp::token::{TokenKey, TokenOpener, TokenOverflow, seal_token, seal_token_with};
 use zp::{Connection, Error, Event, PathInfo};
 
@@ -556,5 +557,68 @@ fn rotation_triggers_on_bytes_and_on_time() {
         assert_eq!(a.poll_timeout(), None, "{role}");
         let (events, _) = deliver(b, &mut wire, t0);
         assert_eq!(kinds(&events), ["Data"], "{role}");
+    });
+}
+
+/// §3.3.11 RST: the sender closes the stream at once, the receiver gets
+/// `Event::Reset` and closes it too, data that was in flight is ignored,
+/// and both release the stream after `ZP_STREAM_LINGER`; a stream both
+/// sides finished with FIN lingers and is released the same way.
+#[test]
+fn reset_closes_at_once_ignores_in_flight_data_and_lingers() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"abc", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        // b answers on the stream before the reset reaches it.
+        let mut late = Vec::new();
+        b.send(id, b"late", false, &mut late).unwrap();
+
+        a.reset(id, &mut wire).unwrap();
+        assert_eq!(a.stream(id).unwrap().state_flags() & flags::OPEN, 0);
+        assert_eq!(
+            a.send(id, b"x", false, &mut Vec::new()),
+            Err(Error::StreamClosed(id))
+        );
+        assert_eq!(a.reset(id, &mut Vec::new()), Err(Error::StreamClosed(id)));
+        let (events, _) = deliver(b, &mut wire, t0);
+        assert_eq!(
+            events,
+            [format!("Reset {{ stream_id: {id}, seq: 3 }}")],
+            "{role}"
+        );
+        assert_eq!(
+            b.send(id, b"y", false, &mut Vec::new()),
+            Err(Error::StreamClosed(id)),
+            "{role}"
+        );
+        let (events, _) = deliver(a, &mut late, t0);
+        assert_eq!(events, [format!("Ignored {{ stream_id: {id} }}")], "{role}");
+
+        // Both linger from their first time input after the close (t0).
+        for side in [&mut *a, &mut *b] {
+            side.handle_timeout(t0).unwrap();
+            assert!(side.poll_timeout() <= Some(t0 + STREAM_LINGER), "{role}");
+            side.handle_timeout(t0 + STREAM_LINGER - Duration::from_millis(1))
+                .unwrap();
+            assert!(side.stream(id).is_some());
+            side.handle_timeout(t0 + STREAM_LINGER).unwrap();
+            assert!(side.stream(id).is_none(), "{role}: released");
+        }
+
+        // FIN both ways: closed, then released after the linger.
+        let id = a.open_stream().unwrap().stream_id;
+        a.send(id, b"bye", true, &mut wire).unwrap();
+        deliver(b, &mut wire, t0 + STREAM_LINGER);
+        b.send(id, b"bye", true, &mut wire).unwrap();
+        deliver(a, &mut wire, t0 + STREAM_LINGER);
+        for side in [&mut *a, &mut *b] {
+            assert_eq!(side.stream(id).unwrap().state_flags() & flags::OPEN, 0);
+            side.handle_timeout(t0 + STREAM_LINGER).unwrap();
+            side.handle_timeout(t0 + 2 * STREAM_LINGER).unwrap();
+            assert!(side.stream(id).is_none(), "{role}: released after FIN");
+        }
     });
 }
