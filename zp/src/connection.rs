@@ -20,7 +20,7 @@ use crate::frame::{
 };
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
-use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream};
+use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream, Transport};
 use std::time::{Duration, Instant};
 
 /// Default connection-level flow-control window (1 MiB).
@@ -170,6 +170,7 @@ pub struct Connection {
     limits: Limits,
     streams: Vec<Stream>,
     next_stream_id: u32,
+    transport: Transport,
     tick: u64,
     conn_sent: u64,
     conn_send_limit: u64,
@@ -225,6 +226,7 @@ impl Connection {
             limits: Limits::default(),
             streams,
             next_stream_id,
+            transport: Transport::Records,
             tick,
             conn_sent: 0,
             conn_send_limit: DEFAULT_CONNECTION_WINDOW,
@@ -238,6 +240,25 @@ impl Connection {
             lingering: Vec::new(),
             path,
         }
+    }
+
+    /// Sets the transport the connection runs on (default
+    /// [`Transport::Records`]), which decides its stream IDs (§3.3.1,
+    /// §3.4). Only before any stream is open.
+    pub fn set_transport(&mut self, transport: Transport) -> Result<(), Error> {
+        if !self.streams.is_empty() {
+            return Err(Error::InvalidValue(
+                "transport set after streams were opened",
+            ));
+        }
+        self.transport = transport;
+        self.next_stream_id = transport.first_stream_id(self.session.role());
+        Ok(())
+    }
+
+    /// The transport the connection runs on.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// Sets the connection's limits. Streams already open stay open even
@@ -288,16 +309,17 @@ impl Connection {
     /// Opens a stream of this side's parity, within [`Limits::max_streams`].
     pub fn open_stream(&mut self) -> Result<Opened, Error> {
         let id = self.next_stream_id;
-        if !stream::is_valid_stream_id(id) || id > u32::MAX - 2 {
+        let step = self.transport.stream_id_step();
+        if !self.transport.is_data_stream(id) || id > u32::MAX - step {
             return Err(Error::TooMany {
                 what: "stream IDs",
-                max: (u32::MAX / 2) as usize,
+                max: (u32::MAX / step) as usize,
             });
         }
         if self.streams.len() >= self.limits.max_streams {
             return Err(Error::StreamLimit(self.limits.max_streams));
         }
-        self.next_stream_id = id + 2;
+        self.next_stream_id = id + step;
         self.streams.push(Stream::new(id));
         let idx = self.streams.len() - 1;
         self.touch(idx);
@@ -864,7 +886,9 @@ impl Connection {
     /// Checks and applies `len` bytes at `seq` on stream `id`, opening it
     /// if the peer may; nothing changes unless everything is accepted.
     fn accept(&mut self, id: u32, seq: u64, len: usize, flags: u8) -> Result<(), Error> {
-        if !stream::is_valid_stream_id(id) {
+        if !self.transport.is_data_stream(id) {
+            // On QUIC this includes stream 0, the control stream (§3.4:
+            // ERR_PROTOCOL_VIOLATION).
             return Err(Error::InvalidStreamId(id));
         }
         let existing = self.index(id);

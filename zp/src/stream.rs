@@ -37,6 +37,52 @@ pub fn initiator_of(stream_id: u32) -> Role {
     }
 }
 
+/// The transport under a connection, which decides its stream IDs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// TCP, WebSocket or a WebRTC DataChannel: EncryptedRecords (§3.3.13).
+    /// Client streams are 2, 4, 6, …, server streams 1, 3, 5, …. Stream
+    /// 0 is never a data stream: §3.3.1 lists it among the client's IDs,
+    /// but §3.3.9 gives 0 to the connection in every WindowUpdate, so a
+    /// stream 0 could never be granted credit.
+    #[default]
+    Records,
+    /// QUIC (§3.4): zp stream IDs are QUIC's bidirectional stream IDs.
+    /// Stream 0 is the control stream (data on it is a protocol
+    /// violation); data streams are 4, 8, 12, … (client) and 5, 9, 13, …
+    /// (server).
+    Quic,
+}
+
+impl Transport {
+    /// The first data stream `role` opens.
+    pub fn first_stream_id(self, role: Role) -> u32 {
+        match (self, role) {
+            (Transport::Records, Role::Client) => 2,
+            (Transport::Records, Role::Server) => 1,
+            (Transport::Quic, Role::Client) => 4,
+            (Transport::Quic, Role::Server) => 5,
+        }
+    }
+
+    /// The distance between one side's consecutive stream IDs.
+    pub fn stream_id_step(self) -> u32 {
+        match self {
+            Transport::Records => 2,
+            Transport::Quic => 4,
+        }
+    }
+
+    /// Whether `stream_id` can name a data stream on this transport.
+    pub fn is_data_stream(self, stream_id: u32) -> bool {
+        is_valid_stream_id(stream_id)
+            && match self {
+                Transport::Records => true,
+                Transport::Quic => stream_id >= 4 && stream_id % 4 <= 1,
+            }
+    }
+}
+
 /// A stream's weight when none is set (§3.3.8).
 pub const DEFAULT_PRIORITY: u8 = 128;
 

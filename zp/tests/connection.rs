@@ -622,3 +622,55 @@ fn reset_closes_at_once_ignores_in_flight_data_and_lingers() {
         }
     });
 }
+
+/// Stream IDs per transport (§3.3.1, §3.4): on record transports client
+/// streams are 2, 4, … and server streams 1, 3, …; on QUIC, QUIC's own
+/// bidirectional IDs from 4 (client) and 5 (server), with stream 0 the
+/// control stream: a DataFrame on it is ERR_PROTOCOL_VIOLATION.
+#[test]
+fn stream_ids_and_stream_zero_per_transport() {
+    use zp::stream::Transport;
+    let mut rng = system_rng();
+    let (mut c, mut s) = pair(&mut rng);
+    assert_eq!(c.transport(), Transport::Records);
+    assert_eq!(c.open_stream().unwrap().stream_id, 2);
+    assert_eq!(c.open_stream().unwrap().stream_id, 4);
+    assert_eq!(s.open_stream().unwrap().stream_id, 1);
+    assert_eq!(s.open_stream().unwrap().stream_id, 3);
+    assert!(
+        c.set_transport(Transport::Quic).is_err(),
+        "streams are open"
+    );
+
+    let (mut c, mut s) = pair(&mut rng);
+    c.set_transport(Transport::Quic).unwrap();
+    s.set_transport(Transport::Quic).unwrap();
+    assert_eq!(c.open_stream().unwrap().stream_id, 4);
+    assert_eq!(c.open_stream().unwrap().stream_id, 8);
+    assert_eq!(s.open_stream().unwrap().stream_id, 5);
+    assert_eq!(s.open_stream().unwrap().stream_id, 9);
+    let t0 = Instant::now();
+    let check = |from: &mut Connection, to: &mut Connection, role: &str| {
+        for bad in [0u32, 1, 2, 3, 6, 7] {
+            let mut wire = Vec::new();
+            let frame = DataFrame {
+                stream_id: bad,
+                seq: 0,
+                flags: 0,
+                payload: b"data",
+            };
+            from.send_control(&Frame::Data(frame), &mut wire).unwrap();
+            let err = to.receive(&mut wire, t0, &mut Vec::new()).unwrap_err();
+            assert_eq!(err, Error::InvalidStreamId(bad), "{role}");
+            assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
+        }
+        // A data stream of the sender's parity is accepted.
+        let id = from.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        from.send(id, b"ok", false, &mut wire).unwrap();
+        let (events, _) = deliver(to, &mut wire, t0);
+        assert!(events[0].starts_with("Data"), "{role}");
+    };
+    check(&mut c, &mut s, "client→server");
+    check(&mut s, &mut c, "server→client");
+}

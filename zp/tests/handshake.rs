@@ -557,3 +557,50 @@ fn handshakes_interoperate_across_providers() {
         );
     }
 }
+
+/// §3.3.12: a refused handshake is answered with a plaintext ErrorFrame,
+/// and the side waiting for the next handshake message tells it from that
+/// message by its magic, in both roles.
+#[test]
+fn a_refused_handshake_is_answered_with_a_plaintext_error_frame() {
+    let mut rng = system_rng();
+    // The server refuses a ClientHello (no common version).
+    let client = ClientConfig {
+        versions: vec![Version { major: 2, minor: 0 }],
+        min_version: Version { major: 2, minor: 0 },
+        ..ClientConfig::default()
+    };
+    let (c, hello) = StrangerClient::start(&client, &mut rng).unwrap();
+    let refused = StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng).unwrap_err();
+    assert_eq!(refused, Error::VersionMismatch);
+    let wire = ErrorFrame::refusing(&refused).to_bytes();
+    assert_eq!(wire.len(), ErrorFrame::LEN);
+    assert_eq!(
+        parse_frame(&wire).unwrap(),
+        Frame::Error(ErrorFrame {
+            code: ErrorCode::VERSION_MISMATCH
+        }),
+        "the client expecting a ServerHello reads an ErrorFrame"
+    );
+    assert!(ServerHello::parse(&wire).is_err());
+    drop(c);
+
+    // The client refuses a downgraded ServerHello; the server, expecting a
+    // ClientFinish, reads the ErrorFrame.
+    let (c, hello) = StrangerClient::start(&ClientConfig::default(), &mut rng).unwrap();
+    let (_server, mut reply) =
+        StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng).unwrap();
+    reply.cipher = CipherSuite::ZP_CLASSICAL_1;
+    reply.mlkem_pub.clear();
+    let refused = c.receive(&reply, &mut rng).unwrap_err();
+    let wire = ErrorFrame::refusing(&refused).to_bytes();
+    assert_eq!(
+        parse_frame(&wire).unwrap(),
+        Frame::Error(ErrorFrame {
+            code: ErrorCode::CIPHER_DOWNGRADE
+        })
+    );
+    assert!(ClientFinish::parse(&wire).is_err());
+    // On a stream transport the receiver frames it as a unit of 9 bytes.
+    assert_eq!(zp::record::unit_len(&wire).unwrap(), Some(ErrorFrame::LEN));
+}

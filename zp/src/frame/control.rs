@@ -183,8 +183,10 @@ impl WindowUpdate {
     }
 }
 
-/// ErrorFrame (0x60). Always sent in plaintext, outside records (§3.3.12);
-/// see [`crate::record::Incoming`] for telling it from a record.
+/// ErrorFrame (0x60). Always sent in plaintext, outside records (§3.3.12),
+/// at any phase: a handshake is refused with one too ([`ErrorFrame::refusing`];
+/// `parse_frame` tells it from the handshake message expected by its magic),
+/// and [`crate::record::unit_len`] tells it from a record on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorFrame {
     /// What went wrong.
@@ -198,6 +200,12 @@ impl ErrorFrame {
     pub const TYPE: u8 = 0x60;
     /// Encoded length.
     pub const LEN: usize = 9;
+
+    /// The ErrorFrame that tells the peer why `error` ended the handshake
+    /// or connection (Appendix B's code for it, [`Error::code`]).
+    pub fn refusing(error: &Error) -> Self {
+        ErrorFrame { code: error.code() }
+    }
 
     pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         let code = ErrorCode(r.u8()?);
