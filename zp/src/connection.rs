@@ -14,9 +14,9 @@
 use crate::error::{Error, ErrorCode};
 use crate::frame::MULTIPLEXED;
 use crate::frame::{
-    DataFrame, ErrorFrame, FLAG_FIN, FLAG_RST, Frame, KeyDirection, STREAM_CHUNK_OVERHEAD,
-    StreamChunk, StreamChunks, StreamSyncStatus, Sync, SyncAck, SyncAckStream, SyncStatus,
-    SyncStream, WindowUpdate, parse_frame,
+    AckFrame, DataFrame, ErrorFrame, FLAG_FIN, FLAG_RST, Frame, KeyDirection, MAX_ACK_RANGES,
+    STREAM_CHUNK_OVERHEAD, StreamChunk, StreamChunks, StreamSyncStatus, Sync, SyncAck,
+    SyncAckStream, SyncStatus, SyncStream, WindowUpdate, parse_frame,
 };
 use crate::handshake::{Role, SessionKeys};
 use crate::session::Session;
@@ -30,6 +30,10 @@ pub const DEFAULT_CONNECTION_WINDOW: u64 = 1024 * 1024;
 pub const FLOW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Default most streams open at once on a live connection.
 pub const DEFAULT_MAX_STREAMS: usize = 256;
+/// How long a receiver on an unordered transport waits before it
+/// acknowledges a single DataFrame (§6.4.4: after every 2 packets or 50 ms).
+pub const ACK_DELAY: Duration = Duration::from_millis(50);
+
 /// How long a closed stream is kept before its state is released
 /// (`ZP_STREAM_LINGER`, §3.3.11): frames still in flight for it are
 /// recognised (and, after a reset, ignored) until then.
@@ -192,7 +196,49 @@ pub struct Connection {
     /// clock started (the first time input after the close); `true` for
     /// a reset (in-flight data for it is ignored, not refused).
     lingering: Vec<Linger>,
+    /// Per stream, what arrived (unordered transports only).
+    received: Vec<Received>,
     path: PathInfo,
+}
+
+/// What a receiver on an unordered transport tracks of one stream (§6.4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Received {
+    stream_id: u32,
+    /// Inclusive byte ranges received: sorted, disjoint, not adjacent.
+    ranges: Vec<(u64, u64)>,
+    /// The offset the FIN closes the stream at, once it arrived.
+    fin_at: Option<u64>,
+    /// DataFrames since the last AckFrame.
+    unacked: u8,
+    /// When the AckFrame for them is due.
+    ack_at: Option<Instant>,
+}
+
+/// `ranges` with `[start, end)` added (merged), and how many of its bytes
+/// were new.
+fn add_range(ranges: &[(u64, u64)], start: u64, end: u64) -> (Vec<(u64, u64)>, u64) {
+    if start == end {
+        return (ranges.to_vec(), 0);
+    }
+    let (mut lo, mut hi) = (start, end - 1);
+    let mut covered = 0;
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for &(a, b) in ranges {
+        if b.saturating_add(1) < lo || hi.saturating_add(1) < a {
+            out.push((a, b));
+        } else {
+            covered += b
+                .min(end - 1)
+                .saturating_add(1)
+                .saturating_sub(a.max(start));
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+    }
+    out.push((lo, hi));
+    out.sort_unstable();
+    (out, (end - start) - covered)
 }
 
 /// A closed stream's linger (§3.3.11).
@@ -238,6 +284,7 @@ impl Connection {
             key_since: None,
             rekey_due: false,
             lingering: Vec::new(),
+            received: Vec::new(),
             path,
         }
     }
@@ -253,6 +300,8 @@ impl Connection {
         }
         self.transport = transport;
         self.next_stream_id = transport.first_stream_id(self.session.role());
+        self.session
+            .set_reordering(transport == Transport::Unordered);
         Ok(())
     }
 
@@ -294,6 +343,11 @@ impl Connection {
         size_of::<Self>()
             + self.streams.capacity() * size_of::<Stream>()
             + self.lingering.capacity() * size_of::<Linger>()
+            + self
+                .received
+                .iter()
+                .map(|r| size_of::<Received>() + r.ranges.capacity() * 16)
+                .sum::<usize>()
             + self.session.heap_bytes()
     }
 
@@ -469,10 +523,11 @@ impl Connection {
 
     /// Releases streams whose linger is over at `now`.
     fn release_lingering(&mut self, now: Instant) {
-        let streams = &mut self.streams;
+        let (streams, received) = (&mut self.streams, &mut self.received);
         self.lingering.retain(|l| match l.since {
             Some(t) if now >= t + STREAM_LINGER => {
                 streams.retain(|s| s.id != l.stream_id);
+                received.retain(|r| r.stream_id != l.stream_id);
                 false
             }
             _ => true,
@@ -587,8 +642,9 @@ impl Connection {
     /// When [`Connection::handle_timeout`] next has something to do: the
     /// end of a key's grace period, of `ZP_FLOW_TIMEOUT` while sending is
     /// blocked by flow control, of the sending key's
-    /// [`Limits::rekey_interval`] (§4.6.1), or of a closed stream's
-    /// [`STREAM_LINGER`].
+    /// [`Limits::rekey_interval`] (§4.6.1), of a closed stream's
+    /// [`STREAM_LINGER`], or of an AckFrame's [`ACK_DELAY`] on an unordered
+    /// transport (then call [`Connection::poll_acks`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
         let rekey = self
@@ -601,7 +657,8 @@ impl Connection {
             .filter_map(|l| l.since)
             .min()
             .map(|t| t + STREAM_LINGER);
-        [self.session.poll_timeout(), stall, rekey, linger]
+        let ack = self.received.iter().filter_map(|r| r.ack_at).min();
+        [self.session.poll_timeout(), stall, rekey, linger, ack]
             .into_iter()
             .flatten()
             .min()
@@ -689,7 +746,7 @@ impl Connection {
             return Ok(Event::PeerError(ErrorFrame::parse(record)?.code));
         }
         let plaintext: &'a [u8] = self.session.open(record, now)?;
-        let event = self.apply(plaintext, out)?;
+        let event = self.apply(plaintext, now, out)?;
         // Clocks start on accepted input only: a refused record changes
         // nothing beyond the record layer.
         self.note_time(now);
@@ -697,8 +754,16 @@ impl Connection {
     }
 
     /// Applies one authentic record's frame.
-    fn apply<'a>(&mut self, plaintext: &'a [u8], out: &mut Vec<u8>) -> Result<Event<'a>, Error> {
+    fn apply<'a>(
+        &mut self,
+        plaintext: &'a [u8],
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Result<Event<'a>, Error> {
         match parse_frame(plaintext)? {
+            Frame::Data(d) if self.transport == Transport::Unordered => {
+                self.on_unordered_data(d, now, out)
+            }
             Frame::Data(d) => self.on_data(d, out),
             Frame::KeyUpdate(u) => {
                 let ack = self.session.on_key_update(&u)?;
@@ -735,9 +800,7 @@ impl Connection {
                 let idx = self
                     .index(a.stream_id)
                     .ok_or(Error::UnknownStream(a.stream_id))?;
-                if let Some(end) = a.ranges.iter().map(|r| r.1).max() {
-                    self.streams[idx].acknowledge(end.saturating_add(1));
-                }
+                self.streams[idx].acknowledge_ranges(&a.ranges);
                 Ok(Event::Acked {
                     stream_id: a.stream_id,
                 })
@@ -924,6 +987,144 @@ impl Connection {
         Ok(())
     }
 
+    /// A DataFrame on an unordered transport (§6.4.3–4): any range within
+    /// the window, in any order; a repeat is [`Event::Ignored`] (and
+    /// acknowledged again, since the sender repeats what it saw no ACK
+    /// for). Every second DataFrame of a stream, or [`ACK_DELAY`] after
+    /// the first, an AckFrame of every range the stream received (ACKs
+    /// are cumulative) is sent. The payload is handed over as it arrives,
+    /// at its `seq`: zp borrows from the record buffer and keeps no copy,
+    /// so putting it in order is the caller's.
+    fn on_unordered_data<'a>(
+        &mut self,
+        d: DataFrame<'a>,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Result<Event<'a>, Error> {
+        let id = d.stream_id;
+        if d.is_multiplexed() {
+            return Err(Error::InvalidValue(
+                "a multiplexed DataFrame on an unordered transport",
+            ));
+        }
+        if d.flags & FLAG_RST != 0 || self.lingering.iter().any(|l| l.stream_id == id && l.reset) {
+            return self.on_data(d, out);
+        }
+        if !self.transport.is_data_stream(id) {
+            return Err(Error::InvalidStreamId(id));
+        }
+        let existing = self.index(id);
+        if existing.is_none() {
+            if stream::initiator_of(id) == self.session.role() {
+                return Err(Error::UnknownStream(id));
+            }
+            if self.streams.len() >= self.limits.max_streams {
+                return Err(Error::StreamLimit(self.limits.max_streams));
+            }
+        }
+        let fin = d.flags & FLAG_FIN != 0;
+        let end = d
+            .seq
+            .checked_add(d.payload.len() as u64)
+            .ok_or(Error::FlowControl)?;
+        let recv_limit = existing.map_or(DEFAULT_STREAM_WINDOW, |i| self.streams[i].recv_limit);
+        if end > recv_limit {
+            return Err(Error::FlowControl);
+        }
+        let slot = self.received.iter().position(|r| r.stream_id == id);
+        let (ranges, fin_at) = slot.map_or((&[][..], None), |i| {
+            (&self.received[i].ranges[..], self.received[i].fin_at)
+        });
+        if fin_at.is_some_and(|f| end > f || (fin && end != f)) {
+            return Err(Error::StreamClosed(id));
+        }
+        let (merged, new) = add_range(ranges, d.seq, end);
+        if merged.len() > MAX_ACK_RANGES {
+            return Err(Error::TooMany {
+                what: "received ranges",
+                max: MAX_ACK_RANGES,
+            });
+        }
+        if self.conn_received + new > self.conn_recv_limit {
+            return Err(Error::FlowControl);
+        }
+        // Everything is checked: apply.
+        let repeat = new == 0 && !(fin && fin_at.is_none());
+        let idx = existing.unwrap_or_else(|| {
+            self.streams.push(Stream::new(id));
+            self.streams.len() - 1
+        });
+        let slot = slot.unwrap_or_else(|| {
+            self.received.push(Received {
+                stream_id: id,
+                ranges: Vec::new(),
+                fin_at: None,
+                unacked: 0,
+                ack_at: None,
+            });
+            self.received.len() - 1
+        });
+        let r = &mut self.received[slot];
+        r.ranges = merged;
+        if fin {
+            r.fin_at = Some(end);
+        }
+        let complete = r
+            .fin_at
+            .is_some_and(|f| f == 0 || r.ranges.as_slice() == [(0, f - 1)]);
+        r.unacked = r.unacked.saturating_add(1);
+        if r.unacked >= 2 {
+            let ack = AckFrame {
+                stream_id: id,
+                ranges: r.ranges.clone(),
+            };
+            r.unacked = 0;
+            r.ack_at = None;
+            self.send_control(&Frame::Ack(ack), out)?;
+        } else {
+            r.ack_at.get_or_insert(now + ACK_DELAY);
+        }
+        let s = &mut self.streams[idx];
+        s.recv_offset = s.recv_offset.max(end);
+        if complete {
+            s.state_flags |= stream::flags::HALF_CLOSED_REMOTE;
+        }
+        self.conn_received += new;
+        self.touch(idx);
+        self.close_if_finished(id);
+        self.window_updates(&[id], out)?;
+        if repeat {
+            return Ok(Event::Ignored { stream_id: id });
+        }
+        Ok(Event::Data {
+            stream_id: id,
+            seq: d.seq,
+            fin,
+            payload: d.payload,
+        })
+    }
+
+    /// Appends the AckFrames whose [`ACK_DELAY`] is over at `now`
+    /// (unordered transports); returns how many.
+    pub fn poll_acks(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<usize, Error> {
+        let mut sent = 0;
+        for i in 0..self.received.len() {
+            let r = &self.received[i];
+            if r.ack_at.is_some_and(|t| now >= t) {
+                let ack = AckFrame {
+                    stream_id: r.stream_id,
+                    ranges: r.ranges.clone(),
+                };
+                self.send_control(&Frame::Ack(ack), out)?;
+                let r = &mut self.received[i];
+                r.unacked = 0;
+                r.ack_at = None;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
     /// Automatic WindowUpdates (§3.3.9): once the data delivered since the
     /// last one reaches half the initial window, on a stream or the
     /// connection, grant exactly that much again.
@@ -946,5 +1147,29 @@ impl Connection {
             self.grant(0, consumed, out)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::add_range;
+
+    #[test]
+    fn ranges_merge_and_count_only_new_bytes() {
+        let (r, new) = add_range(&[], 0, 3);
+        assert_eq!((r.as_slice(), new), (&[(0, 2)][..], 3));
+        let (r, new) = add_range(&r, 6, 9);
+        assert_eq!((r.as_slice(), new), (&[(0, 2), (6, 8)][..], 3));
+        // Adjacent on both sides: one range, three new bytes.
+        let (r, new) = add_range(&r, 3, 6);
+        assert_eq!((r.as_slice(), new), (&[(0, 8)][..], 3));
+        // A repeat and a partial overlap.
+        assert_eq!(add_range(&r, 2, 5).1, 0);
+        let (r, new) = add_range(&r, 7, 12);
+        assert_eq!((r.as_slice(), new), (&[(0, 11)][..], 3));
+        // Spanning two ranges and the gap between.
+        let (r, _) = add_range(&[(0, 1), (5, 6), (10, 11)], 1, 11);
+        assert_eq!(r, [(0, 11)]);
+        assert_eq!(add_range(&[(4, 5)], 7, 7), (vec![(4, 5)], 0));
     }
 }

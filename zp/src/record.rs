@@ -183,6 +183,37 @@ struct OpenKey {
     key: AeadKey,
     epoch: u32,
     next_counter: u64,
+    /// Bit `i` set: counter `next_counter - 1 - i` was opened (the replay
+    /// window of an unordered transport).
+    seen: u64,
+}
+
+/// How far below the highest counter opened a record may still arrive on
+/// an unordered transport (§6.4.3): the replay window, as DTLS keeps one.
+pub const REPLAY_WINDOW: u64 = 64;
+
+impl OpenKey {
+    /// Accepts `counter` once: above every counter opened so far, or, when
+    /// `reorder`, a counter within [`REPLAY_WINDOW`] below the highest that
+    /// was not opened yet.
+    fn accept(&mut self, counter: u64, reorder: bool) -> Result<(), Error> {
+        if counter >= self.next_counter {
+            let shift = counter - self.next_counter + 1;
+            self.seen = if shift >= REPLAY_WINDOW {
+                0
+            } else {
+                self.seen << shift
+            } | 1;
+            self.next_counter = counter + 1;
+            return Ok(());
+        }
+        let back = self.next_counter - 1 - counter;
+        if !reorder || back >= REPLAY_WINDOW || self.seen & (1 << back) != 0 {
+            return Err(Error::Replay);
+        }
+        self.seen |= 1 << back;
+        Ok(())
+    }
 }
 
 /// Opens records for one direction. Besides the current key it may hold
@@ -194,6 +225,8 @@ pub struct RecordOpener {
     current: OpenKey,
     next: Option<Next>,
     previous: Option<Previous>,
+    /// Records may arrive out of order (an unordered transport).
+    reorder: bool,
 }
 
 /// The epoch a key update announced, before its first record arrives; or
@@ -249,10 +282,19 @@ impl RecordOpener {
                 key,
                 epoch,
                 next_counter: counter,
+                seen: 0,
             },
             next: None,
             previous: None,
+            reorder: false,
         }
+    }
+
+    /// Accepts records out of order within [`REPLAY_WINDOW`] (an unordered
+    /// transport, §6.4.3), each counter still once; off by default, when a
+    /// counter must exceed every one before it.
+    pub fn set_reordering(&mut self, on: bool) {
+        self.reorder = on;
     }
 
     /// The epoch of the key records currently open under.
@@ -274,6 +316,7 @@ impl RecordOpener {
                 key: AeadKey::with_provider(provider, aead, key),
                 epoch,
                 next_counter: 0,
+                seen: 0,
             }),
             None => Next::SameKey { epoch },
         });
@@ -343,7 +386,9 @@ impl RecordOpener {
     /// returning the plaintext inside `record`. A record that does not
     /// authenticate (altered, or under an epoch with no key here) is
     /// [`Error::Authentication`]; an authentic record whose counter was
-    /// already seen is [`Error::Replay`]. A refused record changes nothing.
+    /// already seen (or, in order, not above every one seen; out of order,
+    /// below the window) is [`Error::Replay`]. A refused record changes
+    /// nothing.
     pub fn open_in_place<'a>(
         &mut self,
         record: &'a mut [u8],
@@ -365,6 +410,7 @@ impl RecordOpener {
         let (header, rest) = record.split_at_mut(RECORD_HEADER_LEN);
         let (body, tag) = rest.split_at_mut(len - RECORD_OVERHEAD);
         let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("16 bytes");
+        let reorder = self.reorder;
         let key = self.key_mut(slot);
         key.key.open_in_place(&nonce(counter), header, body, tag)?;
         // Authentic from here on. A sealer never uses 2^64 - 1, so a peer
@@ -372,10 +418,7 @@ impl RecordOpener {
         if counter == u64::MAX {
             return Err(Error::InvalidValue("record counter"));
         }
-        if counter < key.next_counter {
-            return Err(Error::Replay);
-        }
-        key.next_counter = counter + 1;
+        key.accept(counter, reorder)?;
         if slot == Slot::Next {
             let next = self.next.take().expect("selected above");
             let old = match next {

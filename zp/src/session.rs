@@ -187,6 +187,12 @@ impl Session {
         })
     }
 
+    /// Opens records out of order within the replay window (an unordered
+    /// transport).
+    pub fn set_reordering(&mut self, on: bool) {
+        self.opener.set_reordering(on);
+    }
+
     /// The provider the session's records and rotations run on.
     pub fn provider(&self) -> Provider {
         self.sealer.provider()

@@ -47,6 +47,12 @@ pub enum Transport {
     /// stream 0 could never be granted credit.
     #[default]
     Records,
+    /// A WebRTC DataChannel opened unordered and unreliable (§6.4.3):
+    /// records, with stream IDs as [`Transport::Records`], that may arrive
+    /// out of order, twice or never. zp opens them within a replay window,
+    /// tracks the byte ranges each stream received and acknowledges them
+    /// with AckFrames (§6.4.4).
+    Unordered,
     /// QUIC (§3.4): zp stream IDs are QUIC's bidirectional stream IDs.
     /// Stream 0 is the control stream (data on it is a protocol
     /// violation); data streams are 4, 8, 12, … (client) and 5, 9, 13, …
@@ -58,8 +64,8 @@ impl Transport {
     /// The first data stream `role` opens.
     pub fn first_stream_id(self, role: Role) -> u32 {
         match (self, role) {
-            (Transport::Records, Role::Client) => 2,
-            (Transport::Records, Role::Server) => 1,
+            (Transport::Records | Transport::Unordered, Role::Client) => 2,
+            (Transport::Records | Transport::Unordered, Role::Server) => 1,
             (Transport::Quic, Role::Client) => 4,
             (Transport::Quic, Role::Server) => 5,
         }
@@ -68,7 +74,7 @@ impl Transport {
     /// The distance between one side's consecutive stream IDs.
     pub fn stream_id_step(self) -> u32 {
         match self {
-            Transport::Records => 2,
+            Transport::Records | Transport::Unordered => 2,
             Transport::Quic => 4,
         }
     }
@@ -77,7 +83,7 @@ impl Transport {
     pub fn is_data_stream(self, stream_id: u32) -> bool {
         is_valid_stream_id(stream_id)
             && match self {
-                Transport::Records => true,
+                Transport::Records | Transport::Unordered => true,
                 Transport::Quic => stream_id >= 4 && stream_id % 4 <= 1,
             }
     }
@@ -233,6 +239,19 @@ impl Stream {
     }
 
     /// The peer acknowledged up to `offset`.
+    /// Byte ranges the peer received (inclusive, as an AckFrame carries
+    /// them): what is acknowledged grows through the range that reaches
+    /// it, so a gap holds it back.
+    pub(crate) fn acknowledge_ranges(&mut self, ranges: &[(u64, u64)]) {
+        let mut sorted = ranges.to_vec();
+        sorted.sort_unstable();
+        for (start, end) in sorted {
+            if start <= self.last_acked {
+                self.acknowledge(end.saturating_add(1));
+            }
+        }
+    }
+
     pub(crate) fn acknowledge(&mut self, offset: u64) {
         self.last_acked = self.last_acked.max(offset.min(self.send_offset));
     }

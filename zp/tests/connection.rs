@@ -3,7 +3,7 @@
 //! every test runs with the client as `a` and again with the server as `a`.
 
 use std::time::{Duration, Instant};
-use zp::connection::{DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits, STREAM_LINGER};
+use zp::connection::{ACK_DELAY, DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits, STREAM_LINGER};
 use zp::crypto::{Key32, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
@@ -673,4 +673,163 @@ fn stream_ids_and_stream_zero_per_transport() {
     };
     check(&mut c, &mut s, "client→server");
     check(&mut s, &mut c, "server→client");
+}
+
+/// A pair on an unordered transport (§6.4.3).
+fn unordered_pair(rng: &mut SystemRng) -> (Connection, Connection) {
+    let (mut c, mut s) = pair(rng);
+    c.set_transport(zp::stream::Transport::Unordered).unwrap();
+    s.set_transport(zp::stream::Transport::Unordered).unwrap();
+    (c, s)
+}
+
+/// One record per call, so that they can be delivered in any order.
+fn record(from: &mut Connection, id: u32, payload: &[u8], fin: bool) -> Vec<u8> {
+    let mut wire = Vec::new();
+    from.send(id, payload, fin, &mut wire).unwrap();
+    wire
+}
+
+/// §6.4.3: on an unordered transport records open in any order within the
+/// replay window, each once; on an ordered one a late record is a replay.
+#[test]
+fn an_unordered_transport_opens_records_in_any_order_once() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        let mut recs: Vec<Vec<u8>> = (0..3u8).map(|i| record(a, id, &[i; 3], false)).collect();
+        let mut seqs = Vec::new();
+        for i in [2, 0, 1] {
+            let mut copy = recs[i].clone();
+            match b.receive(&mut copy, t0, &mut Vec::new()).unwrap() {
+                Event::Data { seq, .. } => seqs.push(seq),
+                other => panic!("{roles}: {other:?}"),
+            }
+        }
+        assert_eq!(seqs, [6, 0, 3], "{roles}");
+        assert_eq!(
+            b.receive(&mut recs[0], t0, &mut Vec::new()),
+            Err(Error::Replay),
+            "{roles}: each record once"
+        );
+        // Beyond the 64-record window a late record is refused.
+        let mut late = record(a, id, b"late", false);
+        for _ in 0..zp::record::REPLAY_WINDOW {
+            let mut r = record(a, id, b"x", false);
+            b.receive(&mut r, t0, &mut Vec::new()).unwrap();
+        }
+        assert_eq!(
+            b.receive(&mut late, t0, &mut Vec::new()),
+            Err(Error::Replay),
+            "{roles}"
+        );
+    }
+    // The same order on an ordered transport: the late record is a replay.
+    let (mut c, mut s) = pair(&mut rng);
+    let id = c.open_stream().unwrap().stream_id;
+    let mut first = record(&mut c, id, b"1", false);
+    let mut second = record(&mut c, id, b"2", false);
+    s.receive(&mut second, t0, &mut Vec::new()).unwrap();
+    assert_eq!(
+        s.receive(&mut first, t0, &mut Vec::new()),
+        Err(Error::Replay)
+    );
+}
+
+/// §6.4.4: the receiver acknowledges every received range (cumulatively)
+/// after every second DataFrame or 50 ms after a single one; a gap holds
+/// the sender's acknowledged offset back; a FIN that overtook data closes
+/// the stream only once the data before it arrived.
+#[test]
+fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        // Two frames: the second brings the ACK at once.
+        let first = a.open_stream().unwrap().stream_id;
+        let mut acks = Vec::new();
+        for payload in [b"12", b"34"] {
+            let mut r = record(a, first, payload, false);
+            b.receive(&mut r, t0, &mut acks).unwrap();
+        }
+        let (events, _) = deliver(a, &mut acks, t0);
+        assert_eq!(
+            events,
+            [format!("Acked {{ stream_id: {first} }}")],
+            "{roles}"
+        );
+        assert_eq!(a.stream(first).unwrap().last_acked(), 4, "{roles}");
+
+        let id = a.open_stream().unwrap().stream_id;
+        let mut r1 = record(a, id, b"abc", false);
+        let mut r2 = record(a, id, b"def", false);
+        let mut r3 = record(a, id, b"ghi", true);
+        // One frame: no ACK yet, one due 50 ms later.
+        b.receive(&mut r1, t0, &mut acks).unwrap();
+        assert!(acks.is_empty(), "{roles}");
+        assert_eq!(b.poll_timeout(), Some(t0 + ACK_DELAY), "{roles}");
+        let early = t0 + ACK_DELAY - Duration::from_millis(1);
+        assert_eq!(b.poll_acks(early, &mut acks).unwrap(), 0);
+        assert_eq!(b.poll_acks(t0 + ACK_DELAY, &mut acks).unwrap(), 1);
+        deliver(a, &mut acks, t0);
+        assert_eq!(a.stream(id).unwrap().last_acked(), 3, "{roles}");
+        // The FIN overtakes the middle frame: acknowledged with the gap, it
+        // moves nothing on the sender, and the stream is not complete.
+        match b.receive(&mut r3, t0, &mut acks).unwrap() {
+            Event::Data {
+                seq: 6, fin: true, ..
+            } => {}
+            other => panic!("{roles}: {other:?}"),
+        }
+        assert_eq!(
+            b.stream(id).unwrap().state_flags() & flags::HALF_CLOSED_REMOTE,
+            0,
+            "{roles}: not complete while a gap remains"
+        );
+        assert_eq!(b.poll_acks(t0 + ACK_DELAY, &mut acks).unwrap(), 1);
+        deliver(a, &mut acks, t0);
+        assert_eq!(
+            a.stream(id).unwrap().last_acked(),
+            3,
+            "{roles}: the gap holds it back"
+        );
+        // The middle frame arrives: the ranges merge, the stream completes,
+        // and the next ACK acknowledges everything.
+        b.receive(&mut r2, t0, &mut acks).unwrap();
+        assert_ne!(
+            b.stream(id).unwrap().state_flags() & flags::HALF_CLOSED_REMOTE,
+            0,
+            "{roles}"
+        );
+        assert_eq!(b.poll_acks(t0 + ACK_DELAY, &mut acks).unwrap(), 1);
+        deliver(a, &mut acks, t0);
+        assert_eq!(a.stream(id).unwrap().last_acked(), 9, "{roles}");
+        // Data past the FIN is refused.
+        let mut wire = Vec::new();
+        let past = DataFrame {
+            stream_id: id,
+            seq: 9,
+            flags: 0,
+            payload: b"x",
+        };
+        a.send_control(&Frame::Data(past), &mut wire).unwrap();
+        assert_eq!(
+            b.receive(&mut wire, t0, &mut Vec::new()),
+            Err(Error::StreamClosed(id)),
+            "{roles}"
+        );
+    }
 }
