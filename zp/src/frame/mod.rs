@@ -232,6 +232,14 @@ pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, Error> {
     let mut reader = Reader::new(buf);
     let m = reader.u32()?;
     let t = reader.u8()?;
+    // The data path's frame first, built straight into the result (the
+    // workbench measured the general path's copy through a stack temporary
+    // as a time regression on parse_frame).
+    if (m, t) == (DataFrame::MAGIC, DataFrame::TYPE) {
+        let data = DataFrame::read(&mut reader)?;
+        reader.finish()?;
+        return Ok(Frame::Data(data));
+    }
     let r = &mut reader;
     let frame = match (m, t) {
         (ClientHello::MAGIC, ClientHello::TYPE) => Frame::ClientHello(ClientHello::read(r)?),
@@ -246,7 +254,6 @@ pub fn parse_frame(buf: &[u8]) -> Result<Frame<'_>, Error> {
         (KeyUpdateAck::MAGIC, KeyUpdateAck::TYPE) => Frame::KeyUpdateAck(KeyUpdateAck::read(r)?),
         (AckFrame::MAGIC, AckFrame::TYPE) => Frame::Ack(AckFrame::read(r)?),
         (WindowUpdate::MAGIC, WindowUpdate::TYPE) => Frame::WindowUpdate(WindowUpdate::read(r)?),
-        (DataFrame::MAGIC, DataFrame::TYPE) => Frame::Data(DataFrame::read(r)?),
         (ErrorFrame::MAGIC, ErrorFrame::TYPE) => Frame::Error(ErrorFrame::read(r)?),
         (Sync::MAGIC, Sync::TYPE) => Frame::Sync(Sync::read(r)?),
         (SyncAck::MAGIC, SyncAck::TYPE) => Frame::SyncAck(SyncAck::read(r)?),
