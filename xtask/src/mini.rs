@@ -214,9 +214,15 @@ impl Category {
 
 pub type Routine = Box<dyn FnMut()>;
 
+/// What every setup takes (zp's registry passes its crypto provider).
+pub type Env = ();
+
+/// The environment the probe measures in.
+pub fn probe_env() -> Env {}
+
 pub enum Kind {
-    Time(fn() -> Routine),
-    Bytes(fn() -> u64),
+    Time(fn(Env) -> Routine),
+    Bytes(fn(Env) -> u64),
 }
 
 pub struct Bench {
@@ -244,13 +250,13 @@ static BENCHES: &[Bench] = &[
     Bench { name: "state_size", category: Category::Memory, kind: Kind::Bytes(state_size) },
 ];
 
-fn spin() -> Routine {
+fn spin(_: Env) -> Routine {
     Box::new(|| {
         black_box(zp::spin(black_box(zp::WORK)));
     })
 }
 
-fn arithmetic() -> Routine {
+fn arithmetic(_: Env) -> Routine {
     let data = vec![0x5au8; 64 * 1024];
     Box::new(move || {
         black_box(zp::kinds::common());
@@ -258,7 +264,7 @@ fn arithmetic() -> Routine {
     })
 }
 
-fn copy() -> Routine {
+fn copy(_: Env) -> Routine {
     let data = vec![0x5au8; 256 * 1024];
     let mut out = vec![0u8; 256 * 1024];
     Box::new(move || {
@@ -267,35 +273,35 @@ fn copy() -> Routine {
     })
 }
 
-fn alloc() -> Routine {
+fn alloc(_: Env) -> Routine {
     Box::new(|| {
         black_box(zp::kinds::common());
         black_box(zp::kinds::alloc(black_box(64)));
     })
 }
 
-fn syscall() -> Routine {
+fn syscall(_: Env) -> Routine {
     Box::new(|| {
         black_box(zp::kinds::common());
         black_box(zp::kinds::syscall());
     })
 }
 
-fn setting() -> Routine {
+fn setting(_: Env) -> Routine {
     Box::new(|| {
         black_box(zp::kinds::common());
         black_box(zp::kinds::setting());
     })
 }
 
-fn encrypt_record() -> Routine {
+fn encrypt_record(_: Env) -> Routine {
     let mut buf = vec![0x5au8; 1024];
     Box::new(move || {
         black_box(zp::record::seal(black_box(&mut buf), 7));
     })
 }
 
-fn state_size() -> u64 {
+fn state_size(_: Env) -> u64 {
     64
 }
 
@@ -303,7 +309,7 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
     let mut group = c.benchmark_group(category.as_str());
     for bench in all().iter().filter(|b| b.category == category) {
         if let Kind::Time(setup) = bench.kind {
-            let mut routine = setup();
+            let mut routine = setup(probe_env());
             group.bench_function(bench.name, |b| b.iter(&mut routine));
         }
     }

@@ -123,10 +123,10 @@ fn run(r: &Request) -> Result<Option<Reply>, Failure> {
     };
     let setup = match bench.kind {
         Kind::Bytes(measure) => {
-            let bytes = measure(zp::crypto::default_provider());
+            let bytes = measure(suite::probe_env());
             return Ok(reply(Body::Bytes(Bytes { bytes })));
         }
-        Kind::Time(setup) => move || setup(zp::crypto::default_provider()),
+        Kind::Time(setup) => move || setup(suite::probe_env()),
     };
     Ok(match &r.instrument {
         // dhat must be running before setup, so `alloc` builds its own routine.

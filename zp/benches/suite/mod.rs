@@ -57,12 +57,22 @@ impl Category {
 /// One measured iteration; the closure owns whatever its setup built.
 pub type Routine = Box<dyn FnMut()>;
 
+/// What every setup takes: the crypto provider its routine runs on. (The
+/// probe is shared with the workbench's miniature zp, whose registry
+/// takes `()`; the probe only calls `setup(suite::probe_env())`.)
+pub type Env = Provider;
+
+/// The environment the probe measures in: the build's default provider.
+pub fn probe_env() -> Env {
+    zp::crypto::default_provider()
+}
+
 /// What a benchmark measures.
 pub enum Kind {
     /// Time per call of the routine that `setup` returns, on a provider.
-    Time(fn(Provider) -> Routine),
+    Time(fn(Env) -> Routine),
     /// A size in bytes, measured once, on a provider.
-    Bytes(fn(Provider) -> u64),
+    Bytes(fn(Env) -> u64),
 }
 
 pub struct Bench {
@@ -201,7 +211,7 @@ pub fn criterion_benches(c: &mut criterion::Criterion, category: Category) {
     let mut group = c.benchmark_group(category.as_str());
     for bench in all().iter().filter(|b| b.category == category) {
         if let Kind::Time(setup) = bench.kind {
-            let mut routine = setup(zp::crypto::default_provider());
+            let mut routine = setup(probe_env());
             group.bench_function(bench.name, |b| b.iter(&mut routine));
         }
     }
