@@ -192,13 +192,22 @@ pub struct Connection {
     /// A rotation trigger fired; the KeyUpdate goes out after the next
     /// record this side sends.
     rekey_due: bool,
+    /// What only closed streams and unordered transports need, allocated
+    /// the first time one does (a connection that never closes a stream
+    /// pays one pointer for it).
+    extras: Option<Box<Extras>>,
+    path: PathInfo,
+}
+
+/// Per-stream state beyond [`Stream`], kept out of line.
+#[derive(Debug, Default)]
+struct Extras {
     /// Closed streams waiting out [`STREAM_LINGER`], with when their
-    /// clock started (the first time input after the close); `true` for
+    /// clock started (the first time input after the close); `reset` for
     /// a reset (in-flight data for it is ignored, not refused).
     lingering: Vec<Linger>,
     /// Per stream, what arrived (unordered transports only).
     received: Vec<Received>,
-    path: PathInfo,
 }
 
 /// What a receiver on an unordered transport tracks of one stream (§6.4.4).
@@ -283,8 +292,7 @@ impl Connection {
             sent_under_key: 0,
             key_since: None,
             rekey_due: false,
-            lingering: Vec::new(),
-            received: Vec::new(),
+            extras: None,
             path,
         }
     }
@@ -342,13 +350,35 @@ impl Connection {
     pub fn memory_footprint(&self) -> usize {
         size_of::<Self>()
             + self.streams.capacity() * size_of::<Stream>()
-            + self.lingering.capacity() * size_of::<Linger>()
-            + self
-                .received
-                .iter()
-                .map(|r| size_of::<Received>() + r.ranges.capacity() * 16)
-                .sum::<usize>()
+            + self.extras.as_ref().map_or(0, |e| {
+                size_of::<Extras>()
+                    + e.lingering.capacity() * size_of::<Linger>()
+                    + e.received.capacity() * size_of::<Received>()
+                    + e.received
+                        .iter()
+                        .map(|r| r.ranges.capacity() * 16)
+                        .sum::<usize>()
+            })
             + self.session.heap_bytes()
+    }
+
+    fn lingering(&self) -> &[Linger] {
+        self.extras.as_ref().map_or(&[], |e| &e.lingering)
+    }
+
+    fn received(&self) -> &[Received] {
+        self.extras.as_ref().map_or(&[], |e| &e.received)
+    }
+
+    fn extras(&mut self) -> &mut Extras {
+        self.extras.get_or_insert_with(Box::default)
+    }
+
+    /// Whether `id` was reset and still lingers.
+    fn was_reset(&self, id: u32) -> bool {
+        self.lingering()
+            .iter()
+            .any(|l| l.stream_id == id && l.reset)
     }
 
     fn touch(&mut self, idx: usize) {
@@ -472,11 +502,7 @@ impl Connection {
         let idx = self
             .index(stream_id)
             .ok_or(Error::UnknownStream(stream_id))?;
-        if self
-            .lingering
-            .iter()
-            .any(|l| l.stream_id == stream_id && l.reset)
-        {
+        if self.was_reset(stream_id) {
             return Err(Error::StreamClosed(stream_id));
         }
         let frame = DataFrame {
@@ -499,8 +525,9 @@ impl Connection {
             | stream::flags::HALF_CLOSED_LOCAL
             | stream::flags::HALF_CLOSED_REMOTE;
         let stream_id = s.id;
-        self.lingering.retain(|l| l.stream_id != stream_id);
-        self.lingering.push(Linger {
+        let lingering = &mut self.extras().lingering;
+        lingering.retain(|l| l.stream_id != stream_id);
+        lingering.push(Linger {
             stream_id,
             since: None,
             reset,
@@ -523,8 +550,11 @@ impl Connection {
 
     /// Releases streams whose linger is over at `now`.
     fn release_lingering(&mut self, now: Instant) {
-        let (streams, received) = (&mut self.streams, &mut self.received);
-        self.lingering.retain(|l| match l.since {
+        let Some(extras) = self.extras.as_deref_mut() else {
+            return;
+        };
+        let (streams, received) = (&mut self.streams, &mut extras.received);
+        extras.lingering.retain(|l| match l.since {
             Some(t) if now >= t + STREAM_LINGER => {
                 streams.retain(|s| s.id != l.stream_id);
                 received.retain(|r| r.stream_id != l.stream_id);
@@ -652,12 +682,12 @@ impl Connection {
             .filter(|_| self.limits.rekey_enabled && !self.rekey_due)
             .map(|t| t + self.limits.rekey_interval);
         let linger = self
-            .lingering
+            .lingering()
             .iter()
             .filter_map(|l| l.since)
             .min()
             .map(|t| t + STREAM_LINGER);
-        let ack = self.received.iter().filter_map(|r| r.ack_at).min();
+        let ack = self.received().iter().filter_map(|r| r.ack_at).min();
         [self.session.poll_timeout(), stall, rekey, linger, ack]
             .into_iter()
             .flatten()
@@ -699,8 +729,10 @@ impl Connection {
         if self.key_since.is_none() {
             self.key_since = Some(now);
         }
-        for l in &mut self.lingering {
-            l.since.get_or_insert(now);
+        if let Some(e) = self.extras.as_deref_mut() {
+            for l in &mut e.lingering {
+                l.since.get_or_insert(now);
+            }
         }
     }
 
@@ -888,7 +920,7 @@ impl Connection {
             return self.on_chunks(d, out);
         }
         let id = d.stream_id;
-        if self.lingering.iter().any(|l| l.stream_id == id && l.reset) {
+        if self.was_reset(id) {
             // In flight when the reset crossed it: ignored, but the bytes
             // still count against (and are granted back to) the
             // connection's window, which the sender charged them to.
@@ -1007,7 +1039,7 @@ impl Connection {
                 "a multiplexed DataFrame on an unordered transport",
             ));
         }
-        if d.flags & FLAG_RST != 0 || self.lingering.iter().any(|l| l.stream_id == id && l.reset) {
+        if d.flags & FLAG_RST != 0 || self.was_reset(id) {
             return self.on_data(d, out);
         }
         if !self.transport.is_data_stream(id) {
@@ -1031,9 +1063,9 @@ impl Connection {
         if end > recv_limit {
             return Err(Error::FlowControl);
         }
-        let slot = self.received.iter().position(|r| r.stream_id == id);
+        let slot = self.received().iter().position(|r| r.stream_id == id);
         let (ranges, fin_at) = slot.map_or((&[][..], None), |i| {
-            (&self.received[i].ranges[..], self.received[i].fin_at)
+            (&self.received()[i].ranges[..], self.received()[i].fin_at)
         });
         if fin_at.is_some_and(|f| end > f || (fin && end != f)) {
             return Err(Error::StreamClosed(id));
@@ -1054,17 +1086,18 @@ impl Connection {
             self.streams.push(Stream::new(id));
             self.streams.len() - 1
         });
+        let received = &mut self.extras().received;
         let slot = slot.unwrap_or_else(|| {
-            self.received.push(Received {
+            received.push(Received {
                 stream_id: id,
                 ranges: Vec::new(),
                 fin_at: None,
                 unacked: 0,
                 ack_at: None,
             });
-            self.received.len() - 1
+            received.len() - 1
         });
-        let r = &mut self.received[slot];
+        let r = &mut received[slot];
         r.ranges = merged;
         if fin {
             r.fin_at = Some(end);
@@ -1108,15 +1141,15 @@ impl Connection {
     /// (unordered transports); returns how many.
     pub fn poll_acks(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<usize, Error> {
         let mut sent = 0;
-        for i in 0..self.received.len() {
-            let r = &self.received[i];
+        for i in 0..self.received().len() {
+            let r = &self.received()[i];
             if r.ack_at.is_some_and(|t| now >= t) {
                 let ack = AckFrame {
                     stream_id: r.stream_id,
                     ranges: r.ranges.clone(),
                 };
                 self.send_control(&Frame::Ack(ack), out)?;
-                let r = &mut self.received[i];
+                let r = &mut self.extras().received[i];
                 r.unacked = 0;
                 r.ack_at = None;
                 sent += 1;
