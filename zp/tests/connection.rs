@@ -833,3 +833,34 @@ fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
         );
     }
 }
+
+/// §3.3.10: `seq` is a byte offset that only grows. A DataFrame may skip
+/// ahead (the sender's sequence counts bytes this stream did not carry),
+/// never back: a repeated or overlapping range is refused.
+#[test]
+fn sequence_gaps_are_accepted_and_regressions_refused() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"0123", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        let frame = |seq| DataFrame {
+            stream_id: id,
+            seq,
+            flags: 0,
+            payload: b"xy",
+        };
+        a.send_control(&Frame::Data(frame(100)), &mut wire).unwrap();
+        let (events, _) = deliver(b, &mut wire, t0);
+        assert!(events[0].starts_with("Data"), "{role}: a gap is accepted");
+        assert_eq!(b.stream(id).unwrap().recv_offset(), 102, "{role}");
+        for seq in [50, 101] {
+            a.send_control(&Frame::Data(frame(seq)), &mut wire).unwrap();
+            let err = b.receive(&mut wire, t0, &mut Vec::new()).unwrap_err();
+            assert_eq!(err, Error::SequenceRegression, "{role}: seq {seq}");
+            assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
+            wire.clear();
+        }
+    });
+}
