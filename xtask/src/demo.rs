@@ -64,7 +64,7 @@ const HISTORY: &[Step] = &[
     ),
     filler(
         "frame: comment on padding",
-        "zp/src/frame.rs",
+        "zp/src/frame/mod.rs",
         "\n// Demo: frames carry no padding.\n",
     ),
     filler(
@@ -172,5 +172,26 @@ impl flags::Demo {
             bail!("the demo's bisect named the wrong commit");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The demo's plant and fillers still apply to this checkout.
+    #[test]
+    fn the_demo_history_applies_to_this_checkout() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for step in HISTORY {
+            match step {
+                Step::Filler { file, .. } => assert!(root.join(file).is_file(), "{file}"),
+                Step::Plant(p) => {
+                    let text = std::fs::read_to_string(root.join(p.file)).unwrap();
+                    assert_eq!(text.matches(p.find).count(), 1, "{}", p.file);
+                }
+            }
+        }
     }
 }
