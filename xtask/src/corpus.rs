@@ -329,7 +329,7 @@ pub const ZP: &[Plant] = &[
         file: "zp/src/frame/data.rs",
         find: "        self.encode_header(out);\n        out.put(self.payload);\n",
         replace: "        self.encode_header(out);\n        // A scratch buffer per frame, allocated by mistake.\n        let scratch: Vec<u8> = Vec::with_capacity(self.payload.len());\n        std::hint::black_box(&scratch);\n        out.put(self.payload);\n",
-        touched: &["zp::frame", "encode"],
+        touched: &["zp::data::encode"],
     },
     Plant {
         kind: "system call per call",
