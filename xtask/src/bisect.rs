@@ -388,18 +388,21 @@ mod tests {
 
     #[test]
     fn end_to_end_bisect_finds_the_planted_slowdown_and_nothing_in_a_flat_history() {
+        // In exact instruction counts: this test runs beside the other
+        // tests of the binary, and on a loaded 2-core runner time moved a
+        // harmless neighbour by +150 % while the doubled work showed +12 %
+        // (CI, this session), naming the wrong commit. Time bisects are
+        // covered under controlled noise in `search::tests`.
         let m = mini_history(true);
-        let report = bisect(&m, m.ids[0], MetricChoice::Time).unwrap();
+        let report = bisect(&m, m.ids[0], MetricChoice::Instructions).unwrap();
         let Finding::Culprit { step, .. } = &report.answer.outcome.finding else {
             panic!("{}", report.render())
         };
         assert_eq!(report.commits[step.culprit].id, m.ids[3].to_string());
         assert_eq!(report.commits[step.culprit].subject, "more work");
         assert_eq!(report.irrelevant, 2, "the two README commits are left out");
-        // The plant doubles the work. Time on a loaded runner moves single
-        // steps by tens of percent, so only what the tool claims is checked:
-        // the step's interval excludes "no change", and the whole change is
-        // far past the threshold.
+        // The plant doubles the work: the step excludes "no change" and the
+        // whole change is far past the threshold.
         assert!(step.low > 1.0, "{step:?}");
         let whole = report.answer.outcome.total_ratio;
         assert!(whole > 1.3, "good→bad {whole}");
