@@ -458,7 +458,7 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         self.touch(idx);
-        self.close_if_finished(stream_id);
+        self.close_if_finished(idx);
         self.count_sent(payload.len(), out)
     }
 
@@ -537,11 +537,8 @@ impl Connection {
     /// A stream both sides finished (FIN each way) is closed and lingers
     /// (§3.3.11; zp takes the FINs' delivery as their acknowledgement, as
     /// reliable transports give it).
-    fn close_if_finished(&mut self, stream_id: u32) {
+    fn close_if_finished(&mut self, idx: usize) {
         use stream::flags::{HALF_CLOSED_LOCAL, HALF_CLOSED_REMOTE, OPEN};
-        let Some(idx) = self.index(stream_id) else {
-            return;
-        };
         let f = self.streams[idx].state_flags;
         if f & OPEN != 0 && f & HALF_CLOSED_LOCAL != 0 && f & HALF_CLOSED_REMOTE != 0 {
             self.close(idx, false);
@@ -931,16 +928,15 @@ impl Connection {
             self.window_updates(&[], out)?;
             return Ok(Event::Ignored { stream_id: id });
         }
-        self.accept(id, d.seq, d.payload.len(), d.flags)?;
+        let idx = self.accept(id, d.seq, d.payload.len(), d.flags)?;
         if d.flags & FLAG_RST != 0 {
-            let idx = self.index(id).expect("accepted streams exist");
             self.close(idx, true);
             return Ok(Event::Reset {
                 stream_id: id,
                 seq: d.seq,
             });
         }
-        self.close_if_finished(id);
+        self.close_if_finished(idx);
         self.window_updates(&[id], out)?;
         Ok(Event::Data {
             stream_id: id,
@@ -980,23 +976,8 @@ impl Connection {
 
     /// Checks and applies `len` bytes at `seq` on stream `id`, opening it
     /// if the peer may; nothing changes unless everything is accepted.
-    fn accept(&mut self, id: u32, seq: u64, len: usize, flags: u8) -> Result<(), Error> {
-        if !self.transport.is_data_stream(id) {
-            // On QUIC this includes stream 0, the control stream (§3.4:
-            // ERR_PROTOCOL_VIOLATION).
-            return Err(Error::InvalidStreamId(id));
-        }
-        let existing = self.index(id);
-        if existing.is_none() {
-            // The peer opens streams of its own parity by sending on them,
-            // within the limit; it never pushes this side's streams out.
-            if stream::initiator_of(id) == self.session.role() {
-                return Err(Error::UnknownStream(id));
-            }
-            if self.streams.len() >= self.limits.max_streams {
-                return Err(Error::StreamLimit(self.limits.max_streams));
-            }
-        }
+    fn accept(&mut self, id: u32, seq: u64, len: usize, flags: u8) -> Result<usize, Error> {
+        let existing = self.admit(id)?;
         if self.conn_received + len as u64 > self.conn_recv_limit {
             return Err(Error::FlowControl);
         }
@@ -1016,7 +997,29 @@ impl Connection {
         };
         self.conn_received += len as u64;
         self.touch(idx);
-        Ok(())
+        Ok(idx)
+    }
+
+    /// The index of stream `id` for data from the peer, or `None` if the
+    /// peer may open it now; refused if the ID is not a data stream on this
+    /// transport (on QUIC this includes control stream 0, §3.4), is this
+    /// side's and unknown, or would exceed [`Limits::max_streams`]. The
+    /// peer opens streams of its own parity by sending on them, within the
+    /// limit; it never pushes this side's streams out.
+    fn admit(&self, id: u32) -> Result<Option<usize>, Error> {
+        if !self.transport.is_data_stream(id) {
+            return Err(Error::InvalidStreamId(id));
+        }
+        let existing = self.index(id);
+        if existing.is_none() {
+            if stream::initiator_of(id) == self.session.role() {
+                return Err(Error::UnknownStream(id));
+            }
+            if self.streams.len() >= self.limits.max_streams {
+                return Err(Error::StreamLimit(self.limits.max_streams));
+            }
+        }
+        Ok(existing)
     }
 
     /// A DataFrame on an unordered transport (§6.4.3–4): any range within
@@ -1042,18 +1045,7 @@ impl Connection {
         if d.flags & FLAG_RST != 0 || self.was_reset(id) {
             return self.on_data(d, out);
         }
-        if !self.transport.is_data_stream(id) {
-            return Err(Error::InvalidStreamId(id));
-        }
-        let existing = self.index(id);
-        if existing.is_none() {
-            if stream::initiator_of(id) == self.session.role() {
-                return Err(Error::UnknownStream(id));
-            }
-            if self.streams.len() >= self.limits.max_streams {
-                return Err(Error::StreamLimit(self.limits.max_streams));
-            }
-        }
+        let existing = self.admit(id)?;
         let fin = d.flags & FLAG_FIN != 0;
         let end = d
             .seq
@@ -1124,7 +1116,7 @@ impl Connection {
         }
         self.conn_received += new;
         self.touch(idx);
-        self.close_if_finished(id);
+        self.close_if_finished(idx);
         self.window_updates(&[id], out)?;
         if repeat {
             return Ok(Event::Ignored { stream_id: id });

@@ -583,6 +583,10 @@ fn reset_closes_at_once_ignores_in_flight_data_and_lingers() {
             Err(Error::StreamClosed(id))
         );
         assert_eq!(a.reset(id, &mut Vec::new()), Err(Error::StreamClosed(id)));
+        assert_eq!(
+            a.reset(999_998, &mut Vec::new()),
+            Err(Error::UnknownStream(999_998))
+        );
         let (events, _) = deliver(b, &mut wire, t0);
         assert_eq!(
             events,
