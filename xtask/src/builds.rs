@@ -9,6 +9,18 @@
 //! configuration. git2 writes the files; HEAD, the index, the working tree
 //! and the stash of the repository are never touched.
 //!
+//! **Built where.** In `<target>/workbench-builds`, never beside the
+//! checkout's own builds, one build at a time (a file lock), with every
+//! file of the worktree dated now. cargo decides that an artifact is fresh
+//! by comparing mtimes, and names artifacts by paths relative to the
+//! workspace, so two copies of one workspace in one target folder trade
+//! artifacts: a commit built in the worktree after the checkout's files were
+//! written looked fresh to the checkout's next `cargo bench`, which ran the
+//! old commit's code (reproduced, and tested below); and two processes
+//! building at once took each other's probes. Dating every file after
+//! taking the lock makes cargo rebuild the workspace's own crates in every
+//! build; the registry dependencies stay shared.
+//!
 //! **Keyed by.** An entry is `profiles/cache/builds/<commit>-<key>/`, where
 //! the key hashes every input besides the commit that changes the binary:
 //! the compiler (`rustc -vV`), the cargo profile, zp's features, the
@@ -38,7 +50,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SCHEMA: &str = "zp-workbench-build/1";
+/// Version 1 built in the checkout's target folder, where a probe could be
+/// another commit's (see **Built where**): such entries are rebuilt.
+const SCHEMA: &str = "zp-workbench-build/2";
 
 crate::message_error!(
     /// cargo failed for a reason that is not the commit's (exit code 4).
@@ -323,7 +337,7 @@ impl<'r> Builder<'r> {
         Ok(Builder {
             repo,
             cache: ctx.store.cache().join("builds"),
-            target_dir: ctx.target_dir()?.to_path_buf(),
+            target_dir: ctx.target_dir()?.join("workbench-builds"),
             base,
             opts,
             key,
@@ -372,6 +386,11 @@ impl<'r> Builder<'r> {
         };
         let entry: Entry =
             serde_json::from_str(&text).map_err(|e| format!("its entry.json is damaged ({e})"))?;
+        if entry.schema == "zp-workbench-build/1" {
+            return Err(
+                "it was built by an earlier workbench, in a target folder where cargo could take another checkout's artifacts".into(),
+            );
+        }
         if entry.schema != SCHEMA || entry.commit != commit || entry.key != self.key {
             return Err("its entry.json describes another build".into());
         }
@@ -405,9 +424,13 @@ impl<'r> Builder<'r> {
         }
         let worktree = self.slot.as_ref().expect("acquired").dir.clone();
         let id = git2::Oid::from_str(commit)?;
+        // Held until the probe's bytes are read (`install_built`).
+        let _lock = self.lock_builds()?;
         git::materialize(self.repo, id, &worktree).with_context(|| {
             format!("cannot write {} into {}", short(commit), worktree.display())
         })?;
+        date_now(&worktree)
+            .with_context(|| format!("cannot date the files of {}", worktree.display()))?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&worktree)
@@ -455,6 +478,33 @@ impl<'r> Builder<'r> {
         let reason = reason.clone();
         self.install(commit, dir, outcome, None)?;
         Ok(Built::Broken(reason))
+    }
+
+    /// The lock every workbench build in this target folder takes, waited
+    /// for with a line on stderr.
+    fn lock_builds(&self) -> Result<File> {
+        std::fs::create_dir_all(&self.target_dir)
+            .with_context(|| format!("cannot create {}", self.target_dir.display()))?;
+        let path = self.target_dir.join(".workbench-build.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) => eprintln!(
+                "waiting for another workbench build in {} to finish",
+                self.target_dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        lock.lock()
+            .with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(lock)
     }
 
     fn install_built(&mut self, commit: &str, dir: &Path, exe: &Path) -> Result<Built> {
@@ -515,6 +565,22 @@ impl<'r> Builder<'r> {
             Err(e) => Err(e).with_context(|| format!("cannot install {}", dir.display())),
         }
     }
+}
+
+/// Sets the modification time of every file under `dir` to now, so that
+/// cargo holds nothing built before as fresh (see **Built where**).
+fn date_now(dir: &Path) -> Result<()> {
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.is_dir() {
+            date_now(&path)?;
+        } else if meta.is_file() {
+            File::options().write(true).open(&path)?.set_modified(now)?;
+        }
+    }
+    Ok(())
 }
 
 pub fn fingerprint_of(bytes: &[u8]) -> String {
@@ -716,6 +782,84 @@ mod tests {
         ] {
             assert_eq!(commit_failure(warning_only, stderr), None, "{stderr}");
         }
+    }
+
+    /// The instructions per call of `spin` in the probe `exe`.
+    fn spin_instructions(exe: &Path, dir: &Path) -> f64 {
+        let mut p = crate::probe::Process::new(exe, dir, "test");
+        crate::probe::callgrind(&mut p, "spin", 2)
+            .unwrap()
+            .instructions_per_iter
+    }
+
+    #[test]
+    fn a_build_of_another_commit_never_stands_in_for_the_checkouts_own() {
+        // cargo decides freshness by mtimes, and keys artifacts by paths
+        // relative to the workspace: an old commit built in the worktree
+        // after the checkout's files were written looked fresh to the
+        // checkout's next build, which then ran the old commit's code.
+        let m = crate::fixtures::mini_history(true);
+        let ctx = m.ctx();
+        let repo = git2::Repository::open(m.root()).unwrap();
+        let mut builder = Builder::new(&ctx, &repo, Options::probe(&ctx, None, true)).unwrap();
+        // "comment": before the planted doubling; HEAD does twice the work.
+        let Built::Ready(old) = builder.probe(&m.ids[2].to_string()).unwrap() else {
+            panic!("the miniature zp builds")
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(m.root())
+            .env("CARGO_TARGET_DIR", &m.target)
+            .args(["build", "--profile", "dev", "-p", "zp", "--bench", "probe"])
+            .arg("--message-format=json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let exes = crate::cargo::executables(&String::from_utf8_lossy(&out.stdout));
+        let head = spin_instructions(&exes["probe"], m.root());
+        let before = spin_instructions(&old.exe, m.root());
+        assert!(
+            head > 1.5 * before,
+            "the checkout's probe ran {head} instructions, the old commit's {before}"
+        );
+        drop(builder);
+        m.untouched().unwrap();
+    }
+
+    #[test]
+    fn builds_for_two_checkouts_in_one_target_folder_never_trade_probes() {
+        // The CI failure this prevents: a bisect measured "comment" at the
+        // doubled work of another test's build. Here: A builds "initial",
+        // B builds its doubled "more work", then A builds "docs", whose zp
+        // files are unchanged since A wrote them and so older than B's build.
+        let a = crate::fixtures::mini_history(true);
+        let b = crate::fixtures::mini_history(true);
+        let (ctx_a, ctx_b) = (a.ctx(), b.ctx());
+        let (repo_a, repo_b) = (
+            git2::Repository::open(a.root()).unwrap(),
+            git2::Repository::open(b.root()).unwrap(),
+        );
+        let opts = |ctx: &Ctx| Options::probe(ctx, None, true);
+        let mut build_a = Builder::new(&ctx_a, &repo_a, opts(&ctx_a)).unwrap();
+        let mut build_b = Builder::new(&ctx_b, &repo_b, opts(&ctx_b)).unwrap();
+        let mut spin = |builder: &mut Builder, commit: git2::Oid, dir: &Path| {
+            let Built::Ready(p) = builder.probe(&commit.to_string()).unwrap() else {
+                panic!("the miniature zp builds")
+            };
+            spin_instructions(&p.exe, dir)
+        };
+        let initial = spin(&mut build_a, a.ids[0], a.root());
+        let doubled = spin(&mut build_b, b.ids[3], b.root());
+        let docs = spin(&mut build_a, a.ids[1], a.root());
+        assert!(doubled > 1.5 * initial, "{initial} then {doubled}");
+        assert_eq!(docs, initial, "A's \"docs\" ran B's doubled work");
+        drop((build_a, build_b));
+        a.untouched().unwrap();
+        b.untouched().unwrap();
     }
 
     #[test]
