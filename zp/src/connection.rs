@@ -19,6 +19,7 @@ use crate::frame::{
     SyncAckStream, SyncStatus, SyncStream, WindowUpdate, parse_frame,
 };
 use crate::handshake::{Role, SessionKeys};
+use crate::reliability::{Delivery, Retransmits, add_range, uncovered};
 use crate::session::Session;
 use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream, Transport};
 use std::time::{Duration, Instant};
@@ -153,8 +154,23 @@ pub enum Event<'a> {
     },
     /// A DataFrame for a stream that was reset and still lingers: data in
     /// flight when the reset crossed it, ignored as §3.3.11 says (it still
-    /// counts against the connection's flow-control window).
+    /// counts against the connection's flow-control window); or, on an
+    /// unordered transport, data that had already arrived.
     Ignored {
+        /// The stream.
+        stream_id: u32,
+    },
+    /// Unordered transports (§6.4.4): data that arrived ahead of a gap was
+    /// copied into the stream's reorder buffer; nothing can be handed over
+    /// yet.
+    Buffered {
+        /// The stream.
+        stream_id: u32,
+    },
+    /// Unordered transports: this record filled the gap at the stream's
+    /// delivery point; the bytes from there on are in order now. Call
+    /// [`Connection::read`] until it returns `None`.
+    Readable {
         /// The stream.
         stream_id: u32,
     },
@@ -208,6 +224,15 @@ struct Extras {
     lingering: Vec<Linger>,
     /// Per stream, what arrived (unordered transports only).
     received: Vec<Received>,
+    /// Bytes held in the streams' reorder buffers (`Received::buffer`).
+    buffered: u64,
+    /// What was sent and not yet acknowledged (unordered transports only).
+    sent: Retransmits,
+    /// The highest stream ID released after its linger, per initiator
+    /// (client, server): IDs are allocated in order and never reused, so a
+    /// late frame for an unknown ID at or below it belongs to a released
+    /// stream and must not open it again.
+    released: [u32; 2],
 }
 
 /// What a receiver on an unordered transport tracks of one stream (§6.4.4).
@@ -222,32 +247,14 @@ struct Received {
     unacked: u8,
     /// When the AckFrame for them is due.
     ack_at: Option<Instant>,
-}
-
-/// `ranges` with `[start, end)` added (merged), and how many of its bytes
-/// were new.
-fn add_range(ranges: &[(u64, u64)], start: u64, end: u64) -> (Vec<(u64, u64)>, u64) {
-    if start == end {
-        return (ranges.to_vec(), 0);
-    }
-    let (mut lo, mut hi) = (start, end - 1);
-    let mut covered = 0;
-    let mut out = Vec::with_capacity(ranges.len() + 1);
-    for &(a, b) in ranges {
-        if b.saturating_add(1) < lo || hi.saturating_add(1) < a {
-            out.push((a, b));
-        } else {
-            covered += b
-                .min(end - 1)
-                .saturating_add(1)
-                .saturating_sub(a.max(start));
-            lo = lo.min(a);
-            hi = hi.max(b);
-        }
-    }
-    out.push((lo, hi));
-    out.sort_unstable();
-    (out, (end - start) - covered)
+    /// Bytes handed over in order (by [`Event::Data`] or
+    /// [`Connection::read`]); flow-control credit follows this offset.
+    delivered: u64,
+    /// What arrived beyond a gap, copied: sorted, disjoint, all at or past
+    /// `delivered`.
+    buffer: Vec<(u64, Vec<u8>)>,
+    /// The FIN was handed over.
+    fin_read: bool,
 }
 
 /// A closed stream's linger (§3.3.11).
@@ -356,8 +363,13 @@ impl Connection {
                     + e.received.capacity() * size_of::<Received>()
                     + e.received
                         .iter()
-                        .map(|r| r.ranges.capacity() * 16)
+                        .map(|r| {
+                            r.ranges.capacity() * 16
+                                + r.buffer.capacity() * size_of::<(u64, Vec<u8>)>()
+                                + r.buffer.iter().map(|c| c.1.capacity()).sum::<usize>()
+                        })
                         .sum::<usize>()
+                    + e.sent.heap_bytes()
             })
             + self.session.heap_bytes()
     }
@@ -379,6 +391,19 @@ impl Connection {
         self.lingering()
             .iter()
             .any(|l| l.stream_id == id && l.reset)
+    }
+
+    /// Whether `id` names a stream that was released after its linger.
+    fn was_released(&self, id: u32) -> bool {
+        self.extras
+            .as_ref()
+            .is_some_and(|e| id <= e.released[usize::from(id % 2 == 1)] && self.index(id).is_none())
+    }
+
+    /// Frames for a stream that was reset (and lingers) or released are
+    /// ignored: they were in flight when it closed.
+    fn ignores(&self, id: u32) -> bool {
+        self.was_reset(id) || self.was_released(id)
     }
 
     fn touch(&mut self, idx: usize) {
@@ -437,6 +462,10 @@ impl Connection {
             self.blocked = true;
             return Err(Error::FlowControl);
         }
+        let unordered = self.transport == Transport::Unordered;
+        if unordered && !self.retransmits().has_room(payload.len()) {
+            return Err(Error::RetransmitBufferFull);
+        }
         let snapshot = self.streams[idx].clone();
         let seq = match self.streams[idx].reserve_send(payload.len(), fin) {
             Ok(seq) => seq,
@@ -457,9 +486,18 @@ impl Connection {
         }
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
+        if unordered {
+            self.extras().sent.push(stream_id, seq, fin, payload);
+        }
         self.touch(idx);
         self.close_if_finished(idx);
         self.count_sent(payload.len(), out)
+    }
+
+    /// The retransmit buffer (empty but for unordered transports).
+    fn retransmits(&self) -> &Retransmits {
+        static EMPTY: Retransmits = Retransmits::EMPTY;
+        self.extras.as_ref().map_or(&EMPTY, |e| &e.sent)
     }
 
     /// Counts stream bytes sent under the current key; past
@@ -515,7 +553,21 @@ impl Connection {
             .sealer()
             .seal_append(out, |b| frame.encode(b))?;
         self.close(idx, true);
+        self.forget_unordered(stream_id);
         Ok(())
+    }
+
+    /// Drops what the reliability layer holds for a stream: what was sent
+    /// and not acknowledged, and what its reorder buffer holds.
+    fn forget_unordered(&mut self, stream_id: u32) {
+        let Some(e) = self.extras.as_deref_mut() else {
+            return;
+        };
+        e.sent.forget_stream(stream_id);
+        if let Some(r) = e.received.iter_mut().find(|r| r.stream_id == stream_id) {
+            e.buffered -= r.buffer.iter().map(|c| c.1.len() as u64).sum::<u64>();
+            r.buffer = Vec::new();
+        }
     }
 
     /// Marks a stream closed both ways and starts its linger.
@@ -550,11 +602,27 @@ impl Connection {
         let Some(extras) = self.extras.as_deref_mut() else {
             return;
         };
-        let (streams, received) = (&mut self.streams, &mut extras.received);
-        extras.lingering.retain(|l| match l.since {
+        let Extras {
+            lingering,
+            received,
+            buffered,
+            sent,
+            released,
+        } = extras;
+        let streams = &mut self.streams;
+        lingering.retain(|l| match l.since {
             Some(t) if now >= t + STREAM_LINGER => {
                 streams.retain(|s| s.id != l.stream_id);
-                received.retain(|r| r.stream_id != l.stream_id);
+                received.retain(|r| {
+                    let keep = r.stream_id != l.stream_id;
+                    if !keep {
+                        *buffered -= r.buffer.iter().map(|c| c.1.len() as u64).sum::<u64>();
+                    }
+                    keep
+                });
+                sent.forget_stream(l.stream_id);
+                let highest = &mut released[usize::from(l.stream_id % 2 == 1)];
+                *highest = (*highest).max(l.stream_id);
                 false
             }
             _ => true,
@@ -571,6 +639,11 @@ impl Connection {
     ) -> Result<(), Error> {
         if chunks.is_empty() {
             return Err(Error::Empty("stream chunks"));
+        }
+        if self.transport == Transport::Unordered {
+            return Err(Error::InvalidValue(
+                "a multiplexed DataFrame on an unordered transport",
+            ));
         }
         let total: u64 = chunks.iter().map(|c| c.1.len() as u64).sum();
         if self.conn_sent + total > self.conn_send_limit {
@@ -670,8 +743,9 @@ impl Connection {
     /// end of a key's grace period, of `ZP_FLOW_TIMEOUT` while sending is
     /// blocked by flow control, of the sending key's
     /// [`Limits::rekey_interval`] (§4.6.1), of a closed stream's
-    /// [`STREAM_LINGER`], or of an AckFrame's [`ACK_DELAY`] on an unordered
-    /// transport (then call [`Connection::poll_acks`]).
+    /// [`STREAM_LINGER`], or on an unordered transport of an AckFrame's
+    /// [`ACK_DELAY`] (then call [`Connection::poll_acks`]) or of a
+    /// retransmission timeout (then call [`Connection::poll_retransmit`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
         let rekey = self
@@ -685,10 +759,18 @@ impl Connection {
             .min()
             .map(|t| t + STREAM_LINGER);
         let ack = self.received().iter().filter_map(|r| r.ack_at).min();
-        [self.session.poll_timeout(), stall, rekey, linger, ack]
-            .into_iter()
-            .flatten()
-            .min()
+        let retransmit = self.retransmits().deadline(self.path_rtt());
+        [
+            self.session.poll_timeout(),
+            stall,
+            rekey,
+            linger,
+            ack,
+            retransmit,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Does what is due at `now`: erases keys whose grace period is over,
@@ -730,6 +812,7 @@ impl Connection {
             for l in &mut e.lingering {
                 l.since.get_or_insert(now);
             }
+            e.sent.stamp(now);
         }
     }
 
@@ -813,6 +896,10 @@ impl Connection {
                 if w.stream_id == 0 {
                     self.conn_send_limit = (self.conn_send_limit.saturating_add(w.increment))
                         .min(self.conn_sent.saturating_add(stream::MAX_WINDOW));
+                } else if self.was_released(w.stream_id) {
+                    return Ok(Event::Ignored {
+                        stream_id: w.stream_id,
+                    });
                 } else {
                     let idx = self
                         .index(w.stream_id)
@@ -825,11 +912,23 @@ impl Connection {
                     stream_id: w.stream_id,
                 })
             }
+            Frame::Ack(a) if self.was_released(a.stream_id) => Ok(Event::Ignored {
+                stream_id: a.stream_id,
+            }),
             Frame::Ack(a) => {
                 let idx = self
                     .index(a.stream_id)
                     .ok_or(Error::UnknownStream(a.stream_id))?;
                 self.streams[idx].acknowledge_ranges(&a.ranges);
+                let acked = self.streams[idx].last_acked();
+                if let Some(e) = self.extras.as_deref_mut() {
+                    e.sent.acknowledge(a.stream_id, &a.ranges, acked, now);
+                    // The path keeps the measured round trip (a token saves it).
+                    if let Some(srtt) = e.sent.srtt() {
+                        self.path.rtt_estimate =
+                            u32::try_from(srtt.as_micros()).unwrap_or(u32::MAX).max(1);
+                    }
+                }
                 Ok(Event::Acked {
                     stream_id: a.stream_id,
                 })
@@ -906,10 +1005,15 @@ impl Connection {
     /// MISMATCH (§3.3.6): discard what is buffered, reset, start from zero.
     fn reset_to_zero(&mut self, idx: usize) {
         let s = &mut self.streams[idx];
-        let mut fresh = Stream::new(s.id);
+        let id = s.id;
+        let mut fresh = Stream::new(id);
         fresh.priority = s.priority;
         fresh.last_used = s.last_used;
         *s = fresh;
+        self.forget_unordered(id);
+        if let Some(e) = self.extras.as_deref_mut() {
+            e.received.retain(|r| r.stream_id != id);
+        }
     }
 
     fn on_data<'a>(&mut self, d: DataFrame<'a>, out: &mut Vec<u8>) -> Result<Event<'a>, Error> {
@@ -917,7 +1021,7 @@ impl Connection {
             return self.on_chunks(d, out);
         }
         let id = d.stream_id;
-        if self.was_reset(id) {
+        if self.ignores(id) {
             // In flight when the reset crossed it: ignored, but the bytes
             // still count against (and are granted back to) the
             // connection's window, which the sender charged them to.
@@ -931,6 +1035,7 @@ impl Connection {
         let idx = self.accept(id, d.seq, d.payload.len(), d.flags)?;
         if d.flags & FLAG_RST != 0 {
             self.close(idx, true);
+            self.forget_unordered(id);
             return Ok(Event::Reset {
                 stream_id: id,
                 seq: d.seq,
@@ -1012,6 +1117,9 @@ impl Connection {
         }
         let existing = self.index(id);
         if existing.is_none() {
+            if self.was_released(id) {
+                return Err(Error::StreamClosed(id));
+            }
             if stream::initiator_of(id) == self.session.role() {
                 return Err(Error::UnknownStream(id));
             }
@@ -1027,9 +1135,11 @@ impl Connection {
     /// acknowledged again, since the sender repeats what it saw no ACK
     /// for). Every second DataFrame of a stream, or [`ACK_DELAY`] after
     /// the first, an AckFrame of every range the stream received (ACKs
-    /// are cumulative) is sent. The payload is handed over as it arrives,
-    /// at its `seq`: zp borrows from the record buffer and keeps no copy,
-    /// so putting it in order is the caller's.
+    /// are cumulative) is sent. Data is handed over in order: a payload
+    /// that continues the stream is [`Event::Data`], borrowed from the
+    /// record; one ahead of a gap is copied into the stream's reorder
+    /// buffer ([`Event::Buffered`]) until the gap fills
+    /// ([`Event::Readable`], then [`Connection::read`]).
     fn on_unordered_data<'a>(
         &mut self,
         d: DataFrame<'a>,
@@ -1042,8 +1152,11 @@ impl Connection {
                 "a multiplexed DataFrame on an unordered transport",
             ));
         }
-        if d.flags & FLAG_RST != 0 || self.was_reset(id) {
+        if d.flags & FLAG_RST != 0 {
             return self.on_data(d, out);
+        }
+        if self.ignores(id) {
+            return self.ignore_unordered(id, d.seq, d.payload.len(), out);
         }
         let existing = self.admit(id)?;
         let fin = d.flags & FLAG_FIN != 0;
@@ -1062,6 +1175,9 @@ impl Connection {
         if fin_at.is_some_and(|f| end > f || (fin && end != f)) {
             return Err(Error::StreamClosed(id));
         }
+        if fin && ranges.last().is_some_and(|&(_, last)| last >= end) {
+            return Err(Error::InvalidValue("a FIN before data already received"));
+        }
         let (merged, new) = add_range(ranges, d.seq, end);
         if merged.len() > MAX_ACK_RANGES {
             return Err(Error::TooMany {
@@ -1072,33 +1188,70 @@ impl Connection {
         if self.conn_received + new > self.conn_recv_limit {
             return Err(Error::FlowControl);
         }
+        let parts = uncovered(ranges, d.seq, end);
         // Everything is checked: apply.
         let repeat = new == 0 && !(fin && fin_at.is_none());
         let idx = existing.unwrap_or_else(|| {
             self.streams.push(Stream::new(id));
             self.streams.len() - 1
         });
-        let received = &mut self.extras().received;
+        let extras = self.extras();
         let slot = slot.unwrap_or_else(|| {
-            received.push(Received {
+            extras.received.push(Received {
                 stream_id: id,
                 ranges: Vec::new(),
                 fin_at: None,
                 unacked: 0,
                 ack_at: None,
+                delivered: 0,
+                buffer: Vec::new(),
+                fin_read: false,
             });
-            received.len() - 1
+            extras.received.len() - 1
         });
-        let r = &mut received[slot];
+        let r = &mut extras.received[slot];
         r.ranges = merged;
         if fin {
             r.fin_at = Some(end);
         }
-        let complete = r
-            .fin_at
-            .is_some_and(|f| f == 0 || r.ranges.as_slice() == [(0, f - 1)]);
+        // In order, and all of it new: handed over from the record.
+        let continues = !repeat
+            && d.seq == r.delivered
+            && parts.iter().map(|(a, b)| b - a).sum::<u64>() == d.payload.len() as u64
+            && r.buffer.first().is_none_or(|c| c.0 != end);
+        let event = if repeat {
+            Event::Ignored { stream_id: id }
+        } else if continues {
+            r.delivered = end;
+            r.fin_read |= fin;
+            Event::Data {
+                stream_id: id,
+                seq: d.seq,
+                fin,
+                payload: d.payload,
+            }
+        } else {
+            for &(a, b) in &parts {
+                let at = (a - d.seq) as usize;
+                let chunk = d.payload[at..at + (b - a) as usize].to_vec();
+                let i = r.buffer.partition_point(|c| c.0 < a);
+                r.buffer.insert(i, (a, chunk));
+            }
+            extras.buffered += new;
+            let readable = r.buffer.first().is_some_and(|c| c.0 == r.delivered)
+                || (r.fin_at == Some(r.delivered) && !r.fin_read);
+            if readable {
+                Event::Readable { stream_id: id }
+            } else {
+                Event::Buffered { stream_id: id }
+            }
+        };
+        let fin_read = r.fin_read;
         r.unacked = r.unacked.saturating_add(1);
-        if r.unacked >= 2 {
+        if r.ranges.is_empty() {
+            // Only an empty FIN arrived: an AckFrame names at least one
+            // range, so there is nothing to acknowledge yet.
+        } else if r.unacked >= 2 {
             let ack = AckFrame {
                 stream_id: id,
                 ranges: r.ranges.clone(),
@@ -1111,22 +1264,150 @@ impl Connection {
         }
         let s = &mut self.streams[idx];
         s.recv_offset = s.recv_offset.max(end);
-        if complete {
+        if fin_read {
             s.state_flags |= stream::flags::HALF_CLOSED_REMOTE;
         }
         self.conn_received += new;
         self.touch(idx);
         self.close_if_finished(idx);
         self.window_updates(&[id], out)?;
-        if repeat {
+        Ok(event)
+    }
+
+    /// Data for a reset or released stream on an unordered transport: it
+    /// may be a copy of data already counted, so only bytes new to the
+    /// stream's ranges (kept while it lingers) count against the
+    /// connection's window. A released stream's ranges are gone: its late
+    /// data is not counted (a repeat counted twice would shrink the window
+    /// the receiver believes is left below the sender's, and refuse data
+    /// the sender may send).
+    fn ignore_unordered(
+        &mut self,
+        id: u32,
+        seq: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Event<'static>, Error> {
+        let end = seq.checked_add(len as u64).ok_or(Error::FlowControl)?;
+        let Some(slot) = self.received().iter().position(|r| r.stream_id == id) else {
             return Ok(Event::Ignored { stream_id: id });
+        };
+        let (merged, new) = add_range(&self.received()[slot].ranges, seq, end);
+        if merged.len() > MAX_ACK_RANGES {
+            return Err(Error::TooMany {
+                what: "received ranges",
+                max: MAX_ACK_RANGES,
+            });
         }
-        Ok(Event::Data {
-            stream_id: id,
-            seq: d.seq,
-            fin,
-            payload: d.payload,
-        })
+        if self.conn_received + new > self.conn_recv_limit {
+            return Err(Error::FlowControl);
+        }
+        self.extras().received[slot].ranges = merged;
+        self.conn_received += new;
+        self.window_updates(&[], out)?;
+        Ok(Event::Ignored { stream_id: id })
+    }
+
+    /// Hands over what a stream's reorder buffer holds in order from its
+    /// delivery point (unordered transports, after [`Event::Readable`]):
+    /// `None` when nothing is in order yet. Flow-control credit follows
+    /// what was handed over, so a WindowUpdate may be appended to `out`.
+    pub fn read(&mut self, stream_id: u32, out: &mut Vec<u8>) -> Result<Option<Delivery>, Error> {
+        let idx = self
+            .index(stream_id)
+            .ok_or(Error::UnknownStream(stream_id))?;
+        let Some(e) = self.extras.as_deref_mut() else {
+            return Ok(None);
+        };
+        let Some(r) = e.received.iter_mut().find(|r| r.stream_id == stream_id) else {
+            return Ok(None);
+        };
+        let seq = r.delivered;
+        let taken = r
+            .buffer
+            .iter()
+            .scan(seq, |at, c| {
+                (c.0 == *at).then(|| {
+                    *at += c.1.len() as u64;
+                })
+            })
+            .count();
+        let data: Vec<u8> = r.buffer.drain(..taken).flat_map(|c| c.1).collect();
+        r.delivered += data.len() as u64;
+        e.buffered -= data.len() as u64;
+        let fin = r.fin_at == Some(r.delivered) && !r.fin_read;
+        if data.is_empty() && !fin {
+            return Ok(None);
+        }
+        if fin {
+            r.fin_read = true;
+            self.streams[idx].state_flags |= stream::flags::HALF_CLOSED_REMOTE;
+            self.close_if_finished(idx);
+        }
+        self.window_updates(&[stream_id], out)?;
+        Ok(Some(Delivery { seq, fin, data }))
+    }
+
+    /// Sends again, at `now`, every record on an unordered transport whose
+    /// retransmission timeout expired with no AckFrame covering it
+    /// (§6.4.4); returns how many. Each expiration without an
+    /// acknowledgement doubles the timeout (RFC 6298 §5.5) and counts
+    /// towards [`Connection::consecutive_timeouts`].
+    pub fn poll_retransmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.note_time(now);
+        let path_rtt = self.path_rtt();
+        let Some(e) = self.extras.as_deref_mut() else {
+            return Ok(0);
+        };
+        let rto = e.sent.rto(path_rtt);
+        let (mut count, mut bytes) = (0, 0);
+        for p in &mut e.sent.pending {
+            if p.sent_at.is_some_and(|t| now >= t + rto) {
+                let frame = DataFrame {
+                    stream_id: p.stream_id,
+                    seq: p.seq,
+                    flags: if p.fin { FLAG_FIN } else { 0 },
+                    payload: &p.data,
+                };
+                self.session
+                    .sealer()
+                    .seal_append(out, |b| frame.encode(b))?;
+                p.sent_at = Some(now);
+                p.retransmitted = true;
+                count += 1;
+                bytes += p.data.len();
+            }
+        }
+        if count > 0 {
+            e.sent.timeouts = e.sent.timeouts.saturating_add(1);
+            self.count_sent(bytes, out)?;
+        }
+        Ok(count)
+    }
+
+    /// The current retransmission timeout on an unordered transport
+    /// (§3.3.2: smoothed RTT + 4 × RTT variance, at least 200 ms, doubled
+    /// per expiration since the last acknowledgement).
+    pub fn rto(&self) -> Duration {
+        self.retransmits().rto(self.path_rtt())
+    }
+
+    /// The path's RTT estimate (a resumed connection's), if it has one.
+    fn path_rtt(&self) -> Option<Duration> {
+        (self.path.rtt_estimate > 0).then(|| Duration::from_micros(self.path.rtt_estimate.into()))
+    }
+
+    /// Retransmission timeouts expired in a row with no acknowledgement;
+    /// at [`crate::reliability::DEGRADED_AFTER`] (3) the path counts as
+    /// degraded (§3.3.2), which is when migration starts.
+    pub fn consecutive_timeouts(&self) -> u32 {
+        self.retransmits().timeouts
+    }
+
+    /// Bytes sent on an unordered transport and not yet acknowledged (at
+    /// most [`crate::reliability::RETRANSMIT_BUFFER_MAX`]).
+    pub fn unacknowledged_bytes(&self) -> usize {
+        self.retransmits().bytes()
     }
 
     /// Appends the AckFrames whose [`ACK_DELAY`] is over at `now`
@@ -1135,7 +1416,7 @@ impl Connection {
         let mut sent = 0;
         for i in 0..self.received().len() {
             let r = &self.received()[i];
-            if r.ack_at.is_some_and(|t| now >= t) {
+            if r.ack_at.is_some_and(|t| now >= t) && !r.ranges.is_empty() {
                 let ack = AckFrame {
                     stream_id: r.stream_id,
                     ranges: r.ranges.clone(),
@@ -1152,19 +1433,30 @@ impl Connection {
 
     /// Automatic WindowUpdates (§3.3.9): once the data delivered since the
     /// last one reaches half the initial window, on a stream or the
-    /// connection, grant exactly that much again.
+    /// connection, grant exactly that much again. On an unordered
+    /// transport only what was handed over in order counts, so a reorder
+    /// buffer never holds more than a window.
     fn window_updates(&mut self, ids: &[u32], out: &mut Vec<u8>) -> Result<(), Error> {
+        let unordered = self.transport == Transport::Unordered;
         for &id in ids {
             let Some(idx) = self.index(id) else { continue };
             let s = &self.streams[idx];
-            let consumed = s
-                .recv_offset
-                .saturating_sub(s.recv_limit.saturating_sub(DEFAULT_STREAM_WINDOW));
+            let delivered = if unordered {
+                self.received()
+                    .iter()
+                    .find(|r| r.stream_id == id)
+                    .map_or(0, |r| r.delivered)
+            } else {
+                s.recv_offset
+            };
+            let consumed =
+                delivered.saturating_sub(s.recv_limit.saturating_sub(DEFAULT_STREAM_WINDOW));
             if consumed >= DEFAULT_STREAM_WINDOW / 2 {
                 self.grant(id, consumed, out)?;
             }
         }
-        let consumed = self.conn_received.saturating_sub(
+        let buffered = self.extras.as_ref().map_or(0, |e| e.buffered);
+        let consumed = (self.conn_received - buffered).saturating_sub(
             self.conn_recv_limit
                 .saturating_sub(DEFAULT_CONNECTION_WINDOW),
         );
@@ -1172,29 +1464,5 @@ impl Connection {
             self.grant(0, consumed, out)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::add_range;
-
-    #[test]
-    fn ranges_merge_and_count_only_new_bytes() {
-        let (r, new) = add_range(&[], 0, 3);
-        assert_eq!((r.as_slice(), new), (&[(0, 2)][..], 3));
-        let (r, new) = add_range(&r, 6, 9);
-        assert_eq!((r.as_slice(), new), (&[(0, 2), (6, 8)][..], 3));
-        // Adjacent on both sides: one range, three new bytes.
-        let (r, new) = add_range(&r, 3, 6);
-        assert_eq!((r.as_slice(), new), (&[(0, 8)][..], 3));
-        // A repeat and a partial overlap.
-        assert_eq!(add_range(&r, 2, 5).1, 0);
-        let (r, new) = add_range(&r, 7, 12);
-        assert_eq!((r.as_slice(), new), (&[(0, 11)][..], 3));
-        // Spanning two ranges and the gap between.
-        let (r, _) = add_range(&[(0, 1), (5, 6), (10, 11)], 1, 11);
-        assert_eq!(r, [(0, 11)]);
-        assert_eq!(add_range(&[(4, 5)], 7, 7), (vec![(4, 5)], 0));
     }
 }

@@ -135,6 +135,10 @@ pub enum Error {
     SequenceRegression,
     /// Sending or receiving would exceed a flow-control window.
     FlowControl,
+    /// On an unordered transport, the retransmit buffer holds
+    /// `ZP_RETRANSMIT_BUFFER_MAX` bytes not yet acknowledged: send again
+    /// once AckFrames free room (§6.4.4).
+    RetransmitBufferFull,
     /// A frame arrived that the current state cannot accept.
     UnexpectedFrame,
     /// The operating system's random number generator failed.
@@ -189,6 +193,9 @@ impl fmt::Display for Error {
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
             Error::FlowControl => f.write_str("flow-control window exceeded"),
+            Error::RetransmitBufferFull => {
+                f.write_str("retransmit buffer full: wait for acknowledgements")
+            }
             Error::UnexpectedFrame => f.write_str("frame not expected in this state"),
             Error::Randomness => f.write_str("random number generator failed"),
         }

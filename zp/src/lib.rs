@@ -30,6 +30,7 @@ pub mod frame;
 pub mod handshake;
 pub mod pinning;
 pub mod record;
+pub mod reliability;
 pub mod session;
 pub mod stream;
 pub mod token;

@@ -50,8 +50,9 @@ pub enum Transport {
     /// A WebRTC DataChannel opened unordered and unreliable (§6.4.3):
     /// records, with stream IDs as [`Transport::Records`], that may arrive
     /// out of order, twice or never. zp opens them within a replay window,
-    /// tracks the byte ranges each stream received and acknowledges them
-    /// with AckFrames (§6.4.4).
+    /// acknowledges the byte ranges each stream received with AckFrames,
+    /// sends again what the peer did not acknowledge in time, and hands
+    /// data over in order (§6.4.4, [`crate::reliability`]).
     Unordered,
     /// QUIC (§3.4): zp stream IDs are QUIC's bidirectional stream IDs.
     /// Stream 0 is the control stream (data on it is a protocol

@@ -695,9 +695,10 @@ fn record(from: &mut Connection, id: u32, payload: &[u8], fin: bool) -> Vec<u8> 
 }
 
 /// §6.4.3: on an unordered transport records open in any order within the
-/// replay window, each once; on an ordered one a late record is a replay.
+/// replay window, each once, and their data is handed over in order
+/// (§6.4.4); on an ordered one a late record is a replay.
 #[test]
-fn an_unordered_transport_opens_records_in_any_order_once() {
+fn an_unordered_transport_opens_records_in_any_order_once_and_delivers_in_order() {
     let mut rng = system_rng();
     let t0 = Instant::now();
     for roles in ["client→server", "server→client"] {
@@ -709,15 +710,27 @@ fn an_unordered_transport_opens_records_in_any_order_once() {
         };
         let id = a.open_stream().unwrap().stream_id;
         let mut recs: Vec<Vec<u8>> = (0..3u8).map(|i| record(a, id, &[i; 3], false)).collect();
-        let mut seqs = Vec::new();
+        let mut events = Vec::new();
         for i in [2, 0, 1] {
             let mut copy = recs[i].clone();
-            match b.receive(&mut copy, t0, &mut Vec::new()).unwrap() {
-                Event::Data { seq, .. } => seqs.push(seq),
+            events.push(match b.receive(&mut copy, t0, &mut Vec::new()).unwrap() {
+                Event::Data { seq, payload, .. } => format!("data {seq} {payload:?}"),
+                Event::Buffered { stream_id } if stream_id == id => "buffered".into(),
+                Event::Readable { stream_id } if stream_id == id => "readable".into(),
                 other => panic!("{roles}: {other:?}"),
-            }
+            });
         }
-        assert_eq!(seqs, [6, 0, 3], "{roles}");
+        // The third is copied until the second fills the gap before it;
+        // the first continues the stream and is handed over from its record.
+        assert_eq!(
+            events,
+            ["buffered", "data 0 [0, 0, 0]", "readable"],
+            "{roles}"
+        );
+        let read = b.read(id, &mut Vec::new()).unwrap().unwrap();
+        assert_eq!((read.seq, read.fin), (3, false), "{roles}");
+        assert_eq!(read.data, [1, 1, 1, 2, 2, 2], "{roles}");
+        assert_eq!(b.read(id, &mut Vec::new()), Ok(None), "{roles}");
         assert_eq!(
             b.receive(&mut recs[0], t0, &mut Vec::new()),
             Err(Error::Replay),
@@ -790,14 +803,14 @@ fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
         assert_eq!(b.poll_acks(t0 + ACK_DELAY, &mut acks).unwrap(), 1);
         deliver(a, &mut acks, t0);
         assert_eq!(a.stream(id).unwrap().last_acked(), 3, "{roles}");
-        // The FIN overtakes the middle frame: acknowledged with the gap, it
-        // moves nothing on the sender, and the stream is not complete.
-        match b.receive(&mut r3, t0, &mut acks).unwrap() {
-            Event::Data {
-                seq: 6, fin: true, ..
-            } => {}
-            other => panic!("{roles}: {other:?}"),
-        }
+        // The FIN overtakes the middle frame: buffered and acknowledged
+        // with the gap, it moves nothing on the sender, and the stream is
+        // not complete.
+        assert_eq!(
+            b.receive(&mut r3, t0, &mut acks),
+            Ok(Event::Buffered { stream_id: id }),
+            "{roles}"
+        );
         assert_eq!(
             b.stream(id).unwrap().state_flags() & flags::HALF_CLOSED_REMOTE,
             0,
@@ -810,9 +823,19 @@ fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
             3,
             "{roles}: the gap holds it back"
         );
-        // The middle frame arrives: the ranges merge, the stream completes,
-        // and the next ACK acknowledges everything.
-        b.receive(&mut r2, t0, &mut acks).unwrap();
+        // The middle frame arrives: the ranges merge, the rest is read in
+        // order with the FIN, the stream completes, and the next ACK
+        // acknowledges everything.
+        assert_eq!(
+            b.receive(&mut r2, t0, &mut acks),
+            Ok(Event::Readable { stream_id: id }),
+            "{roles}"
+        );
+        let read = b.read(id, &mut Vec::new()).unwrap().unwrap();
+        assert_eq!(
+            (read.seq, read.fin, &read.data[..]),
+            (3, true, &b"defghi"[..])
+        );
         assert_ne!(
             b.stream(id).unwrap().state_flags() & flags::HALF_CLOSED_REMOTE,
             0,
@@ -835,6 +858,312 @@ fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
             Err(Error::StreamClosed(id)),
             "{roles}"
         );
+    }
+}
+
+/// Delivers every record of `wire` to `to` at `now` and returns the events
+/// (Debug), dropping what `to` writes back.
+fn events(to: &mut Connection, wire: &mut Vec<u8>, now: Instant) -> Vec<String> {
+    deliver(to, wire, now).0
+}
+
+/// §6.4.4 and §3.3.2: a record no AckFrame covers is sent again once the
+/// retransmission timeout expires (1 s before any round trip is measured,
+/// then smoothed RTT + 4 × variance, at least 200 ms, doubled per
+/// expiration without an acknowledgement); the receiver hands the data over
+/// in order once the gap fills.
+#[test]
+fn a_lost_record_is_sent_again_after_the_timeout() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        let mut r1 = record(a, id, b"abc", false);
+        let _lost = record(a, id, b"def", false);
+        let mut r3 = record(a, id, b"ghi", true);
+        assert_eq!(a.unacknowledged_bytes(), 9, "{roles}");
+        // The retransmission clock starts at the first time input.
+        assert_eq!(a.poll_timeout().filter(|t| *t < t0 + ms(5000)), None);
+        a.handle_timeout(t0).unwrap();
+        assert_eq!(a.rto(), zp::reliability::INITIAL_RTO, "{roles}");
+        assert_eq!(a.poll_timeout(), Some(t0 + ms(1000)), "{roles}");
+
+        let mut acks = Vec::new();
+        b.receive(&mut r1, t0, &mut acks).unwrap();
+        b.receive(&mut r3, t0, &mut acks).unwrap();
+        // Two frames: the ACK of [0, 2] and [6, 8] comes at once; 100 ms
+        // later it frees those records and measures the round trip.
+        let got = events(a, &mut acks, t0 + ms(100));
+        assert_eq!(got, [format!("Acked {{ stream_id: {id} }}")], "{roles}");
+        assert_eq!(a.unacknowledged_bytes(), 3, "{roles}");
+        assert_eq!(a.rto(), ms(300), "{roles}: 100 ms + 4 × 50 ms");
+        assert_eq!(a.path().rtt_estimate, 100_000, "{roles}");
+        assert_eq!(a.poll_timeout(), Some(t0 + ms(300)), "{roles}");
+
+        let mut wire = Vec::new();
+        assert_eq!(a.poll_retransmit(t0 + ms(299), &mut wire), Ok(0));
+        assert_eq!(a.poll_retransmit(t0 + ms(300), &mut wire), Ok(1));
+        assert_eq!(a.consecutive_timeouts(), 1, "{roles}");
+        assert_eq!(a.rto(), ms(600), "{roles}: doubled");
+        // The copy arrives: the gap fills and everything is read in order.
+        let got = events(b, &mut wire.clone(), t0 + ms(350));
+        assert_eq!(got, [format!("Readable {{ stream_id: {id} }}")], "{roles}");
+        let read = b.read(id, &mut Vec::new()).unwrap().unwrap();
+        assert_eq!(
+            (read.seq, read.fin, &read.data[..]),
+            (3, true, &b"defghi"[..])
+        );
+        // Its ACK (50 ms later) frees the rest, ends the back-off and gives
+        // no sample (the record was sent twice: Karn's rule).
+        let mut acks = Vec::new();
+        assert_eq!(b.poll_acks(t0 + ms(400), &mut acks), Ok(1));
+        events(a, &mut acks, t0 + ms(400));
+        assert_eq!(a.unacknowledged_bytes(), 0, "{roles}");
+        assert_eq!(a.consecutive_timeouts(), 0, "{roles}");
+        assert_eq!(a.rto(), ms(300), "{roles}");
+        assert_eq!(a.poll_timeout().filter(|t| *t < t0 + ms(5000)), None);
+        // The same copy again is a repeat.
+        assert!(
+            matches!(
+                b.receive(&mut wire, t0, &mut Vec::new()),
+                Err(Error::Replay)
+            ),
+            "{roles}"
+        );
+    }
+}
+
+/// §3.3.2: expirations with no acknowledgement back off (1 s, 2 s, 4 s) and
+/// are counted; the third is the degradation trigger. A reset stream's
+/// data is not sent again.
+#[test]
+fn unacknowledged_expirations_back_off_to_the_degradation_trigger() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut sv) = unordered_pair(&mut rng);
+        let a = if roles == "client→server" {
+            &mut c
+        } else {
+            &mut sv
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        record(a, id, b"lost every time", false);
+        a.handle_timeout(t0).unwrap();
+        let mut at = t0;
+        for (n, wait) in [(1, 1), (2, 2), (3, 4)] {
+            at += s(wait);
+            assert_eq!(a.poll_timeout(), Some(at), "{roles}");
+            assert_eq!(a.poll_retransmit(at, &mut Vec::new()), Ok(1), "{roles}");
+            assert_eq!(a.consecutive_timeouts(), n, "{roles}");
+        }
+        assert_eq!(
+            a.consecutive_timeouts(),
+            zp::reliability::DEGRADED_AFTER,
+            "{roles}"
+        );
+        a.reset(id, &mut Vec::new()).unwrap();
+        assert_eq!(a.unacknowledged_bytes(), 0, "{roles}");
+        assert_eq!(a.poll_retransmit(at + s(60), &mut Vec::new()), Ok(0));
+    }
+}
+
+/// §6.4.4: the sender holds at most `ZP_RETRANSMIT_BUFFER_MAX` (4 MiB)
+/// unacknowledged; past it sending is refused, writing nothing, until
+/// AckFrames free room. Multiplexed frames are refused on this transport.
+#[test]
+fn the_retransmit_buffer_holds_four_mib_then_refuses_until_acknowledged() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        let mut first = record(a, id, b"x", false);
+        let mut grants = Vec::new();
+        b.receive(&mut first, t0, &mut grants).unwrap();
+        b.grant(id, 8 << 20, &mut grants).unwrap();
+        b.grant(0, 8 << 20, &mut grants).unwrap();
+        events(a, &mut grants, t0);
+        let chunk = vec![7u8; 64 * 1024];
+        let mut wire = Vec::new();
+        for _ in 0..63 {
+            a.send(id, &chunk, false, &mut wire).unwrap();
+        }
+        assert_eq!(a.unacknowledged_bytes(), 1 + 63 * 64 * 1024, "{roles}");
+        let mut refused = Vec::new();
+        assert_eq!(
+            a.send(id, &chunk, false, &mut refused),
+            Err(Error::RetransmitBufferFull),
+            "{roles}"
+        );
+        assert!(refused.is_empty(), "{roles}");
+        assert_eq!(
+            a.send_multiplexed(&[(id, b"m")], &mut refused),
+            Err(Error::InvalidValue(
+                "a multiplexed DataFrame on an unordered transport"
+            ))
+        );
+        // Everything arrives; the ACKs free the buffer.
+        let (_, mut acks) = deliver(b, &mut wire, t0);
+        b.poll_acks(t0 + ACK_DELAY, &mut acks).unwrap();
+        events(a, &mut acks, t0 + ACK_DELAY);
+        assert_eq!(a.unacknowledged_bytes(), 0, "{roles}");
+        a.send(id, &chunk, false, &mut Vec::new()).unwrap();
+    }
+}
+
+/// §6.4.4 with §3.3.9: credit follows what was handed over in order, so
+/// while a gap lasts the receiver grants nothing and its reorder buffer
+/// never holds more than the window; reading after the gap fills grants
+/// again. A FIN below data already received is refused.
+#[test]
+fn a_gap_holds_back_credit_so_the_reorder_buffer_stays_within_a_window() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        let chunk = vec![1u8; 16 * 1024];
+        let mut lost = record(a, id, &chunk, false);
+        let mut wire = Vec::new();
+        while a.send(id, &chunk, false, &mut wire).is_ok() {}
+        assert_eq!(
+            a.stream(id).unwrap().send_offset(),
+            DEFAULT_STREAM_WINDOW,
+            "{roles}"
+        );
+        let (got, mut replies) = deliver(b, &mut wire, t0);
+        assert!(
+            got.iter().all(|e| e.starts_with("Buffered")),
+            "{roles}: {got:?}"
+        );
+        let before = b.memory_footprint();
+        assert!(
+            before < DEFAULT_STREAM_WINDOW as usize + 64 * 1024,
+            "{roles}: {before} bytes"
+        );
+        let replies = events(a, &mut replies, t0);
+        assert!(
+            replies.iter().all(|e| e.starts_with("Acked")),
+            "{roles}: no credit while the gap lasts: {replies:?}"
+        );
+        assert_eq!(
+            a.send(id, b"more", false, &mut Vec::new()),
+            Err(Error::FlowControl)
+        );
+        // The lost record arrives (copied too, since data follows it);
+        // reading hands over the whole window and grants it again.
+        let mut out = Vec::new();
+        assert_eq!(
+            b.receive(&mut lost, t0, &mut out),
+            Ok(Event::Readable { stream_id: id })
+        );
+        let read = b.read(id, &mut out).unwrap().unwrap();
+        assert_eq!(
+            (read.seq, read.data.len() as u64),
+            (0, DEFAULT_STREAM_WINDOW)
+        );
+        assert!(
+            b.memory_footprint() < before,
+            "{roles}: the buffer is freed"
+        );
+        let replies = events(a, &mut out, t0);
+        assert!(
+            replies
+                .iter()
+                .any(|e| e.starts_with(&format!("WindowUpdated {{ stream_id: {id} }}"))),
+            "{roles}: {replies:?}"
+        );
+        a.send(id, b"more", false, &mut Vec::new()).unwrap();
+
+        // A FIN below what arrived.
+        let other = a.open_stream().unwrap().stream_id;
+        let mut ahead = Vec::new();
+        a.send_control(
+            &Frame::Data(DataFrame {
+                stream_id: other,
+                seq: 10,
+                flags: 0,
+                payload: b"0123456789",
+            }),
+            &mut ahead,
+        )
+        .unwrap();
+        b.receive(&mut ahead, t0, &mut Vec::new()).unwrap();
+        let mut fin = Vec::new();
+        a.send_control(
+            &Frame::Data(DataFrame {
+                stream_id: other,
+                seq: 5,
+                flags: FLAG_FIN,
+                payload: b"",
+            }),
+            &mut fin,
+        )
+        .unwrap();
+        assert_eq!(
+            b.receive(&mut fin, t0, &mut Vec::new()),
+            Err(Error::InvalidValue("a FIN before data already received")),
+            "{roles}"
+        );
+    }
+}
+
+/// §3.3.1 (IDs are never reused) with §6.4.4: a copy of a record that
+/// arrives after its stream was released is ignored, never opens the
+/// stream again (the connection fuzzer found it handing data over twice).
+#[test]
+fn a_late_copy_for_a_released_stream_is_ignored() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    for roles in ["client→server", "server→client"] {
+        let (mut c, mut s) = unordered_pair(&mut rng);
+        let (a, b) = if roles == "client→server" {
+            (&mut c, &mut s)
+        } else {
+            (&mut s, &mut c)
+        };
+        let id = a.open_stream().unwrap().stream_id;
+        let mut first = record(a, id, b"abc", true);
+        a.handle_timeout(t0).unwrap();
+        let got = events(b, &mut first, t0);
+        assert!(got[0].starts_with("Data"), "{roles}: {got:?}");
+        let mut fin = record(b, id, b"", true);
+        events(a, &mut fin, t0);
+        // Closed both ways on b, which releases it after the linger.
+        b.handle_timeout(t0).unwrap();
+        b.handle_timeout(t0 + STREAM_LINGER).unwrap();
+        assert!(b.stream(id).is_none(), "{roles}: released");
+        // a saw no ACK and sends the data again.
+        let mut copy = Vec::new();
+        assert_eq!(
+            a.poll_retransmit(t0 + Duration::from_secs(1), &mut copy),
+            Ok(1)
+        );
+        assert_eq!(
+            events(b, &mut copy, t0 + STREAM_LINGER),
+            [format!("Ignored {{ stream_id: {id} }}")],
+            "{roles}"
+        );
+        assert!(b.stream(id).is_none(), "{roles}: not opened again");
     }
 }
 

@@ -14,10 +14,12 @@
 //!   expects it, is refused or completes, never panics;
 //! - `connection`: a client and a server driven by arbitrary interleavings
 //!   of sends, deliveries, drops, duplicates, reorders, corrupted bytes,
-//!   key updates, time, and token seal/resume never seal two records under
-//!   the same key and counter, and a refused record changes nothing beyond
-//!   the record layer's receive side (nothing at all when it does not
-//!   authenticate; see `common::beyond_the_record_layer`).
+//!   key updates, resets, time, retransmissions, token seal/resume and a
+//!   switch to the unordered transport never seal two records under the
+//!   same key and counter, a refused record changes nothing beyond the
+//!   record layer's receive side (nothing at all when it does not
+//!   authenticate; see `common::beyond_the_record_layer`), and on an
+//!   unordered transport every stream's data is handed over in order.
 
 #![allow(dead_code)]
 
@@ -27,7 +29,7 @@ mod common;
 use arbitrary::{Arbitrary, Unstructured};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use zp::crypto::{Key32, PasswordSecret, VerifierRecord};
@@ -35,7 +37,7 @@ use zp::frame::*;
 use zp::handshake::*;
 use zp::record::{RECORD_OVERHEAD, RecordOpener, RecordSealer};
 use zp::token::{TokenKey, TokenOpener, seal_token};
-use zp::{Connection, Error, PathInfo};
+use zp::{Connection, Error, Event, PathInfo};
 
 /// The targets, by name (the folders of `zp/fuzz/corpus/`).
 pub const TARGETS: [&str; 5] = ["frame", "record", "token", "handshake", "connection"];
@@ -238,6 +240,19 @@ pub enum Op {
     Advance {
         millis: u16,
     },
+    /// Resets one of the side's streams.
+    Reset {
+        client: bool,
+        stream: u8,
+    },
+    /// The side sends what its timers say is due: AckFrames and
+    /// retransmissions (unordered transports).
+    PollTransmit {
+        client: bool,
+    },
+    /// Both sides switch to the unordered transport (refused once streams
+    /// exist).
+    Unordered,
 }
 
 struct Side {
@@ -246,6 +261,25 @@ struct Side {
     tokens: Vec<Vec<u8>>,
     /// Records in flight *to* this side.
     inbox: VecDeque<Vec<u8>>,
+    /// Per stream, the offset handed over so far on an unordered transport.
+    delivered: HashMap<u32, u64>,
+}
+
+impl Side {
+    /// Checks that data handed over on an unordered transport continues
+    /// its stream.
+    fn handed_over(&mut self, stream_id: u32, seq: u64, len: usize) {
+        let unordered = self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.transport() == zp::stream::Transport::Unordered);
+        if !unordered {
+            return;
+        }
+        let at = self.delivered.entry(stream_id).or_insert(0);
+        assert_eq!(seq, *at, "stream {stream_id} handed over out of order");
+        *at += len as u64;
+    }
 }
 
 /// The session keys of one handshake, made once (a handshake per input
@@ -307,6 +341,7 @@ pub fn connection(data: &[u8]) {
         opener: TokenOpener::new(token_key()),
         tokens: Vec::new(),
         inbox: VecDeque::new(),
+        delivered: HashMap::new(),
     });
     let mut ledgers = [Ledger::default(), Ledger::default()];
     let mut now = Instant::now();
@@ -363,9 +398,31 @@ pub fn connection(data: &[u8]) {
                     let (before, full) =
                         (common::beyond_the_record_layer(conn), format!("{conn:?}"));
                     let mut out = Vec::new();
-                    let result = conn.receive(&mut rec, now, &mut out).map(|_| ());
+                    // (stream, seq, length) of every hand-over.
+                    let mut handed = Vec::new();
+                    let result = conn
+                        .receive(&mut rec, now, &mut out)
+                        .map(|event| match event {
+                            Event::Data {
+                                stream_id,
+                                seq,
+                                payload,
+                                ..
+                            } => {
+                                handed.push((stream_id, seq, payload.len()));
+                                None
+                            }
+                            Event::Readable { stream_id } => Some(stream_id),
+                            _ => None,
+                        });
                     match result {
-                        Ok(()) => {}
+                        Ok(readable) => {
+                            if let Some(id) = readable {
+                                while let Some(d) = conn.read(id, &mut out).unwrap() {
+                                    handed.push((id, d.seq, d.data.len()));
+                                }
+                            }
+                        }
                         Err(Error::Authentication) => {
                             assert_eq!(format!("{conn:?}"), full, "a forgery changed state");
                         }
@@ -383,6 +440,9 @@ pub fn connection(data: &[u8]) {
                         let after = conn.session().send_key().clone();
                         ledgers[i].sealed(&after, &out);
                         sides[1 - i].inbox.extend(records(&out));
+                    }
+                    for (id, seq, len) in handed {
+                        sides[i].handed_over(id, seq, len);
                     }
                 }
             }
@@ -449,6 +509,7 @@ pub fn connection(data: &[u8]) {
                         let resumed = sides[i].opener.resume(&t, unix).unwrap();
                         sides[i].tokens.push(t);
                         sides[i].conn = Some(resumed);
+                        sides[i].delivered.clear();
                     }
                     Err(refused) => sides[i].conn = Some(refused.connection),
                 }
@@ -467,6 +528,51 @@ pub fn connection(data: &[u8]) {
                 unix += u64::from(millis) / 256;
                 for s in &mut sides {
                     let _ = s.conn.as_mut().unwrap().handle_timeout(now);
+                }
+            }
+            Op::Reset { client, stream } => {
+                let i = idx(client);
+                let conn = sides[i].conn.as_mut().unwrap();
+                let Some(id) = conn
+                    .streams()
+                    .get(usize::from(stream) % conn.streams().len().max(1))
+                    .map(|s| s.id())
+                else {
+                    continue;
+                };
+                let key = conn.session().send_key().clone();
+                let mut wire = Vec::new();
+                if conn.reset(id, &mut wire).is_ok() {
+                    ledgers[i].sealed(&key, &wire);
+                    sides[1 - i].inbox.extend(records(&wire));
+                } else {
+                    assert!(wire.is_empty(), "a refused reset wrote a record");
+                }
+            }
+            Op::PollTransmit { client } => {
+                let i = idx(client);
+                let conn = sides[i].conn.as_mut().unwrap();
+                let key = conn.session().send_key().clone();
+                let mut wire = Vec::new();
+                let _ = conn.poll_acks(now, &mut wire);
+                // A retransmission past the byte limit may rotate the key
+                // after its record: check each part under its own key.
+                let acks = wire.len();
+                ledgers[i].sealed(&key, &wire);
+                if conn.poll_retransmit(now, &mut wire).is_ok() {
+                    let tail = wire.split_off(acks);
+                    ledgers[i].sealed(&key, &tail);
+                    wire.extend(tail);
+                }
+                sides[1 - i].inbox.extend(records(&wire));
+            }
+            Op::Unordered => {
+                for s in &mut sides {
+                    let _ = s
+                        .conn
+                        .as_mut()
+                        .unwrap()
+                        .set_transport(zp::stream::Transport::Unordered);
                 }
             }
         }
