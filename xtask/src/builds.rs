@@ -459,6 +459,15 @@ impl<'r> Builder<'r> {
             let exe = exes
                 .get("probe")
                 .with_context(|| format!("cargo built no probe at {}", short(commit)))?;
+            // The lock and the dated files make this impossible; checked
+            // anyway, since a wrong probe would be cached for good.
+            if let Some(other) = crate::origin::compiled_elsewhere(exe, &worktree, "zp/")? {
+                bail!(BuildFailed(format!(
+                    "cargo handed over a probe for {} whose zp was compiled in {other}, not in the worktree {}; nothing was cached",
+                    short(commit),
+                    worktree.display()
+                )));
+            }
             return self.install_built(commit, dir, exe);
         } else {
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -846,7 +855,7 @@ mod tests {
         let opts = |ctx: &Ctx| Options::probe(ctx, None, true);
         let mut build_a = Builder::new(&ctx_a, &repo_a, opts(&ctx_a)).unwrap();
         let mut build_b = Builder::new(&ctx_b, &repo_b, opts(&ctx_b)).unwrap();
-        let mut spin = |builder: &mut Builder, commit: git2::Oid, dir: &Path| {
+        let spin = |builder: &mut Builder, commit: git2::Oid, dir: &Path| {
             let Built::Ready(p) = builder.probe(&commit.to_string()).unwrap() else {
                 panic!("the miniature zp builds")
             };

@@ -42,9 +42,10 @@ pub fn build_benches_in(
     }
     let exes = executables(&String::from_utf8_lossy(&out.stdout));
     for t in targets {
-        if !exes.contains_key(*t) {
+        let Some(exe) = exes.get(*t) else {
             bail!("cargo built no executable for bench target `{t}`");
-        }
+        };
+        crate::origin::check_checkout_build(exe, root)?;
     }
     Ok(exes)
 }

@@ -32,6 +32,7 @@ pub mod history;
 pub mod host;
 pub mod measurements;
 pub mod mini;
+pub mod origin;
 pub mod probe;
 pub mod process;
 pub mod profile;

@@ -1,0 +1,161 @@
+//! Where a built binary's workspace crates were compiled, from its DWARF:
+//! every compile unit records the folder rustc ran in (`DW_AT_comp_dir`,
+//! the workspace root for a workspace member), even under
+//! `debug = "line-tables-only"`.
+//!
+//! cargo decides that an artifact is up to date by comparing file times,
+//! and names artifacts by paths relative to the workspace, so two checkouts
+//! sharing one target directory (`CARGO_TARGET_DIR`, `build.target-dir`)
+//! take each other's builds: a checkout whose files are older than the
+//! other's last build gets that build's zp, silently. Reading where the
+//! binary's zp was compiled tells it.
+
+use anyhow::{Context, Result};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The folders the compile units of `member` (its path in the workspace,
+/// as rustc names it: `zp/`) were compiled in, or `None` when the binary
+/// carries no readable DWARF (no debug info, or compressed sections).
+pub fn compile_dirs(exe: &Path, member: &str) -> Result<Option<BTreeSet<String>>> {
+    let bytes = std::fs::read(exe).with_context(|| format!("cannot read {}", exe.display()))?;
+    compile_dirs_in(&bytes, member)
+        .with_context(|| format!("cannot read the DWARF of {}", exe.display()))
+}
+
+fn compile_dirs_in(bytes: &[u8], member: &str) -> Result<Option<BTreeSet<String>>> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(bytes)?;
+    let Some(info) = file.section_by_name(".debug_info") else {
+        return Ok(None);
+    };
+    if info.compressed_file_range()?.format != object::CompressionFormat::None {
+        return Ok(None);
+    }
+    let load = |id: gimli::SectionId| -> std::result::Result<Cow<[u8]>, gimli::Error> {
+        Ok(file
+            .section_by_name(id.name())
+            .and_then(|s| s.data().ok())
+            .map_or(Cow::Borrowed(&[][..]), Cow::Borrowed))
+    };
+    let sections = gimli::DwarfSections::load(load)?;
+    let endian = if file.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let dwarf = sections.borrow(|s| gimli::EndianSlice::new(s, endian));
+    let mut dirs = BTreeSet::new();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next()? {
+        let unit = dwarf.unit(header)?;
+        let name = unit.name.map(|n| n.to_string_lossy().into_owned());
+        if !name.is_some_and(|n| n.starts_with(member)) {
+            continue;
+        }
+        if let Some(dir) = unit.comp_dir {
+            dirs.insert(dir.to_string_lossy().into_owned());
+        }
+    }
+    Ok(Some(dirs))
+}
+
+/// Where `member`'s crates in `exe` were compiled, when that is not
+/// `root`: the binary is another checkout's build. `None` when they were
+/// compiled in `root`, or when the binary carries no DWARF to tell.
+pub fn compiled_elsewhere(exe: &Path, root: &Path, member: &str) -> Result<Option<String>> {
+    let Some(dirs) = compile_dirs(exe, member)? else {
+        return Ok(None);
+    };
+    // By canonical path: a symlink to the checkout is the checkout.
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let here = canonical(root);
+    Ok(dirs.into_iter().find(|d| canonical(Path::new(d)) != here))
+}
+
+/// Refuses a benchmark binary cargo built for the checkout `root` whose zp
+/// was compiled in another checkout (exit 2, with what to do).
+pub fn check_checkout_build(exe: &Path, root: &Path) -> Result<()> {
+    if let Some(other) = compiled_elsewhere(exe, root, "zp/")? {
+        anyhow::bail!(crate::Usage(format!(
+            "cargo handed over {} as up to date, but its zp was compiled in {other}, not in this checkout ({}): the two share a target directory and cargo, which judges freshness by file times, took the other checkout's newer build. Run `touch zp/src/lib.rs` here (cargo then rebuilds zp from these files) and run again, or give each checkout its own CARGO_TARGET_DIR",
+            exe.display(),
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_test_binary_names_the_workspace_it_was_compiled_in() {
+        let exe = std::env::current_exe().unwrap();
+        let root = crate::workspace_root();
+        let dirs = compile_dirs(&exe, "xtask/")
+            .unwrap()
+            .expect("tests carry DWARF");
+        let canonical: BTreeSet<_> = dirs
+            .iter()
+            .map(|d| std::fs::canonicalize(d).unwrap())
+            .collect();
+        assert_eq!(
+            canonical,
+            BTreeSet::from([std::fs::canonicalize(&root).unwrap()])
+        );
+        assert_eq!(compiled_elsewhere(&exe, &root, "xtask/").unwrap(), None);
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(
+            compiled_elsewhere(&exe, other.path(), "xtask/")
+                .unwrap()
+                .map(|d| std::fs::canonicalize(d).unwrap()),
+            Some(std::fs::canonicalize(&root).unwrap())
+        );
+        // A member the binary does not hold: nothing to object to.
+        assert_eq!(
+            compiled_elsewhere(&exe, other.path(), "no-such-member/").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_checkout_build_cargo_took_from_another_checkout_is_refused() {
+        // Two copies of the miniature zp in one target directory: A builds,
+        // then B, whose files were written before A's build. cargo hands B
+        // A's artifacts as fresh.
+        let a = crate::fixtures::mini_history(true);
+        let b = crate::fixtures::mini_history(false);
+        let build = |m: &crate::mini::Mini| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let out = std::process::Command::new(cargo)
+                .current_dir(m.root())
+                .env("CARGO_TARGET_DIR", &m.target)
+                .args(["build", "--profile", "dev", "-p", "zp", "--bench", "probe"])
+                .arg("--message-format=json")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            crate::cargo::executables(&String::from_utf8_lossy(&out.stdout))["probe"].clone()
+        };
+        let exe_a = build(&a);
+        check_checkout_build(&exe_a, a.root()).unwrap();
+        let exe_b = build(&b);
+        let err = check_checkout_build(&exe_b, b.root()).unwrap_err();
+        assert!(err.is::<crate::Usage>(), "{err:#}");
+        let text = err.to_string();
+        assert!(text.contains("touch zp/src/lib.rs"), "{text}");
+        let a_root = std::fs::canonicalize(a.root()).unwrap();
+        assert!(
+            text.contains(&a_root.display().to_string())
+                || text.contains(&a.root().display().to_string()),
+            "names where it was compiled: {text}"
+        );
+    }
+}
