@@ -35,6 +35,37 @@ pub const DEFAULT_MAX_STREAMS: usize = 256;
 /// acknowledges a single DataFrame (§6.4.4: after every 2 packets or 50 ms).
 pub const ACK_DELAY: Duration = Duration::from_millis(50);
 
+/// How long a Sync waits for its SyncAck before it is sent again
+/// (`ZP_SYNC_TIMEOUT`, §3.3.3); each retry waits twice as long, up to
+/// [`SYNC_TIMEOUT_MAX`].
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest wait for a SyncAck (§3.3.3's back-off: 2 s → 4 s → 8 s).
+pub const SYNC_TIMEOUT_MAX: Duration = Duration::from_secs(8);
+/// Most times a Sync is sent again before the migration fails (§3.3.3,
+/// RETRY "max 3").
+pub const SYNC_RETRIES: u8 = 3;
+
+/// Where a transport migration stands (§3.3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Migration {
+    /// No migration under way.
+    #[default]
+    Active,
+    /// Degradation was detected (§3.3.2): the caller is connecting the new
+    /// transport ([`Connection::begin_migration`]).
+    Migrating,
+    /// The Sync went out on the new transport ([`Connection::migrate`]);
+    /// `retries` times it was sent again. A SyncAck (OK or PARTIAL) makes
+    /// the connection [`Migration::Active`] again.
+    SyncSent {
+        /// Retries so far (at most [`SYNC_RETRIES`]).
+        retries: u8,
+    },
+    /// No SyncAck came after the last retry ([`Error::MigrationFailed`],
+    /// `ERR_MIGRATION_FAILED`): close the connection.
+    Failed,
+}
+
 /// How long a closed stream is kept before its state is released
 /// (`ZP_STREAM_LINGER`, §3.3.11): frames still in flight for it are
 /// recognised (and, after a reset, ignored) until then.
@@ -233,6 +264,11 @@ struct Extras {
     /// late frame for an unknown ID at or below it belongs to a released
     /// stream and must not open it again.
     released: [u32; 2],
+    /// The migration (§3.3.3), the flags its Sync carries, and when the
+    /// Sync was last sent (the first time input after).
+    migration: Migration,
+    sync_flags: u8,
+    sync_sent_at: Option<Instant>,
 }
 
 /// What a receiver on an unordered transport tracks of one stream (§6.4.4).
@@ -608,6 +644,7 @@ impl Connection {
             buffered,
             sent,
             released,
+            ..
         } = extras;
         let streams = &mut self.streams;
         lingering.retain(|l| match l.since {
@@ -767,6 +804,7 @@ impl Connection {
             linger,
             ack,
             retransmit,
+            self.sync_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -795,6 +833,7 @@ impl Connection {
         {
             self.rekey_due = true;
         }
+        self.fail_migration_if_exhausted(now)?;
         match self.blocked_since {
             Some(t) if now >= t + FLOW_TIMEOUT => Err(Error::FlowStall),
             _ => Ok(()),
@@ -813,6 +852,9 @@ impl Connection {
                 l.since.get_or_insert(now);
             }
             e.sent.stamp(now);
+            if matches!(e.migration, Migration::SyncSent { .. }) {
+                e.sync_sent_at.get_or_insert(now);
+            }
         }
     }
 
@@ -841,6 +883,71 @@ impl Connection {
                 .collect(),
         };
         self.send_control(&Frame::Sync(frame), out)
+    }
+
+    /// Where a migration stands (§3.3.3).
+    pub fn migration(&self) -> Migration {
+        self.extras
+            .as_ref()
+            .map_or(Migration::Active, |e| e.migration)
+    }
+
+    /// Degradation was detected (§3.3.2: for instance
+    /// [`Connection::consecutive_timeouts`] reached 3): ACTIVE → MIGRATING,
+    /// while the caller connects the new transport. Refused once the
+    /// migration failed.
+    pub fn begin_migration(&mut self) -> Result<(), Error> {
+        match self.migration() {
+            Migration::Failed => Err(Error::MigrationFailed),
+            Migration::SyncSent { .. } => Ok(()),
+            Migration::Active | Migration::Migrating => {
+                self.extras().migration = Migration::Migrating;
+                Ok(())
+            }
+        }
+    }
+
+    /// The new transport is connected: appends the Sync of every stream
+    /// (with `flags`, §3.3.5) and waits for the SyncAck (MIGRATING →
+    /// SYNC_SENT). [`Connection::poll_retransmit`] sends it again after
+    /// [`SYNC_TIMEOUT`], then 4 s, then 8 s, at most [`SYNC_RETRIES`]
+    /// times; 8 s after the last retry the migration fails. The Sync is
+    /// sealed under the confirmed sending key (§3.3.4); a key update of
+    /// this side's that awaits its Ack stays pending (it is not aborted).
+    pub fn migrate(&mut self, flags: u8, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.migration() == Migration::Failed {
+            return Err(Error::MigrationFailed);
+        }
+        self.sync(flags, out)?;
+        let e = self.extras();
+        e.migration = Migration::SyncSent { retries: 0 };
+        e.sync_flags = flags;
+        e.sync_sent_at = None;
+        Ok(())
+    }
+
+    /// When the Sync under way is due to be sent again (or, after the last
+    /// retry, when the migration fails).
+    fn sync_deadline(&self) -> Option<Instant> {
+        let e = self.extras.as_deref()?;
+        let Migration::SyncSent { retries } = e.migration else {
+            return None;
+        };
+        let wait = (SYNC_TIMEOUT * (1 << retries.min(8))).min(SYNC_TIMEOUT_MAX);
+        e.sync_sent_at.map(|t| t + wait)
+    }
+
+    /// SYNC_SENT with every retry used and its wait over: FAILED.
+    fn fail_migration_if_exhausted(&mut self, now: Instant) -> Result<(), Error> {
+        let exhausted = matches!(
+            self.migration(),
+            Migration::SyncSent { retries } if retries >= SYNC_RETRIES
+        ) && self.sync_deadline().is_some_and(|t| now >= t);
+        if exhausted {
+            self.extras().migration = Migration::Failed;
+            return Err(Error::MigrationFailed);
+        }
+        Ok(())
     }
 
     /// Opens one unit from the wire at time `now` and applies what it
@@ -998,6 +1105,15 @@ impl Connection {
             {
                 self.reset_to_zero(idx);
             }
+        }
+        if let Some(e) = self.extras.as_deref_mut()
+            && matches!(e.migration, Migration::SyncSent { .. })
+        {
+            // SYNC_ACKED, then ACTIVE: the new path starts its
+            // retransmission back-off afresh.
+            e.migration = Migration::Active;
+            e.sync_sent_at = None;
+            e.sent.timeouts = 0;
         }
         Ok(Event::SyncAcked(ack))
     }
@@ -1348,13 +1464,30 @@ impl Connection {
         Ok(Some(Delivery { seq, fin, data }))
     }
 
-    /// Sends again, at `now`, every record on an unordered transport whose
-    /// retransmission timeout expired with no AckFrame covering it
-    /// (§6.4.4); returns how many. Each expiration without an
-    /// acknowledgement doubles the timeout (RFC 6298 §5.5) and counts
-    /// towards [`Connection::consecutive_timeouts`].
+    /// Sends again, at `now`, what its timer says is due: a Sync that got
+    /// no SyncAck in time (§3.3.3; after [`SYNC_RETRIES`] retries the
+    /// migration fails with [`Error::MigrationFailed`]), and every record
+    /// on an unordered transport whose retransmission timeout expired with
+    /// no AckFrame covering it (§6.4.4); returns how many data records.
+    /// Each expiration without an acknowledgement doubles the timeout
+    /// (RFC 6298 §5.5) and counts towards
+    /// [`Connection::consecutive_timeouts`].
     pub fn poll_retransmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<usize, Error> {
         self.note_time(now);
+        self.fail_migration_if_exhausted(now)?;
+        let sync_due = self.sync_deadline().is_some_and(|t| now >= t);
+        if sync_due
+            && let Some(e) = self.extras.as_deref()
+            && let Migration::SyncSent { retries } = e.migration
+        {
+            let flags = e.sync_flags;
+            self.sync(flags, out)?;
+            let e = self.extras();
+            e.migration = Migration::SyncSent {
+                retries: retries + 1,
+            };
+            e.sync_sent_at = Some(now);
+        }
         let path_rtt = self.path_rtt();
         let Some(e) = self.extras.as_deref_mut() else {
             return Ok(0);

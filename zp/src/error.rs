@@ -127,6 +127,9 @@ pub enum Error {
     /// Blocked by flow control with no WindowUpdate for `ZP_FLOW_TIMEOUT`
     /// (`ERR_FLOW_STALL`).
     FlowStall,
+    /// A migration's Sync got no SyncAck after every retry (§3.3.3,
+    /// `ERR_MIGRATION_FAILED`).
+    MigrationFailed,
     /// The stream ID belongs to the peer's parity, or is reserved.
     InvalidStreamId(u32),
     /// The stream was reset or finished and takes no more data.
@@ -189,6 +192,7 @@ impl fmt::Display for Error {
             Error::TooManyStreams { max } => write!(f, "too many streams (at most {max})"),
             Error::SyncRejected => f.write_str("sync rejected: no such session"),
             Error::FlowStall => f.write_str("flow control stalled: no window update in time"),
+            Error::MigrationFailed => f.write_str("migration failed: no sync acknowledgement"),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
@@ -221,6 +225,7 @@ impl Error {
             Error::StreamLimit(_) | Error::TooManyStreams { .. } => ErrorCode::STREAM_LIMIT,
             Error::SyncRejected => ErrorCode::SYNC_REJECTED,
             Error::FlowStall => ErrorCode::FLOW_STALL,
+            Error::MigrationFailed => ErrorCode::MIGRATION_FAILED,
             _ => ErrorCode::PROTOCOL_VIOLATION,
         }
     }

@@ -3,7 +3,9 @@
 //! every test runs with the client as `a` and again with the server as `a`.
 
 use std::time::{Duration, Instant};
-use zp::connection::{ACK_DELAY, DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits, STREAM_LINGER};
+use zp::connection::{
+    ACK_DELAY, DEFAULT_REKEY_INTERVAL, FLOW_TIMEOUT, Limits, Migration, STREAM_LINGER,
+};
 use zp::crypto::{Key32, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
@@ -1165,6 +1167,66 @@ fn a_late_copy_for_a_released_stream_is_ignored() {
         );
         assert!(b.stream(id).is_none(), "{roles}: not opened again");
     }
+}
+
+/// §3.3.3: a migration goes ACTIVE → MIGRATING → SYNC_SENT; the Sync is
+/// sent again after 2 s, 4 s and 8 s without a SyncAck, at most 3 times,
+/// and 8 s after the last retry the migration fails (ERR_MIGRATION_FAILED);
+/// a SyncAck brings it back to ACTIVE.
+#[test]
+fn a_migration_syncs_retries_and_fails_after_three_retries() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    both_roles(|a, b, roles| {
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"before", false, &mut wire).unwrap();
+        events(b, &mut wire, t0);
+        assert_eq!(a.migration(), Migration::Active, "{roles}");
+        a.begin_migration().unwrap();
+        assert_eq!(a.migration(), Migration::Migrating, "{roles}");
+        a.migrate(0, &mut wire).unwrap();
+        assert_eq!(a.migration(), Migration::SyncSent { retries: 0 });
+        // The first Sync is lost; the timer starts at the next time input.
+        wire.clear();
+        a.handle_timeout(t0).unwrap();
+        assert_eq!(a.poll_timeout(), Some(t0 + s(2)), "{roles}");
+        assert_eq!(a.poll_retransmit(t0 + s(1), &mut wire), Ok(0));
+        assert!(wire.is_empty(), "{roles}");
+        a.poll_retransmit(t0 + s(2), &mut wire).unwrap();
+        assert_eq!(a.migration(), Migration::SyncSent { retries: 1 });
+        // The retry arrives; the SyncAck ends the migration.
+        let (got, mut answer) = deliver(b, &mut wire, t0 + s(2));
+        assert_eq!(got, ["Synced { status: Ok }"], "{roles}");
+        let got = events(a, &mut answer, t0 + s(2));
+        assert!(got[0].starts_with("SyncAcked"), "{roles}: {got:?}");
+        assert_eq!(a.migration(), Migration::Active, "{roles}");
+
+        // Again, with every Sync lost.
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut Vec::new()).unwrap();
+        let t1 = t0 + s(10);
+        a.handle_timeout(t1).unwrap();
+        let mut at = t1;
+        for (retries, wait) in [(1, 2), (2, 4), (3, 8)] {
+            at += s(wait);
+            assert_eq!(a.poll_timeout(), Some(at), "{roles}");
+            let mut lost = Vec::new();
+            a.poll_retransmit(at, &mut lost).unwrap();
+            assert!(!lost.is_empty(), "{roles}: the Sync is sent again");
+            assert_eq!(a.migration(), Migration::SyncSent { retries }, "{roles}");
+        }
+        assert_eq!(a.poll_timeout(), Some(at + s(8)), "{roles}");
+        assert_eq!(a.handle_timeout(at + s(7)), Ok(()), "{roles}");
+        assert_eq!(a.handle_timeout(at + s(8)), Err(Error::MigrationFailed));
+        assert_eq!(a.migration(), Migration::Failed, "{roles}");
+        assert_eq!(
+            Error::MigrationFailed.code(),
+            zp::error::ErrorCode::MIGRATION_FAILED
+        );
+        assert_eq!(a.begin_migration(), Err(Error::MigrationFailed));
+        assert_eq!(a.migrate(0, &mut Vec::new()), Err(Error::MigrationFailed));
+    });
 }
 
 /// §3.3.10: `seq` is a byte offset that only grows. A DataFrame may skip

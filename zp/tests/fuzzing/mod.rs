@@ -14,12 +14,12 @@
 //!   expects it, is refused or completes, never panics;
 //! - `connection`: a client and a server driven by arbitrary interleavings
 //!   of sends, deliveries, drops, duplicates, reorders, corrupted bytes,
-//!   key updates, resets, time, retransmissions, token seal/resume and a
-//!   switch to the unordered transport never seal two records under the
-//!   same key and counter, a refused record changes nothing beyond the
-//!   record layer's receive side (nothing at all when it does not
-//!   authenticate; see `common::beyond_the_record_layer`), and on an
-//!   unordered transport every stream's data is handed over in order.
+//!   key updates, resets, time, retransmissions, migrations, token
+//!   seal/resume and a switch to the unordered transport never seal two
+//!   records under the same key and counter, a refused record changes
+//!   nothing beyond the record layer's receive side (nothing at all when
+//!   it does not authenticate; see `common::beyond_the_record_layer`), and
+//!   on an unordered transport every stream's data is handed over in order.
 
 #![allow(dead_code)]
 
@@ -253,6 +253,12 @@ pub enum Op {
     /// Both sides switch to the unordered transport (refused once streams
     /// exist).
     Unordered,
+    /// The side detects degradation and sends a Sync on the "new path"
+    /// (§3.3.3); its retries go out with `PollTransmit`.
+    Migrate {
+        client: bool,
+        flags: u8,
+    },
 }
 
 struct Side {
@@ -565,6 +571,21 @@ pub fn connection(data: &[u8]) {
                     wire.extend(tail);
                 }
                 sides[1 - i].inbox.extend(records(&wire));
+            }
+            Op::Migrate { client, flags } => {
+                let i = idx(client);
+                let conn = sides[i].conn.as_mut().unwrap();
+                let key = conn.session().send_key().clone();
+                let mut wire = Vec::new();
+                let started = conn
+                    .begin_migration()
+                    .and_then(|()| conn.migrate(flags, &mut wire));
+                if started.is_ok() {
+                    ledgers[i].sealed(&key, &wire);
+                    sides[1 - i].inbox.extend(records(&wire));
+                } else {
+                    assert!(wire.is_empty(), "a refused migration wrote a record");
+                }
             }
             Op::Unordered => {
                 for s in &mut sides {
