@@ -122,6 +122,9 @@ pub struct Checked {
     pub time_pct: Option<f64>,
     /// The top hotspot (largest change of time) and its growth.
     pub top: Option<(String, f64)>,
+    /// The growth of the function the plant touched, wherever it ranks
+    /// among the hotspots.
+    pub touched_growth: Option<f64>,
     pub culprit_ok: bool,
     pub hotspot_ok: bool,
     pub builds: usize,
@@ -140,9 +143,15 @@ impl Checked {
             .hotspots
             .first()
             .map(|h| (h.function.clone(), h.growth_pct));
-        let hotspot_ok = top.as_ref().is_some_and(|(f, growth)| {
-            *growth > 0.0 && plant.touched.iter().all(|t| f.contains(t))
-        });
+        let touches = |f: &str| plant.touched.iter().all(|t| f.contains(t));
+        let hotspot_ok = top
+            .as_ref()
+            .is_some_and(|(f, growth)| *growth > 0.0 && touches(f));
+        let touched_growth = report
+            .hotspots
+            .iter()
+            .find(|h| touches(&h.function))
+            .map(|h| h.growth_pct);
         Checked {
             kind: plant.kind.into(),
             bench: plant.bench.into(),
@@ -157,6 +166,7 @@ impl Checked {
                 .as_ref()
                 .map(|c| (c.ratio - 1.0) * 100.0),
             top,
+            touched_growth,
             hotspot_ok,
             builds: report.builds,
             measurements: report.measurements,
