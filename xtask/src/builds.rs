@@ -815,21 +815,7 @@ mod tests {
         let Built::Ready(old) = builder.probe(&m.ids[2].to_string()).unwrap() else {
             panic!("the miniature zp builds")
         };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(m.root())
-            .env("CARGO_TARGET_DIR", &m.target)
-            .args(["build", "--profile", "dev", "-p", "zp", "--bench", "probe"])
-            .arg("--message-format=json")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let exes = crate::cargo::executables(&String::from_utf8_lossy(&out.stdout));
-        let head = spin_instructions(&exes["probe"], m.root());
+        let head = spin_instructions(&crate::fixtures::checkout_probe(&m), m.root());
         let before = spin_instructions(&old.exe, m.root());
         assert!(
             head > 1.5 * before,

@@ -148,6 +148,26 @@ pub fn mini_history(plant: bool) -> crate::mini::Mini {
     crate::mini::Mini::history(&crate::workspace_root(), &target(), plant).unwrap()
 }
 
+/// Builds the miniature zp's probe in its checkout (dev profile, the
+/// shared target directory), as a plain `cargo build` would, and returns
+/// the executable cargo names.
+pub fn checkout_probe(m: &crate::mini::Mini) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(m.root())
+        .env("CARGO_TARGET_DIR", &m.target)
+        .args(["build", "--profile", "dev", "-p", "zp", "--bench", "probe"])
+        .arg("--message-format=json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    crate::cargo::executables(&String::from_utf8_lossy(&out.stdout))["probe"].clone()
+}
+
 /// The probe's answer to an `alloc` request for a routine that allocates
 /// nothing.
 pub fn no_allocations(iters: u64) -> probe_protocol::Body {

@@ -138,22 +138,7 @@ mod tests {
         // A's artifacts as fresh.
         let a = crate::fixtures::mini_history(true);
         let b = crate::fixtures::mini_history(false);
-        let build = |m: &crate::mini::Mini| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let out = std::process::Command::new(cargo)
-                .current_dir(m.root())
-                .env("CARGO_TARGET_DIR", &m.target)
-                .args(["build", "--profile", "dev", "-p", "zp", "--bench", "probe"])
-                .arg("--message-format=json")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            crate::cargo::executables(&String::from_utf8_lossy(&out.stdout))["probe"].clone()
-        };
+        let build = crate::fixtures::checkout_probe;
         let exe_a = build(&a);
         check_checkout_build(&exe_a, a.root()).unwrap();
         let exe_b = build(&b);

@@ -293,6 +293,13 @@ struct Received {
     fin_read: bool,
 }
 
+impl Received {
+    /// Bytes its reorder buffer holds.
+    fn buffered_bytes(&self) -> u64 {
+        self.buffer.iter().map(|c| c.1.len() as u64).sum()
+    }
+}
+
 /// A closed stream's linger (§3.3.11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Linger {
@@ -601,7 +608,7 @@ impl Connection {
         };
         e.sent.forget_stream(stream_id);
         if let Some(r) = e.received.iter_mut().find(|r| r.stream_id == stream_id) {
-            e.buffered -= r.buffer.iter().map(|c| c.1.len() as u64).sum::<u64>();
+            e.buffered -= r.buffered_bytes();
             r.buffer = Vec::new();
         }
     }
@@ -653,7 +660,7 @@ impl Connection {
                 received.retain(|r| {
                     let keep = r.stream_id != l.stream_id;
                     if !keep {
-                        *buffered -= r.buffer.iter().map(|c| c.1.len() as u64).sum::<u64>();
+                        *buffered -= r.buffered_bytes();
                     }
                     keep
                 });
@@ -1294,16 +1301,7 @@ impl Connection {
         if fin && ranges.last().is_some_and(|&(_, last)| last >= end) {
             return Err(Error::InvalidValue("a FIN before data already received"));
         }
-        let (merged, new) = add_range(ranges, d.seq, end);
-        if merged.len() > MAX_ACK_RANGES {
-            return Err(Error::TooMany {
-                what: "received ranges",
-                max: MAX_ACK_RANGES,
-            });
-        }
-        if self.conn_received + new > self.conn_recv_limit {
-            return Err(Error::FlowControl);
-        }
+        let (merged, new) = self.add_received(ranges, d.seq, end)?;
         let parts = uncovered(ranges, d.seq, end);
         // Everything is checked: apply.
         let repeat = new == 0 && !(fin && fin_at.is_none());
@@ -1408,7 +1406,23 @@ impl Connection {
         let Some(slot) = self.received().iter().position(|r| r.stream_id == id) else {
             return Ok(Event::Ignored { stream_id: id });
         };
-        let (merged, new) = add_range(&self.received()[slot].ranges, seq, end);
+        let (merged, new) = self.add_received(&self.received()[slot].ranges, seq, end)?;
+        self.extras().received[slot].ranges = merged;
+        self.conn_received += new;
+        self.window_updates(&[], out)?;
+        Ok(Event::Ignored { stream_id: id })
+    }
+
+    /// A stream's received `ranges` with `[start, end)` added and how many
+    /// bytes were new, refused when the ranges would not fit an AckFrame or
+    /// the new bytes the connection's window.
+    fn add_received(
+        &self,
+        ranges: &[(u64, u64)],
+        start: u64,
+        end: u64,
+    ) -> Result<(Vec<(u64, u64)>, u64), Error> {
+        let (merged, new) = add_range(ranges, start, end);
         if merged.len() > MAX_ACK_RANGES {
             return Err(Error::TooMany {
                 what: "received ranges",
@@ -1418,10 +1432,7 @@ impl Connection {
         if self.conn_received + new > self.conn_recv_limit {
             return Err(Error::FlowControl);
         }
-        self.extras().received[slot].ranges = merged;
-        self.conn_received += new;
-        self.window_updates(&[], out)?;
-        Ok(Event::Ignored { stream_id: id })
+        Ok((merged, new))
     }
 
     /// Hands over what a stream's reorder buffer holds in order from its
