@@ -18,8 +18,22 @@ use std::collections::BTreeMap;
 
 /// Version of the replies. Probes built before the field existed print
 /// none and decode as version 1; version 2 added [`Pprof::samples_total`]
-/// and [`Pprof::cpu_seconds`].
-pub const PROTOCOL: u32 = 2;
+/// and [`Pprof::cpu_seconds`]; version 3 [`Time::cpu_ns`] and
+/// [`Time::wait_ns`].
+pub const PROTOCOL: u32 = 3;
+
+/// The function whose instructions callgrind counts: the probe runs the
+/// routine's iterations inside it, never inlined, so
+/// `valgrind --tool=callgrind --toggle-collect=*zp_probe_measured*`
+/// collects exactly the measured iterations.
+pub const MARKER: &str = "zp_probe_measured";
+/// Set in the environment of a probe run under valgrind: with the
+/// callgrind instrument it then only runs the marked function and prints
+/// nothing, leaving the counting to whoever started valgrind (the probe
+/// itself for its instruction count, the workbench for per-function costs
+/// and cache simulation). Every probe with a callgrind instrument honours
+/// it.
+pub const IN_VALGRIND: &str = "ZP_PROBE_IN_VALGRIND";
 
 /// The probe's exit code for bad usage (an unknown benchmark or instrument).
 pub const EXIT_USAGE: u8 = 2;
@@ -279,8 +293,17 @@ impl Body {
 pub struct Time {
     /// Iterations in each sample.
     pub iters_per_sample: u64,
-    /// Each sample's time divided by its iterations, in nanoseconds.
+    /// Each sample's wall time divided by its iterations, in nanoseconds.
     pub samples_ns: Vec<f64>,
+    /// Each sample's CPU time of the measuring thread divided by its
+    /// iterations, in nanoseconds (protocol 3, where the kernel exposes
+    /// `/proc/thread-self/schedstat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns: Option<Vec<f64>>,
+    /// Each sample's time spent runnable but waiting for a CPU, divided by
+    /// its iterations, in nanoseconds (protocol 3, as `cpu_ns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ns: Option<Vec<f64>>,
 }
 
 /// perf-event counters per iteration.
@@ -395,6 +418,19 @@ impl Reply {
                 }
                 for (i, s) in t.samples_ns.iter().enumerate() {
                     finite(&format!("samples_ns[{i}]"), *s, true)?;
+                }
+                for (field, values) in [("cpu_ns", &t.cpu_ns), ("wait_ns", &t.wait_ns)] {
+                    let Some(values) = values else { continue };
+                    if values.len() != t.samples_ns.len() {
+                        return Err(format!(
+                            "`{field}` has {} values for {} samples",
+                            values.len(),
+                            t.samples_ns.len()
+                        ));
+                    }
+                    for (i, v) in values.iter().enumerate() {
+                        finite(&format!("{field}[{i}]"), *v, false)?;
+                    }
                 }
             }
             Body::Counters(c) => {
@@ -565,6 +601,8 @@ mod tests {
             body: Body::Time(Time {
                 iters_per_sample: 100,
                 samples_ns: vec![1.0, 2.0],
+                cpu_ns: Some(vec![0.9, 1.5]),
+                wait_ns: Some(vec![0.0, 0.4]),
             }),
         };
         let text = serde_json::to_string(&r).unwrap();
@@ -574,8 +612,31 @@ mod tests {
         bad.body = Body::Time(Time {
             iters_per_sample: 1,
             samples_ns: vec![],
+            cpu_ns: None,
+            wait_ns: None,
         });
         assert_eq!(bad.check().unwrap_err(), "`samples_ns` is empty");
+        bad.body = Body::Time(Time {
+            iters_per_sample: 1,
+            samples_ns: vec![1.0, 2.0],
+            cpu_ns: Some(vec![1.0]),
+            wait_ns: None,
+        });
+        assert_eq!(
+            bad.check().unwrap_err(),
+            "`cpu_ns` has 1 values for 2 samples"
+        );
+        // A protocol 2 reply has neither.
+        let old = r#"{"protocol":2,"benchmark":"x","category":"crypto","instrument":"time","iters_per_sample":5,"samples_ns":[3.0]}"#;
+        let r: Reply = serde_json::from_str(old).unwrap();
+        assert!(matches!(
+            r.body,
+            Body::Time(Time {
+                cpu_ns: None,
+                wait_ns: None,
+                ..
+            })
+        ));
         bad.body = Body::Callgrind(Callgrind {
             iters: 10,
             instructions_total: 0,

@@ -11,6 +11,8 @@ use crate::budgets::{Budget, Category};
 use crate::cargo::{self, RoundShape};
 use crate::flags;
 use crate::host::{Build, Machine, utc_now};
+use crate::measure::hotspots::{self, Exactly, Side};
+use crate::measure::sampled;
 use crate::probe::{self, Probe};
 use crate::report;
 use crate::stats::{self, Verdict};
@@ -283,29 +285,39 @@ impl flags::Bench {
             };
             crate::process::check()?;
             let progress = Progress::new(slower.len() as u64, "profiling what got slower");
-            let seconds = if self.quick { 1.0 } else { 3.0 };
+            let mut exactly = Exactly::new(&ctx.store.cache().join("measurements"));
             for row in comparison
                 .rows
                 .iter_mut()
                 .filter(|r| slower.contains(&r.name))
             {
                 progress.phase(&row.name);
-                let after = crate::flame::sample(instruments.probe(), &row.name, seconds);
-                let result = match (&mut before, after) {
-                    (Ok(b), Ok(after)) => {
-                        crate::flame::sample(b.as_mut(), &row.name, seconds).map(|before| {
-                            let (changes, notes) = crate::flame::hotspot_diff(&before, &after, 3);
-                            row.hotspots = verdicts::hotspot_changes(&changes);
-                            row.hotspot_notes = notes;
-                        })
-                    }
-                    (Err(why), Ok(after)) => {
+                let time_change = row.decision.map(|d| d.change());
+                let result = match &mut before {
+                    Ok(b) => hotspots::explain(
+                        exactly.as_mut(),
+                        Side {
+                            probe: b.as_mut(),
+                            id: String::new(),
+                        },
+                        Side {
+                            probe: instruments.probe(),
+                            id: String::new(),
+                        },
+                        &row.name,
+                        time_change,
+                        3,
+                    )
+                    .map(|d| {
+                        row.hotspots = verdicts::hotspot_changes(&d.changes);
+                        row.hotspot_notes = d.notes;
+                        row.hotspot_instrument = Some(d.instrument);
+                    }),
+                    Err(why) => sampled::sample(instruments.probe(), &row.name, 3.0).map(|after| {
                         row.hotspots = verdicts::hotspots(&after.profile, 3);
                         row.hotspot_notes = vec![why.clone()];
                         row.hotspot_notes.extend(after.notes());
-                        Ok(())
-                    }
-                    (_, Err(e)) => Err(e),
+                    }),
                 };
                 if let Err(e) = result {
                     crate::process::check()?;

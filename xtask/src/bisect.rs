@@ -2,18 +2,23 @@
 //!
 //! Candidates come from `git.rs` (first-parent, relevant paths only); each
 //! is built through `builds.rs` (outside the checkout, cached by commit and
-//! every build input) and measured through the probe client, with exact
-//! instruction counts cached in `measurements.rs` by what was measured.
-//! The search is `search.rs`, the report `bisect_report.rs`.
+//! every build input) and measured through the measurement layer
+//! (`measure/`): exact instruction counts cached in `measurements.rs` by
+//! what was measured, time observations with the machine's load. The search
+//! is `search.rs`, the report `bisect_report.rs`; the hotspot diff of the
+//! culprit against its parent is `measure::hotspots` (exact where the step
+//! shows in instruction counts).
 
 use crate::bisect_report::Report;
 use crate::builds::{self, Builder, Built};
 use crate::flags::{self, MetricChoice};
 use crate::git::{self, CommitInfo};
+use crate::measure::hotspots::{self, Exactly, Side};
 use crate::measurements::{self, Key};
+use crate::observation::Observation;
 use crate::probe::{self, Probe};
 use crate::search::{self, Finding, Measurer, Metric, Policy, Prepared};
-use crate::stats::median;
+use crate::sequential::Budget;
 use crate::verdicts::short;
 use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result, bail};
@@ -25,10 +30,8 @@ crate::message_error!(
     NothingToBisect
 );
 
-/// Probe samples per time observation (10 ms each).
-const TIME_SAMPLES: u32 = 10;
-/// Seconds of pprof sampling of the culprit and of its parent.
-const HOTSPOT_SECONDS: f64 = 3.0;
+/// Zp functions listed in a hotspot diff.
+const HOTSPOTS: usize = 5;
 
 impl flags::Bisect {
     /// A bisect of `bench` from `good` to HEAD with every default, as
@@ -42,14 +45,15 @@ impl flags::Bisect {
             threshold: 5.0,
             jobs: None,
             fresh: false,
-            reuse_time: false,
         }
     }
 
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
         let report = self.execute(ctx)?;
-        match &report.answer.outcome.finding {
+        let finding = &report.answer.outcome.finding;
+        match finding {
             Finding::Culprit { .. } | Finding::Ambiguous { .. } => Ok(()),
+            f if f.undecided() => bail!(crate::CannotDecide(report.headline())),
             _ => bail!(NothingToBisect(report.headline())),
         }
     }
@@ -106,6 +110,7 @@ impl flags::Bisect {
             short(&commits[commits.len() - 1].id),
             irrelevant
         );
+        eprintln!("machine now: {}", crate::measure::load::describe_now());
 
         let mut builder = Builder::new(
             ctx,
@@ -121,13 +126,9 @@ impl flags::Bisect {
             probes: BTreeMap::new(),
             fingerprints: BTreeMap::new(),
             cache: measurements::Cache::new(&ctx.store.cache().join("measurements")),
-            valgrind: valgrind.unwrap_or_default(),
+            valgrind: valgrind.clone().unwrap_or_default(),
             cpu_features: machine.features.join(","),
-            machine: machine.fingerprint.clone(),
             fresh: self.fresh,
-            reuse_time: self.reuse_time,
-            replay: BTreeMap::new(),
-            taken: BTreeMap::new(),
             measurements: 0,
             cached: 0,
         };
@@ -136,21 +137,19 @@ impl flags::Bisect {
         let time_policy = Policy {
             metric: Metric::Time,
             threshold,
-            initial_rounds: 5,
-            max_rounds: 15,
+            budget: Budget::DEFAULT,
         };
         // Instruction counts move less than time for most slowdowns (a
         // cache miss costs cycles, not instructions): half the threshold.
         let exact_policy = Policy {
             metric: Metric::Instructions,
             threshold: threshold / 2.0,
-            initial_rounds: 1,
-            max_rounds: 1,
+            budget: Budget::DEFAULT,
         };
         let steps = (n as f64).log2().ceil() as u64 + 3;
         let progress = Progress::new(steps, "bisecting");
         let mut on_step = |what: &str, i: usize| {
-            if what.starts_with("the regression") || what.starts_with("time does not") {
+            if what.starts_with("the regression") || what.starts_with("time shows") {
                 progress.note(what);
                 return;
             }
@@ -159,7 +158,10 @@ impl flags::Bisect {
                 short(&commits[i].id),
                 commits[i].subject
             ));
-            if what.starts_with("measuring") || what.starts_with("confirming") {
+            if what.starts_with("measuring")
+                || what.starts_with("confirming")
+                || what.starts_with("checking")
+            {
                 progress.inc();
             }
         };
@@ -172,28 +174,46 @@ impl flags::Bisect {
         };
         progress.finish();
         let answer = answer?;
-        cands.keep_time_observations();
-        // Why: where the culprit spends its time differently from its parent.
-        let (mut hotspots, mut hotspot_notes) = (Vec::new(), Vec::new());
-        if let Finding::Culprit { step, .. } = &answer.outcome.finding
+        // Why: where the culprit's costs differ from its parent's. A step
+        // time could not decide is still explained: it is what the search
+        // found, labelled so.
+        let (mut hotspot_diff, mut hotspot_notes) = (None, Vec::new());
+        let step = match &answer.outcome.finding {
+            Finding::Culprit { step, .. } | Finding::Unconfirmed { step } => Some(step.clone()),
+            _ => None,
+        };
+        if let Some(step) = step
             && let (Some(mut before), Some(mut after)) = (
                 cands.probes.get(&step.parent).cloned(),
                 cands.probes.get(&step.culprit).cloned(),
             )
         {
-            eprintln!(
-                "profiling the culprit against its parent (pprof, {HOTSPOT_SECONDS} s each) …"
+            let time_change = match answer.metric {
+                Metric::Time => Some(step.ratio - 1.0),
+                Metric::Instructions => answer.confirmation.as_ref().map(|c| c.ratio - 1.0),
+            };
+            eprintln!("explaining the culprit against its parent …");
+            let mut exactly = valgrind
+                .is_some()
+                .then(|| Exactly::new(&ctx.store.cache().join("measurements")))
+                .flatten();
+            let diff = hotspots::explain(
+                exactly.as_mut(),
+                Side {
+                    probe: &mut before,
+                    id: cands.fingerprints[&step.parent].clone(),
+                },
+                Side {
+                    probe: &mut after,
+                    id: cands.fingerprints[&step.culprit].clone(),
+                },
+                &self.bench,
+                time_change,
+                HOTSPOTS,
             );
-            match (
-                crate::flame::sample(&mut before, &self.bench, HOTSPOT_SECONDS),
-                crate::flame::sample(&mut after, &self.bench, HOTSPOT_SECONDS),
-            ) {
-                (Ok(b), Ok(a)) => {
-                    let (h, notes) = crate::flame::hotspot_diff(&b, &a, 5);
-                    hotspots = h;
-                    hotspot_notes = notes;
-                }
-                (Err(e), _) | (_, Err(e)) => {
+            match diff {
+                Ok(d) => hotspot_diff = Some(d),
+                Err(e) => {
                     crate::process::check()?;
                     hotspot_notes.push(format!("no hotspots: {e:#}"));
                 }
@@ -203,32 +223,44 @@ impl flags::Bisect {
         repaired.extend(std::mem::take(&mut cands.cache.repaired));
         let (measurements, cached) = (cands.measurements, cands.cached);
         drop(cands);
-        let report = Report {
+        let reports = ctx.store.reports();
+        let stamp = format!("bisect-{}-{}", self.bench, crate::host::utc_now().0);
+        let mut report = Report {
             bench: self.bench.clone(),
             choice,
             threshold_pct: self.threshold,
             commits,
             irrelevant,
             answer,
-            hotspots,
+            hotspots: Vec::new(),
             hotspot_notes,
+            hotspot_instrument: None,
+            flamegraph: None,
             build_key: builder.key.clone(),
             builds: builder.builds,
             measurements,
             cached,
             repaired,
-            wall_s: started.elapsed().as_secs_f64(),
+            wall_s: 0.0,
         };
+        if let Some(d) = hotspot_diff {
+            report.hotspots = d.changes;
+            report.hotspot_notes.extend(d.notes);
+            report.hotspot_instrument = Some(d.instrument);
+            if let Some((b, a)) = &d.stacks {
+                match report.differential_flamegraph(&reports, &stamp, d.instrument, b, a) {
+                    Ok(path) => report.flamegraph = Some(path.display().to_string()),
+                    Err(e) => report
+                        .hotspot_notes
+                        .push(format!("no differential flamegraph: {e:#}")),
+                }
+            }
+        }
+        report.wall_s = started.elapsed().as_secs_f64();
         let text = report.render();
         print!("{text}");
-        let reports = ctx.store.reports();
         let json = serde_json::to_vec_pretty(&report)?;
-        let stem = atomic::write_unique(
-            &reports,
-            &format!("bisect-{}-{}", self.bench, crate::host::utc_now().0),
-            "json",
-            |_| json.clone(),
-        )?;
+        let stem = atomic::write_unique(&reports, &stamp, "json", |_| json.clone())?;
         let md = reports.join(format!("{stem}.md"));
         atomic::write(&md, text.as_bytes())?;
         eprintln!("stored: {}", md.display());
@@ -274,48 +306,9 @@ struct Candidates<'a, 'r> {
     cache: measurements::Cache,
     valgrind: String,
     cpu_features: String,
-    machine: String,
     fresh: bool,
-    reuse_time: bool,
-    /// Time observations of earlier invocations still to replay
-    /// (`--reuse-time`), per candidate.
-    replay: BTreeMap<usize, Vec<f64>>,
-    /// Time observations this invocation took, per candidate.
-    taken: BTreeMap<usize, Vec<f64>>,
     measurements: usize,
     cached: usize,
-}
-
-impl Candidates<'_, '_> {
-    fn key(&self, i: usize, metric: Metric) -> Result<Key> {
-        let probe = self
-            .fingerprints
-            .get(&i)
-            .cloned()
-            .context("measured before prepared")?;
-        Ok(match metric {
-            Metric::Instructions => {
-                Key::instructions(&probe, &self.bench, &self.valgrind, &self.cpu_features)
-            }
-            Metric::Time => Key {
-                probe,
-                bench: self.bench.clone(),
-                instrument: format!("time --samples {TIME_SAMPLES} (median)"),
-                tool: String::new(),
-                machine: self.machine.clone(),
-            },
-        })
-    }
-
-    /// Stores this invocation's time observations for a later
-    /// `--reuse-time`.
-    fn keep_time_observations(&mut self) {
-        for (i, obs) in std::mem::take(&mut self.taken) {
-            if let Ok(key) = self.key(i, Metric::Time) {
-                let _ = self.cache.put(&key, &obs);
-            }
-        }
-    }
 }
 
 impl Measurer for Candidates<'_, '_> {
@@ -334,35 +327,27 @@ impl Measurer for Candidates<'_, '_> {
         Ok(Prepared::Ready(binary.fingerprint))
     }
 
-    fn sample(&mut self, i: usize, metric: Metric) -> Result<f64> {
-        let key = self.key(i, metric)?;
-        let probe = self.probes.get_mut(&i).context("sampled before prepared")?;
-        match metric {
-            Metric::Instructions => {
-                let (v, cached) = self.cache.exact(&key, probe, self.fresh)?;
-                if cached {
-                    self.cached += 1;
-                } else {
-                    self.measurements += 1;
-                }
-                Ok(v)
-            }
-            Metric::Time => {
-                if self.reuse_time && !self.replay.contains_key(&i) {
-                    let earlier = self.cache.get(&key);
-                    self.replay.insert(i, earlier);
-                }
-                if let Some(v) = self.replay.get_mut(&i).and_then(|r| r.pop()) {
-                    self.cached += 1;
-                    return Ok(v);
-                }
-                let t = probe::time(probe, &self.bench, TIME_SAMPLES)?;
-                let v = median(&t.samples_ns);
-                self.measurements += 1;
-                self.taken.entry(i).or_default().push(v);
-                Ok(v)
-            }
+    fn count(&mut self, i: usize) -> Result<f64> {
+        let fingerprint = self
+            .fingerprints
+            .get(&i)
+            .context("counted before prepared")?;
+        let key = Key::instructions(fingerprint, &self.bench, &self.valgrind, &self.cpu_features);
+        let probe = self.probes.get_mut(&i).context("counted before prepared")?;
+        let (v, cached) = self.cache.exact(&key, probe, self.fresh)?;
+        if cached {
+            self.cached += 1;
+        } else {
+            self.measurements += 1;
         }
+        Ok(v)
+    }
+
+    fn time(&mut self, i: usize) -> Result<Observation> {
+        let probe = self.probes.get_mut(&i).context("timed before prepared")?;
+        let o = crate::measure::time::observe(probe, &self.bench)?;
+        self.measurements += 1;
+        Ok(o)
     }
 }
 
@@ -381,7 +366,6 @@ mod tests {
             threshold: 5.0,
             jobs: None,
             fresh: false,
-            reuse_time: false,
         }
         .execute(&m.ctx())
     }
@@ -420,7 +404,6 @@ mod tests {
             threshold: 5.0,
             jobs: None,
             fresh: false,
-            reuse_time: false,
         }
         .run(&flat.ctx())
         .unwrap_err();
@@ -444,7 +427,6 @@ mod tests {
                 threshold,
                 jobs: None,
                 fresh: false,
-                reuse_time: false,
             };
             let err = flags.execute(&ctx).expect_err("refused");
             assert!(err.is::<crate::Usage>(), "{err:#}");

@@ -6,11 +6,16 @@
 use crate::builds::BuildKey;
 use crate::flags::MetricChoice;
 use crate::git::CommitInfo;
+use crate::measure::hotspots::Instrument;
 use crate::search::{Answer, Finding, Metric, Step};
+use crate::sequential::{Judgement, Outcome as Said, pct};
+use crate::stacks::Profile;
 use crate::stats::median;
 use crate::verdicts::{fmt_ns, short};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
@@ -22,10 +27,16 @@ pub struct Report {
     pub irrelevant: usize,
     #[serde(flatten)]
     pub answer: Answer,
-    /// Functions whose time changed most, parent → culprit.
+    /// Functions whose cost changed most, parent → culprit.
     pub hotspots: Vec<crate::stacks::Change>,
     /// Why the hotspot diff may mislead, or is missing.
     pub hotspot_notes: Vec<String>,
+    /// Which instrument the hotspots came from.
+    #[serde(default)]
+    pub hotspot_instrument: Option<Instrument>,
+    /// The differential flamegraph of the culprit against its parent.
+    #[serde(default)]
+    pub flamegraph: Option<String>,
     pub build_key: BuildKey,
     pub builds: usize,
     pub measurements: usize,
@@ -35,16 +46,9 @@ pub struct Report {
     pub wall_s: f64,
 }
 
-fn pct(r: f64) -> String {
-    format!("{:+.1}%", (r - 1.0) * 100.0)
-}
-
-fn fmt_p(p: f64) -> String {
-    if p < 1e-4 {
-        "p < 0.0001".to_string()
-    } else {
-        format!("p = {p:.4}")
-    }
+/// A judgement in words: `+12.3% (98% interval +8.1% to +16.0%, 12 rounds)`.
+fn judged(j: &Judgement) -> String {
+    j.describe()
 }
 
 impl Report {
@@ -59,32 +63,43 @@ impl Report {
         &self.commits[i]
     }
 
+    /// How busy the machine was while time was measured, in one line.
+    fn load_line(&self) -> Option<String> {
+        self.answer
+            .load
+            .map(|l| format!("{}; decided on {}", l.describe(), l.clock.name()))
+    }
+
     pub fn headline(&self) -> String {
         let (good, bad) = (
             short(&self.commits[0].id),
             short(&self.commits[self.commits.len() - 1].id),
         );
         let metric = self.answer.metric.name();
-        let p = |p: &Option<f64>| p.map_or(String::new(), |p| format!(", p = {p:.3}"));
+        let evidence = |ratio: f64, j: &Option<Judgement>| match j {
+            Some(j) => format!("{} in {metric}", judged(j)),
+            None => format!("{} {metric}, exact", pct(ratio)),
+        };
         match &self.answer.outcome.finding {
-            Finding::NoRegression { ratio, p: pv } => format!(
-                "no regression of {} from {good} to {bad}: {} ({metric}{}), within the {}% threshold",
+            Finding::NoRegression { ratio, judgement } => format!(
+                "no regression of {} from {good} to {bad}: {}, within the {}% threshold",
                 self.bench,
-                pct(*ratio),
-                p(pv),
+                evidence(*ratio, judgement),
                 self.threshold_pct
             ),
-            Finding::Improvement { ratio, p: pv } => format!(
-                "{} got faster from {good} to {bad}: {} ({metric}{}); nothing to bisect",
+            Finding::Improvement { ratio, judgement } => format!(
+                "{} got faster from {good} to {bad}: {}; nothing to bisect",
                 self.bench,
-                pct(*ratio),
-                p(pv)
+                evidence(*ratio, judgement)
             ),
-            Finding::Inconclusive { ratio, p: pv } => format!(
-                "cannot tell whether {} regressed from {good} to {bad}: {} ({metric}{}) after the maximum rounds; try --metric instructions or a quieter machine",
+            Finding::Undecided { judgement } => format!(
+                "cannot decide yet whether {} regressed from {good} to {bad}: {} in {metric}, neither past the {}% threshold nor within it{}; what would decide it: {}, or --metric instructions",
                 self.bench,
-                pct(*ratio),
-                p(pv)
+                judged(judgement),
+                self.threshold_pct,
+                self.load_line()
+                    .map_or(String::new(), |l| format!(" ({l})")),
+                judgement.what_would_decide()
             ),
             Finding::Culprit { step, .. } => {
                 let c = self.commit(step.culprit);
@@ -97,6 +112,21 @@ impl Report {
                     step.share * 100.0
                 )
             }
+            Finding::Unconfirmed { step } => {
+                let c = self.commit(step.culprit);
+                format!(
+                    "cannot decide yet: the search in {metric} ended at {} \"{}\", but its step over its parent is {}, not shown slower by half the {}% threshold{}; what would decide it: {}, or --metric instructions",
+                    short(&c.id),
+                    c.subject,
+                    step.judgement.as_ref().map_or(pct(step.ratio), judged),
+                    self.threshold_pct,
+                    self.load_line()
+                        .map_or(String::new(), |l| format!(" ({l})")),
+                    step.judgement
+                        .as_ref()
+                        .map_or("more rounds".to_string(), |j| j.what_would_decide())
+                )
+            }
             Finding::Ambiguous { after, upto } => format!(
                 "{} regressed after {} and at or before {}: the commits between could not be measured",
                 self.bench,
@@ -107,16 +137,56 @@ impl Report {
     }
 
     fn step_line(&self, step: &Step, metric: Metric, total: f64) -> String {
+        let how = match &step.judgement {
+            Some(j) => format!("time; {}", judged(j)),
+            None => format!("{}, exact", metric.name()),
+        };
         format!(
-            "{} over its parent {} ({}; 95% interval {:+.1}% to {:+.1}%{}), {:.0}% of the whole good→bad change of {}",
+            "{} over its parent {} ({how}), {:.0}% of the whole good→bad change of {}",
             pct(step.ratio),
             short(&self.commit(step.parent).id),
-            metric.name(),
-            (step.low - 1.0) * 100.0,
-            (step.high - 1.0) * 100.0,
-            step.p.map_or(String::new(), |p| format!(", {}", fmt_p(p))),
             step.share * 100.0,
             pct(total)
+        )
+    }
+
+    /// Writes the differential flamegraph of parent → culprit from the
+    /// hotspot diff's stacks (exact instruction counts, or samples).
+    pub fn differential_flamegraph(
+        &self,
+        dir: &Path,
+        stem: &str,
+        instrument: Instrument,
+        before: &Profile,
+        after: &Profile,
+    ) -> Result<PathBuf> {
+        let folded = crate::flamegraph::differential(before, after)?;
+        let counted = match instrument {
+            Instrument::Callgrind => crate::flamegraph::Counted {
+                unit: "instructions",
+                how: "counted by callgrind (exact; 10 iterations)".into(),
+            },
+            Instrument::Pprof => crate::flamegraph::Counted {
+                unit: "samples",
+                how: format!("at {} Hz", crate::measure::sampled::FREQUENCY),
+            },
+        };
+        let title = match self.answer.outcome.finding {
+            Finding::Culprit { ref step, .. } | Finding::Unconfirmed { ref step } => format!(
+                "{}: {} → {} (red grew, blue shrank)",
+                self.bench,
+                short(&self.commit(step.parent).id),
+                short(&self.commit(step.culprit).id)
+            ),
+            _ => self.bench.clone(),
+        };
+        crate::flamegraph::render(
+            dir,
+            &format!("{stem}-diff"),
+            &folded,
+            after.total(),
+            &title,
+            &counted,
         )
     }
 
@@ -129,16 +199,14 @@ impl Report {
             let c = self.commit(step.culprit);
             let _ = writeln!(
                 out,
-                "Not the answer: instruction counts named {} \"{}\" ({} instructions over its parent), but time does not confirm a slowdown there ({}, 95% interval {:+.1}% to {:+.1}%{}); the search above ran again in time.  \n",
+                "Not the answer: instruction counts named {} \"{}\" ({} instructions over its parent), but time shows that step not slower ({}); the search above ran again in time.  \n",
                 short(&c.id),
                 c.subject,
                 pct(step.ratio),
-                pct(u.in_time.ratio),
-                (u.in_time.low - 1.0) * 100.0,
-                (u.in_time.high - 1.0) * 100.0,
                 u.in_time
-                    .p
-                    .map_or(String::new(), |p| format!(", {}", fmt_p(p)))
+                    .judgement
+                    .as_ref()
+                    .map_or(pct(u.in_time.ratio), judged),
             );
         }
         if let Finding::Culprit { step, other_steps } = &self.answer.outcome.finding {
@@ -157,35 +225,19 @@ impl Report {
                 self.step_line(step, self.answer.metric, self.answer.outcome.total_ratio)
             );
             if let Some(t) = &self.answer.confirmation {
-                let _ = writeln!(
-                    out,
-                    "Confirmed in time: {} (95% interval {:+.1}% to {:+.1}%{})  ",
-                    pct(t.ratio),
-                    (t.low - 1.0) * 100.0,
-                    (t.high - 1.0) * 100.0,
-                    t.p.map_or(String::new(), |p| format!(", {}", fmt_p(p)))
-                );
+                let j = t.judgement.as_ref();
+                let words = j.map_or(pct(t.ratio), judged);
+                let line = match t.said() {
+                    Said::Slower => format!("Confirmed in time: {words}  "),
+                    _ => format!(
+                        "Time: cannot decide on this machine: {words}{}. The culprit above is the exact instruction count's answer; {}.  ",
+                        self.load_line().map_or(String::new(), |l| format!("; {l}")),
+                        j.map_or("more rounds".into(), |j| j.what_would_decide())
+                    ),
+                };
+                let _ = writeln!(out, "{line}");
             }
-            if !self.hotspots.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "\nHotspots (time by zp function, with what it calls outside zp: libc, the kernel, other crates; parent → culprit):  "
-                );
-                for (i, h) in self.hotspots.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "{}. {} - {:.0}% → {:.0}% of time ({:+.1}% of the parent's time)  ",
-                        i + 1,
-                        crate::stacks::elide_generics(&h.function),
-                        h.before_pct,
-                        h.after_pct,
-                        h.growth_pct
-                    );
-                }
-            }
-            for n in &self.hotspot_notes {
-                let _ = writeln!(out, "Note: {n}  ");
-            }
+            self.render_hotspots(&mut out);
             out.push('\n');
             for (a, b, r) in other_steps {
                 let _ = writeln!(
@@ -199,6 +251,13 @@ impl Report {
             if !other_steps.is_empty() {
                 out.push('\n');
             }
+        }
+        if let Finding::Unconfirmed { .. } = &self.answer.outcome.finding {
+            self.render_hotspots(&mut out);
+            out.push('\n');
+        }
+        if let Some(l) = self.load_line() {
+            let _ = writeln!(out, "Machine: {l}.  \n");
         }
         let good = self
             .answer
@@ -270,6 +329,40 @@ impl Report {
         }
         out
     }
+
+    fn render_hotspots(&self, out: &mut String) {
+        if !self.hotspots.is_empty() {
+            let (what, unit) = match self.hotspot_instrument {
+                Some(Instrument::Callgrind) => (
+                    "instructions by zp function, exact (callgrind)",
+                    "instructions",
+                ),
+                _ => ("time by zp function, sampled (pprof)", "time"),
+            };
+            let _ = writeln!(
+                out,
+                "\nHotspots ({what}, with what each calls outside zp: libc, the kernel, other crates; parent → culprit):  "
+            );
+            for (i, h) in self.hotspots.iter().enumerate() {
+                let noise = h.noise_pct.map_or(String::new(), |n| format!(" ±{n:.1}"));
+                let _ = writeln!(
+                    out,
+                    "{}. {} - {:.0}% → {:.0}% of {unit} ({:+.1}%{noise} of the parent's {unit})  ",
+                    i + 1,
+                    crate::stacks::elide_generics(&h.function),
+                    h.before_pct,
+                    h.after_pct,
+                    h.growth_pct
+                );
+            }
+        }
+        for n in &self.hotspot_notes {
+            let _ = writeln!(out, "Note: {n}  ");
+        }
+        if let Some(f) = &self.flamegraph {
+            let _ = writeln!(out, "Differential flamegraph: {f}  ");
+        }
+    }
 }
 
 /// The inputs of a build key that people look for first.
@@ -303,6 +396,7 @@ fn describe_key(k: &BuildKey) -> String {
 mod tests {
     use super::*;
     use crate::search::{Class, Outcome, Unconfirmed, Visit};
+    use crate::sequential::Interval;
 
     fn commit(i: usize, subject: &str) -> CommitInfo {
         CommitInfo {
@@ -314,14 +408,39 @@ mod tests {
         }
     }
 
-    fn step(parent: usize, culprit: usize, ratio: f64, p: Option<f64>) -> Step {
+    fn judgement(ratio: f64, half_width: f64, tier: f64) -> Judgement {
+        Judgement::of(
+            Interval {
+                estimate: ratio,
+                low: ratio - half_width,
+                high: ratio + half_width,
+            },
+            12,
+            2,
+            tier,
+        )
+    }
+
+    fn timed(parent: usize, culprit: usize, j: Judgement) -> Step {
+        Step {
+            parent,
+            culprit,
+            ratio: j.estimate,
+            low: j.low,
+            high: j.high,
+            judgement: Some(j),
+            share: 1.0,
+        }
+    }
+
+    fn exact(parent: usize, culprit: usize, ratio: f64) -> Step {
         Step {
             parent,
             culprit,
             ratio,
-            low: ratio - 0.02,
-            high: ratio + 0.02,
-            p,
+            low: ratio,
+            high: ratio,
+            judgement: None,
             share: 1.0,
         }
     }
@@ -335,65 +454,130 @@ mod tests {
         }
     }
 
-    /// Instruction counts named commit 2, time did not confirm it, and the
-    /// search in time named commit 5: the headline is commit 5, and commit
-    /// 2 is said plainly not to be the answer.
-    #[test]
-    fn an_unconfirmed_instruction_culprit_is_never_the_headline() {
-        let commits: Vec<CommitInfo> = (0..7).map(|i| commit(i, &format!("change {i}"))).collect();
-        let time = Outcome {
-            total_ratio: 1.15,
-            finding: Finding::Culprit {
-                step: step(4, 5, 1.15, Some(1e-5)),
-                other_steps: vec![],
-            },
-            visits: vec![visit(0, Class::Good, 100.0), visit(6, Class::Bad, 115.0)],
-            reused: 0,
-        };
-        let counted = Outcome {
-            total_ratio: 1.10,
-            finding: Finding::Culprit {
-                step: step(1, 2, 1.10, None),
-                other_steps: vec![],
-            },
-            visits: vec![],
-            reused: 0,
-        };
-        let report = Report {
+    fn report(answer: Answer) -> Report {
+        Report {
             bench: "encrypt_record_1k".into(),
             choice: MetricChoice::Auto,
             threshold_pct: 5.0,
-            commits,
+            commits: (0..7).map(|i| commit(i, &format!("change {i}"))).collect(),
             irrelevant: 0,
-            answer: Answer {
-                metric: Metric::Time,
-                outcome: time,
-                confirmation: None,
-                unconfirmed: Some(Unconfirmed {
-                    outcome: counted,
-                    in_time: step(1, 2, 1.004, Some(0.6)),
-                }),
-            },
+            answer,
             hotspots: vec![],
             hotspot_notes: vec![],
+            hotspot_instrument: None,
+            flamegraph: None,
             build_key: BuildKey::of(Default::default()),
             builds: 7,
             measurements: 40,
             cached: 0,
             repaired: vec![],
             wall_s: 30.0,
+        }
+    }
+
+    fn counted(step: Step) -> Outcome {
+        Outcome {
+            total_ratio: step.ratio,
+            finding: Finding::Culprit {
+                step,
+                other_steps: vec![],
+            },
+            visits: vec![],
+            reused: 0,
+            load: None,
+        }
+    }
+
+    /// Instruction counts named commit 2, time showed that step not
+    /// slower, and the search in time named commit 5: the headline is
+    /// commit 5, and commit 2 is said plainly not to be the answer.
+    #[test]
+    fn an_instruction_culprit_time_shows_free_is_never_the_headline() {
+        let time = Outcome {
+            total_ratio: 1.15,
+            finding: Finding::Culprit {
+                step: timed(4, 5, judgement(1.15, 0.03, 0.025)),
+                other_steps: vec![],
+            },
+            visits: vec![visit(0, Class::Good, 100.0), visit(6, Class::Bad, 115.0)],
+            reused: 0,
+            load: None,
         };
-        let text = report.render();
+        let text = report(Answer {
+            metric: Metric::Time,
+            outcome: time,
+            confirmation: None,
+            unconfirmed: Some(Unconfirmed {
+                outcome: counted(exact(1, 2, 1.10)),
+                in_time: timed(1, 2, judgement(1.004, 0.01, 0.025)),
+            }),
+            load: None,
+        })
+        .render();
         assert!(
             text.starts_with("## bisect encrypt_record_1k: encrypt_record_1k regressed at 5000000000 \"change 5\": +15.0%"),
             "{text}"
         );
         assert!(
-            text.contains("Not the answer: instruction counts named 2000000000 \"change 2\" (+10.0% instructions over its parent), but time does not confirm a slowdown there (+0.4%"),
+            text.contains("Not the answer: instruction counts named 2000000000 \"change 2\" (+10.0% instructions over its parent), but time shows that step not slower (+0.4% (98% interval -0.6% to +1.4%, 12 rounds))"),
             "{text}"
         );
         assert!(
-            text.contains("Step: +15.0% over its parent 4000000000 (time;"),
+            text.contains("Step: +15.0% over its parent 4000000000 (time; +15.0% (98% interval +12.0% to +18.0%"),
+            "{text}"
+        );
+    }
+
+    /// Time could not decide on a busy machine: the exact culprit is the
+    /// answer, and the report says plainly that time could not confirm it,
+    /// with the interval and the load.
+    #[test]
+    fn an_exact_culprit_time_cannot_decide_is_labelled() {
+        let load = crate::observation::Load {
+            observations: 40,
+            descheduled: 31,
+            pressure_median: Some(0.46),
+            pressure_p90: Some(0.71),
+            wall_over_cpu: Some(1.52),
+            clock: crate::observation::Clock::Cpu,
+        };
+        let text = report(Answer {
+            metric: Metric::Instructions,
+            outcome: counted(exact(1, 2, 1.15)),
+            confirmation: Some(timed(1, 2, judgement(1.06, 0.09, 0.025))),
+            unconfirmed: None,
+            load: Some(load),
+        })
+        .render();
+        assert!(
+            text.contains("regressed at 2000000000 \"change 2\": +15.0%"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Time: cannot decide on this machine: +6.0% (98% interval -3.0% to +15.0%, 12 rounds); CPU busy: pressure 46% (median; 90th percentile 71%), 31 of 40 observations descheduled, wall time 1.52× the thread's CPU time; decided on thread CPU time. The culprit above is the exact instruction count's answer"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn undecided_endpoints_say_the_interval_and_what_would_decide() {
+        let j = judgement(1.04, 0.05, 0.05);
+        let text = report(Answer {
+            metric: Metric::Time,
+            outcome: Outcome {
+                total_ratio: 1.04,
+                finding: Finding::Undecided { judgement: j },
+                visits: vec![],
+                reused: 0,
+                load: None,
+            },
+            confirmation: None,
+            unconfirmed: None,
+            load: None,
+        })
+        .headline();
+        assert!(
+            text.starts_with("cannot decide yet whether encrypt_record_1k regressed from 0000000000 to 6000000000: +4.0% (98% interval -1.0% to +9.0%, 12 rounds) in time, neither past the 5% threshold nor within it; what would decide it: about"),
             "{text}"
         );
     }

@@ -163,6 +163,23 @@ impl Budgets {
     /// The benchmarks a filter selects: a category name selects that
     /// category, anything else the names containing it. No match is an
     /// error that suggests the nearest names.
+    /// The time benchmarks `target` selects (memory benchmarks are sizes:
+    /// nothing to time, sample or count), refusing a target of sizes only.
+    pub fn timed(&self, target: Option<&str>) -> Result<Vec<&Budget>> {
+        let picked: Vec<&Budget> = self
+            .select(target)?
+            .into_iter()
+            .filter(|b| b.category != Category::Memory)
+            .collect();
+        if picked.is_empty() {
+            anyhow::bail!(crate::Usage(format!(
+                "`{}` selects only memory benchmarks, which are sizes: there is no time to profile (`cargo xtask bench memory` shows them)",
+                target.unwrap_or("")
+            )));
+        }
+        Ok(picked)
+    }
+
     pub fn select(&self, filter: Option<&str>) -> Result<Vec<&Budget>> {
         let Some(f) = filter else {
             return Ok(self.benchmarks.iter().collect());

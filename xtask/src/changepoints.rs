@@ -20,6 +20,7 @@
 //! rest of the series (E-divisive, a test of distributions, has little
 //! power on a dozen identical values and a step).
 
+use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
 /// One change: the series is different from `index` on.
@@ -42,6 +43,14 @@ pub struct ChangePoint {
 impl ChangePoint {
     pub fn is_improvement(&self) -> bool {
         self.ratio < 1.0
+    }
+
+    /// Whether its size is decided: the interval excludes no change (always,
+    /// in an exact series). The permutation test says the series changed
+    /// somewhere near here; only an interval that excludes 1 says which
+    /// way, so a noisy point whose interval spans 1 is "cannot decide yet".
+    pub fn decided(&self) -> bool {
+        self.low > 1.0 || self.high < 1.0
     }
 }
 
@@ -139,16 +148,24 @@ fn best_splits(x: &[f64], bounds: &[usize], min: usize) -> Option<(usize, usize,
     best
 }
 
-/// xorshift64* (Vigna 2016): reproducible permutations.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545f4914f6cdd1d) >> 33) as usize % n
-    }
+/// 95 % percentile-bootstrap interval of median(after) / median(before),
+/// resampling both sides independently (Efron & Tibshirani 1993, ch. 13),
+/// with a fixed seed so a history is reproducible from its values.
+pub fn bootstrap_ratio(before: &[f64], after: &[f64], resamples: usize) -> (f64, f64) {
+    let mut rng = Rng::new(0x2545f4914f6cdd1d);
+    let mut resample = |xs: &[f64]| -> f64 {
+        let r: Vec<f64> = (0..xs.len()).map(|_| xs[rng.below(xs.len())]).collect();
+        median(&r)
+    };
+    let mut ratios: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let b = resample(before);
+            resample(after) / b
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((resamples - 1) as f64 * q).round() as usize];
+    (at(0.025), at(0.975))
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -165,7 +182,7 @@ pub fn detect(series: &[f64], s: Settings) -> Vec<ChangePoint> {
         return Vec::new();
     }
     let mut bounds = vec![0, n];
-    let mut rng = Rng(s.seed | 1);
+    let mut rng = Rng::new(s.seed);
     let mut found: Vec<(usize, f64)> = Vec::new();
     while let Some((seg, tau, q)) = best_splits(series, &bounds, s.min_size) {
         if q <= 0.0 {
@@ -210,7 +227,7 @@ pub fn detect(series: &[f64], s: Settings) -> Vec<ChangePoint> {
             if (ratio - 1.0).abs() < s.min_effect {
                 return None;
             }
-            let (low, high) = crate::search::bootstrap_ratio(before, after, 1000);
+            let (low, high) = bootstrap_ratio(before, after, 1000);
             Some(ChangePoint {
                 index: *tau,
                 before: b,
@@ -249,15 +266,11 @@ fn steps(series: &[f64], min_effect: f64) -> Vec<ChangePoint> {
 mod tests {
     use super::*;
 
-    /// SplitMix64: reproducible simulated series.
-    struct Sim(u64);
+    /// Reproducible simulated series.
+    struct Sim(Rng);
     impl Sim {
         fn unit(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9e3779b97f4a7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+            self.0.unit()
         }
         /// A series of `n` points around 1000 that steps by `steps`
         /// (index, relative change), with ±`noise` uniform noise and a
@@ -307,7 +320,7 @@ mod tests {
     /// false positives are measured and bounded here.
     #[test]
     fn noisy_series_detection_rate_and_false_positives() {
-        let mut sim = Sim(42);
+        let mut sim = Sim(Rng::new(42));
         let trials = 200;
         let (mut found, mut near, mut false_series, mut false_points) = (0, 0, 0, 0);
         for t in 0..trials {
@@ -345,7 +358,7 @@ mod tests {
 
     #[test]
     fn two_steps_and_an_improvement_in_noise() {
-        let mut sim = Sim(7);
+        let mut sim = Sim(Rng::new(7));
         let mut hits = 0;
         for _ in 0..50 {
             let s = sim.series(60, &[(15, 0.20), (40, -0.25)], 0.04, 0.03);
@@ -362,5 +375,47 @@ mod tests {
             }
         }
         assert!(hits >= 47, "both steps found in {hits} of 50");
+    }
+
+    /// History's time pass on the simulated machines: 20 commits, three
+    /// passes in alternating direction, each commit the median of its
+    /// rounds, 1000 histories with no change. Quiet (±8 % scatter): a
+    /// change point whose interval excludes no change appears at most α
+    /// (the permutation test's 5 %) of the time. Busy (heavy tails, drift,
+    /// a carry-over bias): the drift makes steps of its own and the rate is
+    /// above α, which is why history leaves time change points undecided
+    /// when its load says the machine was busy (`history::undecided`).
+    #[test]
+    fn flat_histories_claim_a_change_at_most_alpha_of_the_time_on_a_quiet_machine() {
+        let claimed = |busy: bool| {
+            (0..1000u64)
+                .filter(|seed| {
+                    let mut m = if busy {
+                        crate::sim::Machine::busy(*seed)
+                    } else {
+                        crate::sim::Machine::quiet(*seed)
+                    };
+                    let n = 20;
+                    let mut rounds: Vec<Vec<f64>> = vec![Vec::new(); n];
+                    for pass in 0..3 {
+                        let order: Vec<usize> = if pass % 2 == 0 {
+                            (0..n).collect()
+                        } else {
+                            (0..n).rev().collect()
+                        };
+                        for c in order {
+                            rounds[c].push(m.observe(c, 1000.0).cpu_ns.unwrap());
+                        }
+                    }
+                    let series: Vec<f64> = rounds.iter().map(|r| median(r)).collect();
+                    detect(&series, Settings::TIME).iter().any(|c| c.decided())
+                })
+                .count()
+        };
+        let (quiet, busy) = (claimed(false), claimed(true));
+        eprintln!(
+            "1000 flat histories of 20 commits with a decided change point: quiet machine {quiet}, busy machine {busy} (α = 5 %)"
+        );
+        assert!(quiet as f64 <= Settings::TIME.alpha * 1000.0, "{quiet}");
     }
 }

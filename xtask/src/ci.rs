@@ -2,34 +2,44 @@
 //! passes, built for a noisy shared runner.
 //!
 //! Base and head are built outside the checkout with the bisect's builder
-//! (cached), then measured against each other: every benchmark's exact
-//! instruction count under callgrind (cached by probe fingerprint, like a
-//! bisect's), and time in interleaved paired rounds (base, head, then
-//! head, base, …), so that drift on the runner hits both sides alike.
+//! (cached), then measured against each other through the measurement
+//! layer: every benchmark's exact instruction count under callgrind
+//! (cached by probe fingerprint, like a bisect's), and time in paired
+//! rounds, base and head in a random order each round, judged at the looks
+//! of `sequential.rs` (their error rates hold over every look; a busy
+//! machine gets a larger budget).
 //!
 //! The decision is the instruction count's: it does not wander, so a rise
 //! past the category's *warning* tier is a certain rise of that size and
 //! fails the gate (time's tiers were set for a figure that wanders ±8 %
-//! between rounds here). Time is the second opinion: it fails the gate only
-//! past the *failure* tier, with the rank test's significance, and with
-//! instructions rising too; a time-only slowdown is a warning (a cache or
-//! layout effect the counts cannot see). Memory sizes are exact and follow
-//! the instruction rule. Without valgrind, time decides alone, with the
-//! tiers and the rank test, and the comment says so.
+//! between rounds here). Time is the second opinion, with three outcomes:
+//! *slower* past the *failure* tier with instructions rising too fails the
+//! gate; *slower* past the warning tier with flat counts is a warning (a
+//! cache or layout effect the counts cannot see); *cannot decide yet* is
+//! said in the row, never read as "no change". Memory sizes are exact and
+//! follow the instruction rule. Without valgrind, time decides alone, and a
+//! benchmark it cannot decide is INCONCLUSIVE (exit 7 when nothing
+//! regressed).
 //!
 //! Output: a Markdown comment (one table sorted by severity, every non-PASS
-//! benchmark expanded in `<details>` with its hotspot diff and the exact
+//! benchmark expanded in `<details>` with its hotspot diff, exact where the
+//! counts moved, callgrind's simulated caches and branches, and the exact
 //! bisect and flame commands), `gate.json`, and `bmf.json` (Bencher Metric
-//! Format). Exit 0 pass, 1 regression, 3 cannot compare.
+//! Format). Exit 0 pass, 1 regression, 3 cannot compare, 7 cannot decide.
 
 use crate::budgets::{Budget, Category, Thresholds};
 use crate::builds::{self, Builder, Built};
 use crate::compare::{CannotCompare, Regressed};
 use crate::git::{self, CommitInfo};
+use crate::measure::exact::{self, Simulated};
+use crate::measure::hotspots::{self, Exactly, Instrument, Side};
 use crate::measurements::{self, CALLGRIND_ITERS, Key};
+use crate::observation::{Clock, Load, Observation};
 use crate::probe::{self, Probe};
+use crate::rng::Rng;
+use crate::sequential::{self, Budget as RoundBudget, Judgement, Outcome as Said, pct};
 use crate::stacks::Change;
-use crate::stats::{self, ALPHA, Verdict, median};
+use crate::stats::{self, Verdict, median};
 use crate::verdicts::{fmt_ns, short};
 use crate::{Ctx, Progress, atomic, flags};
 use anyhow::{Context, Result, bail};
@@ -37,11 +47,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Instant;
-
-/// Probe samples per time observation.
-const TIME_SAMPLES: u32 = 10;
-/// Seconds of pprof sampling per side for a hotspot diff.
-const HOTSPOT_SECONDS: f64 = 2.0;
 
 /// The two sides, in the order the arrays below hold them.
 const BASE: usize = 0;
@@ -54,8 +59,10 @@ pub struct Row {
     pub category: Category,
     /// Instructions per iteration, base and head (exact).
     pub instructions: Option<[f64; 2]>,
-    /// Time observations (round medians, ns), base and head.
+    /// Time per paired round, base and head (in `Gate::load`'s clock).
     pub time: Option<[Vec<f64>; 2]>,
+    /// Head against base in time, at the category's warning tier.
+    pub judgement: Option<Judgement>,
     /// Memory sizes, base and head.
     pub bytes: Option<[u64; 2]>,
     pub verdict: Verdict,
@@ -63,17 +70,14 @@ pub struct Row {
     pub why: String,
     pub hotspots: Vec<Change>,
     pub hotspot_notes: Vec<String>,
+    pub hotspot_instrument: Option<Instrument>,
+    /// Callgrind's simulated caches and branches, base and head.
+    pub simulated: Option<[Simulated; 2]>,
 }
 
 impl Row {
     fn instr_change(&self) -> Option<f64> {
         self.instructions.map(|[b, h]| h / b - 1.0)
-    }
-
-    fn time_change(&self) -> Option<(f64, f64)> {
-        self.time
-            .as_ref()
-            .map(|[b, h]| (median(h) / median(b) - 1.0, stats::mann_whitney(h, b)))
     }
 }
 
@@ -84,106 +88,119 @@ pub struct Gate {
     pub head: CommitInfo,
     /// `valgrind --version`, when instruction counts decided.
     pub valgrind: Option<String>,
-    /// Interleaved time rounds taken (the most any benchmark got).
+    /// Paired time rounds taken (the most any benchmark got).
     pub rounds: usize,
     pub rows: Vec<Row>,
     pub only_in_base: Vec<String>,
     pub only_in_head: Vec<String>,
+    /// How busy the machine was over every time observation.
+    pub load: Option<Load>,
     pub wall_s: f64,
 }
 
 impl Gate {
     pub fn regressions(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Regression)
-            .count()
+        self.count(Verdict::Regression)
+    }
+
+    pub fn count(&self, v: Verdict) -> usize {
+        self.rows.iter().filter(|r| r.verdict == v).count()
     }
 }
 
 /// The verdict on one timed benchmark from its instruction counts (if
-/// any) and its interleaved time observations, against its tiers.
+/// any) and its paired time judgement at the warning tier.
 pub fn decide(
     t: Thresholds,
     category: Category,
     instr: Option<[f64; 2]>,
-    time: &[Vec<f64>; 2],
+    time: &Judgement,
 ) -> (Verdict, String) {
-    let d = stats::decide_time(&time[BASE], &time[HEAD], t);
-    let tc = d.change();
-    let p = d.p.unwrap_or(1.0);
-    let pct = |x: f64| format!("{:+.1}%", x * 100.0);
+    let tc = time.estimate - 1.0;
+    let pct100 = |x: f64| format!("{:+.1}%", x * 100.0);
     let tier = |x: f64| format!("{:.0}%", x * 100.0);
+    let words = time.describe();
+    let slower = time.outcome == Said::Slower;
     let Some([ib, ih]) = instr else {
-        let why = match d.verdict {
-            Verdict::Regression => format!(
-                "time {} (p = {p:.4}) past the {category} failure tier ({}); no instruction counts here",
-                pct(tc),
-                tier(t.failure)
+        return match time.outcome {
+            Said::Slower if tc > t.failure => (
+                Verdict::Regression,
+                format!(
+                    "time {words} past the {category} failure tier ({}); no instruction counts here",
+                    tier(t.failure)
+                ),
             ),
-            Verdict::Warning => format!(
-                "time {} (p = {p:.4}) past the {category} warning tier ({})",
-                pct(tc),
-                tier(t.warning)
+            Said::Slower => (
+                Verdict::Warning,
+                format!(
+                    "time {words} past the {category} warning tier ({})",
+                    tier(t.warning)
+                ),
             ),
-            Verdict::Inconclusive => format!(
-                "time {} but the rank test is not convinced (p = {p:.3}): cannot tell without instruction counts",
-                pct(tc)
+            Said::NotSlower if time.faster() => (Verdict::Improvement, format!("time {words}")),
+            Said::NotSlower => (
+                Verdict::Pass,
+                format!("time {words}, within the {} warning tier", tier(t.warning)),
             ),
-            Verdict::Improvement => format!("time {} (p = {p:.4})", pct(tc)),
-            Verdict::Pass => format!("time {} within the tiers", pct(tc)),
+            Said::CannotDecide => (
+                Verdict::Inconclusive,
+                format!(
+                    "time cannot decide yet: {words}, neither past nor within the {} warning tier, and no instruction counts here; {}",
+                    tier(t.warning),
+                    time.what_would_decide()
+                ),
+            ),
         };
-        return (d.verdict, why);
     };
     let ic = ih / ib - 1.0;
-    let significant = p < ALPHA;
+    let time_said = match time.outcome {
+        Said::CannotDecide => format!("time cannot decide: {words}"),
+        _ => format!("time {words}"),
+    };
     if ic > t.warning {
         (
             Verdict::Regression,
             format!(
-                "instructions {} (exact) past the {category} warning tier ({}); time {}",
-                pct(ic),
-                tier(t.warning),
-                pct(tc)
+                "instructions {} (exact) past the {category} warning tier ({}); {time_said}",
+                pct100(ic),
+                tier(t.warning)
             ),
         )
-    } else if significant && tc > t.failure && ic > 0.0 {
+    } else if slower && tc > t.failure && ic > 0.0 {
         (
             Verdict::Regression,
             format!(
-                "time {} (p = {p:.4}) past the {category} failure tier ({}), and instructions rose too ({})",
-                pct(tc),
+                "time {words} past the {category} failure tier ({}), and instructions rose too ({})",
                 tier(t.failure),
-                pct(ic)
+                pct100(ic)
             ),
         )
-    } else if significant && tc > t.warning {
+    } else if slower {
         (
             Verdict::Warning,
             format!(
-                "time {} (p = {p:.4}) but instructions {}: a slowdown the counts do not see (cache, layout, frequency), or the runner",
-                pct(tc),
-                pct(ic)
+                "time {words} but instructions {}: a slowdown the counts do not see (cache, layout, frequency), or the runner",
+                pct100(ic)
             ),
         )
     } else if ic > t.warning / 2.0 {
         (
             Verdict::Warning,
             format!(
-                "instructions {} (exact), under the {category} warning tier ({})",
-                pct(ic),
+                "instructions {} (exact), under the {category} warning tier ({}); {time_said}",
+                pct100(ic),
                 tier(t.warning)
             ),
         )
-    } else if ic < -t.warning || (significant && tc < -t.warning && ic <= 0.0) {
+    } else if ic < -t.warning || (time.faster() && ic <= 0.0) {
         (
             Verdict::Improvement,
-            format!("instructions {}, time {}", pct(ic), pct(tc)),
+            format!("instructions {}, {time_said}", pct100(ic)),
         )
     } else {
         (
             Verdict::Pass,
-            format!("instructions {}, time {}", pct(ic), pct(tc)),
+            format!("instructions {}, {time_said}", pct100(ic)),
         )
     }
 }
@@ -211,29 +228,33 @@ fn decide_bytes(t: Thresholds, category: Category, b: [u64; 2]) -> (Verdict, Str
 
 /// How the gate measures.
 pub struct Options {
+    /// Paired time rounds per benchmark on a quiet machine (twice as many
+    /// while it is busy).
     pub rounds: usize,
     pub valgrind: Option<String>,
-    /// Also sample hotspots of what fails or warns.
+    /// Also explain what fails or warns (hotspots, simulated counters).
     pub hotspots: bool,
 }
 
 /// What [`measure`] found.
 pub struct Measured {
     pub rows: Vec<Row>,
-    /// Time rounds taken.
+    /// Paired time rounds taken (the most any benchmark got).
     pub rounds: usize,
     pub only_in_base: Vec<String>,
     pub only_in_head: Vec<String>,
+    pub load: Option<Load>,
 }
 
 /// Measures every benchmark both probes have and `benches` selects, and
-/// decides. `fingerprints` and `cache` let exact counts be reused.
+/// decides. With `exactly` and the probes' fingerprints, exact counts and
+/// profiles are cached and reused.
 pub fn measure(
     probes: &mut [&mut dyn Probe; 2],
     benches: &[&Budget],
     budgets: &crate::budgets::Budgets,
     opts: &Options,
-    mut cache: Option<(&mut measurements::Cache, [String; 2], String)>,
+    mut exactly: Option<(&mut Exactly, [String; 2])>,
 ) -> Result<Measured> {
     let listed: Vec<Vec<String>> = probes
         .iter_mut()
@@ -272,10 +293,10 @@ pub fn measure(
             let mut pair = [0.0; 2];
             for side in [BASE, HEAD] {
                 progress.phase(&format!("{} at {}", b.name, probes[side].origin()));
-                pair[side] = match &mut cache {
-                    Some((c, fps, cpu)) => {
-                        let key = Key::instructions(&fps[side], &b.name, tool, cpu);
-                        c.exact(&key, &mut *probes[side], false)?.0
+                pair[side] = match &mut exactly {
+                    Some((ex, fps)) => {
+                        let key = Key::instructions(&fps[side], &b.name, tool, &ex.cpu);
+                        ex.cache.exact(&key, &mut *probes[side], false)?.0
                     }
                     None => {
                         probe::callgrind(&mut *probes[side], &b.name, CALLGRIND_ITERS)?
@@ -289,64 +310,62 @@ pub fn measure(
         progress.finish();
     }
 
-    // Time in interleaved paired rounds; undecided benchmarks get more.
-    let mut time: BTreeMap<String, [Vec<f64>; 2]> = BTreeMap::new();
-    let mut round = 0usize;
-    let mut pending: Vec<&Budget> = timed.clone();
-    while !pending.is_empty() {
-        let progress = Progress::new(pending.len() as u64, "timing");
-        progress.phase(&format!("round {}", round + 1));
-        for b in &pending {
-            // Alternate which side goes first, so that drift within a
-            // round does not always favour the same one.
-            let order = if round.is_multiple_of(2) {
-                [BASE, HEAD]
-            } else {
-                [HEAD, BASE]
-            };
-            for side in order {
-                let t = probe::time(&mut *probes[side], &b.name, TIME_SAMPLES)?;
-                time.entry(b.name.clone()).or_default()[side].push(median(&t.samples_ns));
-            }
-            progress.inc();
-        }
-        progress.finish();
-        round += 1;
-        if round < opts.rounds {
-            continue;
-        }
-        pending.retain(|b| {
-            let t = budgets.thresholds(b.category);
-            let (v, _) = decide(
-                t,
-                b.category,
-                instructions.get(&b.name).copied(),
-                &time[&b.name],
-            );
-            let d = stats::decide_time(&time[&b.name][BASE], &time[&b.name][HEAD], t);
-            // More rounds only where time is undecided and could matter.
-            round < 3 * opts.rounds
-                && d.verdict == Verdict::Inconclusive
-                && v != Verdict::Regression
+    // Time: paired rounds in random orders until each benchmark's
+    // comparison decides, or its budget ends.
+    let budget = RoundBudget {
+        quiet: opts.rounds,
+        busy: 2 * opts.rounds,
+    };
+    let mut rng = Rng::new(0x9a7e);
+    let mut judged: BTreeMap<String, ([Vec<f64>; 2], Judgement)> = BTreeMap::new();
+    let mut observed: Vec<Observation> = Vec::new();
+    let mut clocks: Vec<Clock> = Vec::new();
+    let progress = Progress::new(timed.len() as u64, "timing");
+    for b in &timed {
+        progress.phase(&format!("{} (base and head, paired rounds)", b.name));
+        let t = budgets.thresholds(b.category);
+        let ran = sequential::judge_pair(&mut rng, budget, t.warning, &mut |side| {
+            crate::measure::time::observe(&mut *probes[side], &b.name)
+        })?;
+        let values = [BASE, HEAD].map(|side| {
+            ran.observations[side]
+                .iter()
+                .map(|o| o.value(ran.clock))
+                .collect()
         });
+        observed.extend(ran.observations.iter().flatten());
+        clocks.push(ran.clock);
+        judged.insert(b.name.clone(), (values, ran.result));
+        progress.inc();
+    }
+    progress.finish();
+    let mut load = Load::of(&observed);
+    if let Some(l) = &mut load
+        && clocks.contains(&Clock::Wall)
+    {
+        l.clock = Clock::Wall;
     }
 
     let mut rows = Vec::new();
     for b in &common {
         let t = budgets.thresholds(b.category);
+        let time = judged.get(&b.name).cloned();
         let mut row = Row {
             name: b.name.clone(),
             category: b.category,
             instructions: instructions.get(&b.name).copied(),
-            time: time.get(&b.name).cloned(),
+            time: time.as_ref().map(|(v, _)| v.clone()),
+            judgement: time.as_ref().map(|(_, j)| *j),
             bytes: None,
             verdict: Verdict::Pass,
             why: String::new(),
             hotspots: Vec::new(),
             hotspot_notes: Vec::new(),
+            hotspot_instrument: None,
+            simulated: None,
         };
-        let (verdict, why) = match b.category {
-            Category::Memory => {
+        let (verdict, why) = match (&row.judgement, b.category) {
+            (_, Category::Memory) => {
                 let sizes = [
                     probe::bytes(&mut *probes[BASE], &b.name)?,
                     probe::bytes(&mut *probes[HEAD], &b.name)?,
@@ -354,7 +373,8 @@ pub fn measure(
                 row.bytes = Some(sizes);
                 decide_bytes(t, b.category, sizes)
             }
-            c => decide(t, c, row.instructions, row.time.as_ref().expect("timed")),
+            (Some(j), c) => decide(t, c, row.instructions, j),
+            (None, _) => unreachable!("every timed benchmark was judged"),
         };
         row.verdict = verdict;
         row.why = why;
@@ -362,21 +382,7 @@ pub fn measure(
             && b.category != Category::Memory
             && matches!(verdict, Verdict::Regression | Verdict::Warning)
         {
-            let sampled = (
-                crate::flame::sample(&mut *probes[BASE], &b.name, HOTSPOT_SECONDS),
-                crate::flame::sample(&mut *probes[HEAD], &b.name, HOTSPOT_SECONDS),
-            );
-            match sampled {
-                (Ok(before), Ok(after)) => {
-                    let (changes, notes) = crate::flame::hotspot_diff(&before, &after, 5);
-                    row.hotspots = changes;
-                    row.hotspot_notes = notes;
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    crate::process::check()?;
-                    row.hotspot_notes.push(format!("no hotspots: {e:#}"));
-                }
-            }
+            explain(probes, &mut exactly, &mut row)?;
         }
         rows.push(row);
     }
@@ -388,10 +394,65 @@ pub fn measure(
     });
     Ok(Measured {
         rows,
-        rounds: round,
+        rounds: judged.values().map(|(_, j)| j.rounds).max().unwrap_or(0),
         only_in_base,
         only_in_head,
+        load,
     })
+}
+
+/// A failing or warning row's hotspot diff (exact where its counts moved)
+/// and callgrind's simulated caches and branches on both sides.
+fn explain(
+    probes: &mut [&mut dyn Probe; 2],
+    exactly: &mut Option<(&mut Exactly, [String; 2])>,
+    row: &mut Row,
+) -> Result<()> {
+    let [base, head] = probes;
+    let ids = exactly
+        .as_ref()
+        .map_or([String::new(), String::new()], |(_, fps)| fps.clone());
+    let time_change = row.judgement.map(|j| j.estimate - 1.0);
+    let diff = hotspots::explain(
+        exactly.as_mut().map(|(ex, _)| &mut **ex),
+        Side {
+            probe: &mut **base,
+            id: ids[BASE].clone(),
+        },
+        Side {
+            probe: &mut **head,
+            id: ids[HEAD].clone(),
+        },
+        &row.name,
+        time_change,
+        5,
+    );
+    match diff {
+        Ok(d) => {
+            row.hotspots = d.changes;
+            row.hotspot_notes = d.notes;
+            row.hotspot_instrument = Some(d.instrument);
+        }
+        Err(e) => {
+            crate::process::check()?;
+            row.hotspot_notes.push(format!("no hotspots: {e:#}"));
+        }
+    }
+    if let Some((ex, fps)) = exactly {
+        let opts = exact::Options { simulate: true };
+        let sim = ex
+            .costs(&mut **base, &fps[BASE], &row.name, opts)
+            .and_then(|b| Ok((b, ex.costs(&mut **head, &fps[HEAD], &row.name, opts)?)));
+        match sim {
+            Ok((b, h)) => row.simulated = b.simulated().zip(h.simulated()).map(|(b, h)| [b, h]),
+            Err(e) => {
+                crate::process::check()?;
+                row.hotspot_notes
+                    .push(format!("no cache simulation: {e:#}"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn severity(v: Verdict) -> u8 {
@@ -418,7 +479,6 @@ fn mark(v: Verdict) -> &'static str {
 pub fn comment(g: &Gate) -> String {
     let mut out = String::new();
     let (base, head) = (short(&g.base.id), short(&g.head.id));
-    let count = |v: Verdict| g.rows.iter().filter(|r| r.verdict == v).count();
     let summary = match g.regressions() {
         0 => format!("✅ no regression ({} benchmarks)", g.rows.len()),
         n => format!("❌ {n} regression{}", if n == 1 { "" } else { "s" }),
@@ -427,25 +487,43 @@ pub fn comment(g: &Gate) -> String {
         out,
         "<!-- zp-bench-gate -->\n## zp benchmark gate: {summary} · base `{base}` → head `{head}`\n"
     );
+    let rounds = format!(
+        "paired rounds of base and head in random order, judged at 8, 12, 18, … rounds with a {:.0}% interval that holds over every look (up to {} rounds per benchmark here)",
+        sequential::CONFIDENCE_PCT,
+        g.rounds
+    );
     match &g.valgrind {
         Some(v) => {
             let _ = writeln!(
                 out,
-                "Decided on exact instruction counts ({v}, callgrind); time is the second opinion, from {} interleaved rounds of base and head (more where undecided). A benchmark fails when its instructions rise past its category's warning tier, or when its time rises significantly (p < 0.01) past the failure tier with instructions rising too.\n",
-                g.rounds
+                "Decided on exact instruction counts ({v}, callgrind); time is the second opinion, from {rounds}. A benchmark fails when its instructions rise past its category's warning tier, or when its time is slower past the failure tier with instructions rising too. Time that cannot decide says so; it is never read as \"no change\".\n"
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "**Decided on time only: valgrind is not installed on this runner**, so there are no exact instruction counts. {} interleaved rounds of base and head (more where undecided); a benchmark fails when its time rises significantly (p < 0.01) past its category's failure tier.\n",
-                g.rounds
+                "**Decided on time only: valgrind is not installed on this runner**, so there are no exact instruction counts. Time from {rounds}; a benchmark fails when its time is slower past its category's failure tier, and is INCONCLUSIVE when time cannot decide.\n"
             );
         }
     }
-    let (w, i) = (count(Verdict::Warning), count(Verdict::Improvement));
-    if w + i > 0 {
-        let _ = writeln!(out, "{w} warning(s), {i} improvement(s).\n");
+    if let Some(l) = &g.load {
+        let _ = writeln!(
+            out,
+            "Machine: {}; time decided on {}.\n",
+            l.describe(),
+            l.clock.name()
+        );
+    }
+    let (w, i, u) = (
+        g.count(Verdict::Warning),
+        g.count(Verdict::Improvement),
+        g.count(Verdict::Inconclusive),
+    );
+    if w + i + u > 0 {
+        let _ = writeln!(
+            out,
+            "{w} warning(s), {i} improvement(s), {u} that time cannot decide yet.\n"
+        );
     }
     let _ = writeln!(
         out,
@@ -458,9 +536,18 @@ pub fn comment(g: &Gate) -> String {
             (None, Some([b, h])) => format!("{b} B → {h} B"),
             _ => "—".into(),
         };
-        let time = match r.time_change() {
-            Some((c, p)) if p < ALPHA => format!("{:+.1}% (p = {p:.4})", c * 100.0),
-            Some((c, _)) => format!("{:+.1}%", c * 100.0),
+        let time = match &r.judgement {
+            Some(j) => format!(
+                "{} [{}, {}] {}",
+                pct(j.estimate),
+                pct(j.low),
+                pct(j.high),
+                match j.outcome {
+                    Said::Slower => "slower",
+                    Said::NotSlower => "not slower",
+                    Said::CannotDecide => "cannot decide",
+                }
+            ),
             None => "—".into(),
         };
         let _ = writeln!(
@@ -492,25 +579,48 @@ pub fn comment(g: &Gate) -> String {
                 "Instructions per iteration: {b:.0} → {h:.0} (exact).  "
             );
         }
-        if let Some([b, h]) = &r.time {
+        if let (Some([b, h]), Some(j)) = (&r.time, &r.judgement) {
             let _ = writeln!(
                 out,
-                "Time per iteration: {} → {} (medians of {} and {} interleaved rounds).  ",
+                "Time per iteration: {} → {} (medians of {} paired rounds); head over base {}.  ",
                 fmt_ns(median(b)),
                 fmt_ns(median(h)),
-                b.len(),
-                h.len()
+                j.rounds,
+                j.describe()
+            );
+        }
+        if let Some([b, h]) = &r.simulated {
+            let _ = writeln!(
+                out,
+                "Simulated by callgrind (no hardware counters here; estimated, not measured): L1 misses {} → {}, LL misses {} → {}, branch mispredicts {} → {} per iteration; estimated cycles (Ir + 10 L1m + 100 LLm + 10 mispredicts) {:.0} → {:.0} ({}).  ",
+                crate::verdicts::fmt_count(b.l1_misses),
+                crate::verdicts::fmt_count(h.l1_misses),
+                crate::verdicts::fmt_count(b.ll_misses),
+                crate::verdicts::fmt_count(h.ll_misses),
+                crate::verdicts::fmt_count(b.mispredicts),
+                crate::verdicts::fmt_count(h.mispredicts),
+                b.estimated_cycles,
+                h.estimated_cycles,
+                pct(h.estimated_cycles / b.estimated_cycles)
             );
         }
         if !r.hotspots.is_empty() {
+            let (what, unit) = match r.hotspot_instrument {
+                Some(Instrument::Callgrind) => (
+                    "instructions by zp function, exact (callgrind)",
+                    "instructions",
+                ),
+                _ => ("time by zp function, sampled (pprof)", "time"),
+            };
             let _ = writeln!(
                 out,
-                "\nHotspots (time by zp function, with what it calls outside zp; base → head):\n"
+                "\nHotspots ({what}, with what each calls outside zp; base → head):\n"
             );
             for (k, c) in r.hotspots.iter().enumerate() {
+                let noise = c.noise_pct.map_or(String::new(), |n| format!(" ±{n:.1}"));
                 let _ = writeln!(
                     out,
-                    "{}. `{}` {:.0}% → {:.0}% of time ({:+.1}% of base's time)",
+                    "{}. `{}` {:.0}% → {:.0}% of {unit} ({:+.1}%{noise} of base's {unit})",
                     k + 1,
                     crate::stacks::elide_generics(&c.function),
                     c.before_pct,
@@ -607,17 +717,18 @@ impl flags::Ci {
                 "valgrind is not installed (scripts/install-tools.sh installs it): deciding on time only"
             );
         }
-        let mut cache = measurements::Cache::new(&ctx.store.cache().join("measurements"));
-        let cpu = crate::host::Machine::detect().features.join(",");
+        let mut exactly = Exactly::new(&ctx.store.cache().join("measurements"));
         let fingerprints = [
             binaries[0].fingerprint.clone(),
             binaries[1].fingerprint.clone(),
         ];
+        eprintln!("machine now: {}", crate::measure::load::describe_now());
         let Measured {
             rows,
             rounds,
             only_in_base,
             only_in_head,
+            load,
         } = measure(
             &mut [&mut base_probe, &mut head_probe],
             &benches,
@@ -627,7 +738,7 @@ impl flags::Ci {
                 valgrind: valgrind.clone(),
                 hotspots: true,
             },
-            Some((&mut cache, fingerprints, cpu)),
+            exactly.as_mut().map(|ex| (ex, fingerprints)),
         )?;
         let gate = Gate {
             base,
@@ -637,6 +748,7 @@ impl flags::Ci {
             rows,
             only_in_base,
             only_in_head,
+            load,
             wall_s: started.elapsed().as_secs_f64(),
         };
         let text = comment(&gate);
@@ -657,6 +769,12 @@ impl flags::Ci {
         if n > 0 {
             bail!(Regressed(n));
         }
+        let undecided = gate.count(Verdict::Inconclusive);
+        if undecided > 0 {
+            bail!(crate::CannotDecide(format!(
+                "time cannot decide {undecided} benchmark(s) on this machine and there are no instruction counts: see the comment for each interval"
+            )));
+        }
         Ok(())
     }
 }
@@ -671,18 +789,22 @@ mod tests {
         failure: 0.25,
     };
 
-    fn rounds(base: f64, head: f64) -> [Vec<f64>; 2] {
-        let wobble = [0.0, 0.02, -0.01, 0.03, -0.02];
-        [
-            wobble.iter().map(|w| base * (1.0 + w)).collect(),
-            wobble.iter().map(|w| head * (1.0 - w)).collect(),
-        ]
+    /// Twelve paired rounds that wobble by up to ±3 %, judged at the
+    /// second look (12 rounds) against the datapath warning tier.
+    fn judged(base: f64, head: f64) -> Judgement {
+        let wobble = [
+            0.0, 0.02, -0.01, 0.03, -0.02, 0.01, -0.03, 0.0, 0.015, -0.015, 0.025, -0.005,
+        ];
+        let b: Vec<f64> = wobble.iter().map(|w| base * (1.0 + w)).collect();
+        let h: Vec<f64> = wobble.iter().map(|w| head * (1.0 - w)).collect();
+        let level = sequential::Looks::level(2);
+        Judgement::of(sequential::paired(&b, &h, level), 12, 2, DATAPATH.warning)
     }
 
     #[test]
     fn exact_counts_decide_and_time_is_the_second_opinion() {
         let c = Category::Datapath;
-        let decide = |i: Option<[f64; 2]>, t: [Vec<f64>; 2]| decide(DATAPATH, c, i, &t).0;
+        let decide = |i: Option<[f64; 2]>, t: Judgement| decide(DATAPATH, c, i, &t).0;
         // (instructions base → head, time base → head, verdict): 12 % more
         // instructions fails whatever time says; a significant 30 % time
         // rise fails with instructions up, and is only a warning with them
@@ -700,13 +822,39 @@ mod tests {
         ];
         for (instructions, (base, head), want) in cases {
             assert_eq!(
-                decide(instructions, rounds(base, head)),
+                decide(instructions, judged(base, head)),
                 want,
                 "{instructions:?}, time {base} → {head}"
             );
         }
-        let (_, why) = super::decide(DATAPATH, c, None, &rounds(100.0, 130.0));
+        let (_, why) = super::decide(DATAPATH, c, None, &judged(100.0, 130.0));
         assert!(why.contains("no instruction counts"), "{why}");
+        // Time that cannot decide is said so: INCONCLUSIVE without counts,
+        // and in the reason beside exact counts.
+        let undecided = Judgement::of(
+            sequential::Interval {
+                estimate: 1.06,
+                low: 0.95,
+                high: 1.18,
+            },
+            27,
+            4,
+            DATAPATH.warning,
+        );
+        let (v, why) = super::decide(DATAPATH, c, None, &undecided);
+        assert_eq!(v, Verdict::Inconclusive);
+        assert!(
+            why.starts_with(
+                "time cannot decide yet: +6.0% (98% interval -5.0% to +18.0%, 27 rounds)"
+            ),
+            "{why}"
+        );
+        let (v, why) = super::decide(DATAPATH, c, Some([100.0, 100.0]), &undecided);
+        assert_eq!(v, Verdict::Pass);
+        assert!(
+            why.contains("instructions +0.0%, time cannot decide: +6.0%"),
+            "{why}"
+        );
     }
 
     /// Two fake probes: the head's `encrypt_record_1k` runs `slower` more
@@ -734,6 +882,8 @@ mod tests {
                                 samples_ns: (0..*samples)
                                     .map(|i| 2000.0 * f + f64::from(i))
                                     .collect(),
+                                cpu_ns: None,
+                                wait_ns: None,
                             })
                         }
                     }
@@ -759,6 +909,14 @@ mod tests {
                     other => anyhow::bail!("not asked: {other:?}"),
                 })
             })
+            .with_callgrind(move |bench, _| {
+                let f = if bench == "encrypt_record_1k" { factor } else { 1.0 };
+                let seal = (1000.0 * (f - 1.0) * 12.0) as u64;
+                Ok(format!(
+                    "events: Ir\nfn=(1) zp::rustcrypto::seal_in_place'zp_probe_measured\n1 120000\nfn=(2) zp::record::seal'zp_probe_measured\n1 {}\n",
+                    seal.max(1)
+                ))
+            })
         })
     }
 
@@ -768,21 +926,28 @@ mod tests {
         let mut benches = benches;
         benches.push(budgets.get("connection_state_size").unwrap());
         let [mut b, mut h] = sides(slower);
+        let dir = tempfile::tempdir().unwrap();
+        let mut ex = Exactly {
+            cache: measurements::Cache::new(dir.path()),
+            valgrind: "valgrind-3.19.0".into(),
+            cpu: String::new(),
+        };
         let Measured {
             rows,
             rounds,
             only_in_base,
             only_in_head,
+            load,
         } = measure(
             &mut [&mut b, &mut h],
             &benches,
             &budgets,
             &Options {
-                rounds: 5,
+                rounds: 12,
                 valgrind: Some("valgrind-3.19.0".into()),
                 hotspots: true,
             },
-            None,
+            Some((&mut ex, [format!("base{slower}"), format!("head{slower}")])),
         )
         .unwrap();
         let info = |id: &str| CommitInfo {
@@ -800,6 +965,7 @@ mod tests {
             rows,
             only_in_base,
             only_in_head,
+            load,
             wall_s: 1.0,
         }
     }
@@ -818,7 +984,11 @@ mod tests {
             text.contains("| ❌ | encrypt_record_1k | datapath | +12.0% |"),
             "{text}"
         );
-        assert!(text.contains("`zp::record::seal`"), "{text}");
+        assert!(
+            text.contains("Hotspots (instructions by zp function, exact (callgrind)"),
+            "{text}"
+        );
+        assert!(text.contains("1. `zp::record::seal`"), "{text}");
         assert!(
             text.contains("`cargo xtask bisect encrypt_record_1k --good aaaaaaaaaa --bad bbbbbbbbbb --metric instructions`"),
             "{text}"
@@ -849,5 +1019,45 @@ mod tests {
         let text = comment(&g);
         assert!(text.contains("✅ no regression (3 benchmarks)"), "{text}");
         assert!(!text.contains("<details>"), "{text}");
+    }
+
+    /// The gate's time opinion on the simulated busy machine, over 1000
+    /// planted steps and 1000 unchanged heads each, deciding alone (no
+    /// valgrind, the strictest case): a planted step is never PASS or an
+    /// improvement, and an unchanged head is flagged at most α of the time
+    /// over every look of its adaptive rounds.
+    #[test]
+    fn on_a_busy_machine_the_gate_never_passes_a_planted_step() {
+        use crate::sim::Machine;
+        let c = Category::Datapath;
+        let gate = |seed: u64, change: f64| {
+            let mut machine = Machine::busy(seed);
+            let mut rng = Rng::new(seed);
+            let budget = RoundBudget {
+                quiet: 12,
+                busy: 24,
+            };
+            let ran = sequential::judge_pair(&mut rng, budget, DATAPATH.warning, &mut |side| {
+                Ok(machine.observe(side, if side == BASE { 100.0 } else { 100.0 * change }))
+            })
+            .unwrap();
+            decide(DATAPATH, c, None, &ran.result).0
+        };
+        let mut tally: BTreeMap<(u8, Verdict), usize> = BTreeMap::new();
+        for seed in 0..1000 {
+            for (k, change) in [(0u8, 1.0), (1, 1.15), (2, 1.35)] {
+                *tally.entry((k, gate(seed + 7_000, change))).or_default() += 1;
+            }
+        }
+        eprintln!("busy machine, gate on time alone (0: unchanged, 1: +15 %, 2: +35 %): {tally:?}");
+        let count = |k: u8, v: Verdict| tally.get(&(k, v)).copied().unwrap_or(0);
+        for k in [1, 2] {
+            assert_eq!(count(k, Verdict::Pass) + count(k, Verdict::Improvement), 0);
+        }
+        let false_alarms = count(0, Verdict::Warning) + count(0, Verdict::Regression);
+        assert!(
+            false_alarms as f64 <= sequential::ALPHA * 1000.0,
+            "{false_alarms}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask compare OLD NEW`: the CI gate between two stored runs.
 //! Exit 0 when nothing fails, 1 on a regression (the category's failure
 //! tier, or a significant slowdown past `--threshold`), 3 when the two
-//! cannot be compared (missing, corrupt, or nothing in common).
+//! cannot be compared (missing, corrupt, or nothing in common), 7 when
+//! nothing fails but time cannot decide some benchmark (its interval is
+//! neither past its warning tier nor within it: not evidence of no change).
 
 use crate::verdicts::Comparison;
 use crate::{Ctx, flags, report};
@@ -59,6 +61,18 @@ impl flags::Compare {
         if failing > 0 {
             bail!(Regressed(failing));
         }
+        let undecided = c.inconclusive();
+        if !undecided.is_empty() {
+            bail!(crate::CannotDecide(format!(
+                "nothing regressed, but time cannot decide {} yet: {}",
+                if undecided.len() == 1 {
+                    "one benchmark"
+                } else {
+                    "some benchmarks"
+                },
+                undecided.join(", ")
+            )));
+        }
         Ok(())
     }
 }
@@ -102,6 +116,21 @@ mod tests {
             err.is::<Regressed>() && err.to_string() == "1 benchmark regressed",
             "{err}"
         );
+
+        // +8 % against a 10 % tier, rounds scattered ±3 %: slower for sure,
+        // but perhaps past the tier and perhaps not: cannot decide (exit 7).
+        ctx.store
+            .save_baseline("new", &suite("r2", "2222222222", 41_509.0 * 1.08, 0.0))
+            .unwrap();
+        let err = compare(&ctx, None).unwrap_err();
+        assert!(
+            err.is::<crate::CannotDecide>()
+                && err
+                    .to_string()
+                    .contains("cannot decide one benchmark yet: encrypt_record_64k"),
+            "{err}"
+        );
+        assert_eq!(crate::exit_code_of(&err), 7);
 
         let mut other = suite("r3", "3333333333", 1.0, 0.0);
         other.benchmarks = std::iter::once((

@@ -118,13 +118,16 @@ pub struct Checked {
     pub metric: Metric,
     /// The step in that metric, percent.
     pub step_pct: Option<f64>,
-    /// The step in time where an instruction culprit was confirmed, percent.
+    /// The step in time where an instruction culprit was confirmed, percent
+    /// (`None` where time could not decide it).
     pub time_pct: Option<f64>,
-    /// The top hotspot (largest change of time) and its growth.
+    /// The top hotspot (largest growth) and its growth.
     pub top: Option<(String, f64)>,
     /// The growth of the function the plant touched, wherever it ranks
     /// among the hotspots.
     pub touched_growth: Option<f64>,
+    /// Which instrument the hotspots came from.
+    pub instrument: Option<crate::measure::hotspots::Instrument>,
     pub culprit_ok: bool,
     pub hotspot_ok: bool,
     pub builds: usize,
@@ -164,9 +167,11 @@ impl Checked {
                 .answer
                 .confirmation
                 .as_ref()
+                .filter(|c| c.said() == crate::sequential::Outcome::Slower)
                 .map(|c| (c.ratio - 1.0) * 100.0),
             top,
             touched_growth,
+            instrument: report.hotspot_instrument,
             hotspot_ok,
             builds: report.builds,
             measurements: report.measurements,
@@ -220,7 +225,7 @@ pub fn plant_and_check(ctx: &Ctx, plants: &[Plant], fillers: &[Step]) -> Result<
 /// The corpus as a table.
 pub fn render(rows: &[Checked]) -> String {
     let mut out = String::from(
-        "| kind | benchmark | planted | named | step | top hotspot | verdict |\n|---|---|---|---|---|---|---|\n",
+        "| kind | benchmark | planted | named | step | top hotspot | from | verdict |\n|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let step = match (r.step_pct, r.time_pct) {
@@ -236,8 +241,13 @@ pub fn render(rows: &[Checked]) -> String {
             (true, false) => "WRONG hotspot",
             (false, _) => "WRONG commit",
         };
+        let from = match r.instrument {
+            Some(crate::measure::hotspots::Instrument::Callgrind) => "callgrind (exact)",
+            Some(crate::measure::hotspots::Instrument::Pprof) => "pprof (sampled)",
+            None => "—",
+        };
         out += &format!(
-            "| {} | {} | {} | {} | {step} | {top} | {verdict} |\n",
+            "| {} | {} | {} | {} | {step} | {top} | {from} | {verdict} |\n",
             r.kind,
             r.bench,
             short(&r.planted),

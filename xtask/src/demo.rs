@@ -7,7 +7,8 @@
 use crate::Ctx;
 use crate::corpus::{Plant, Step};
 use crate::flags;
-use crate::search::Finding;
+use crate::search::{Finding, Metric};
+use crate::sequential::Outcome as Said;
 use anyhow::{Context, Result, bail};
 use git2::Repository;
 use std::time::Instant;
@@ -135,31 +136,56 @@ impl flags::Demo {
             &good[..10]
         );
         let report = flags::Bisect::from_good_to_head(PLANTED.bench, &good).execute(&clone)?;
-        let Finding::Culprit { step, .. } = &report.answer.outcome.finding else {
-            bail!(
+        let step = match &report.answer.outcome.finding {
+            Finding::Culprit { step, .. } => step,
+            f if f.undecided() => bail!(crate::CannotDecide(format!(
+                "the demo's bisect cannot decide on this machine: {}",
+                report.headline()
+            ))),
+            _ => bail!(
                 "the demo's bisect did not name a culprit: {}",
                 report.headline()
-            );
+            ),
         };
-        let (culprit, parent) = (
-            report.commits[step.culprit].id.clone(),
-            report.commits[step.parent].id.clone(),
+        let culprit = report.commits[step.culprit].id.clone();
+        eprintln!(
+            "[4/4] the culprit's flamegraph (pprof: where its time goes){}",
+            match &report.flamegraph {
+                Some(_) => ", beside the bisect's differential flamegraph",
+                None => "",
+            }
         );
-        eprintln!("[4/4] flamegraphs of the culprit, and of its difference from its parent");
         flags::Flame {
             target: PLANTED.bench.into(),
             rev: Some(culprit.clone()),
-            diff: Some(parent),
+            diff: None,
             seconds: 3.0,
         }
         .run(&clone)?;
+        if let Some(f) = &report.flamegraph {
+            println!(
+                "differential flamegraph, parent → culprit ({}): {f}",
+                report
+                    .hotspot_instrument
+                    .map_or("sampled", |i| i.describe())
+            );
+        }
         let verdict = if culprit == planted {
             "correct"
         } else {
             "WRONG"
         };
+        let how = match (report.answer.metric, report.answer.confirmation.as_ref()) {
+            (Metric::Instructions, Some(c)) if c.said() == Said::Slower => {
+                "named by exact instruction counts and confirmed in time".to_string()
+            }
+            (Metric::Instructions, _) => {
+                "named by exact instruction counts; time could not confirm it on this machine (see \"Time:\" above)".to_string()
+            }
+            (Metric::Time, _) => "named in time".to_string(),
+        };
         println!(
-            "\nThe planted commit was {}; the bisect named {}: {verdict}. Total {:.0} s.",
+            "\nThe planted commit was {}; the bisect named {} ({how}): {verdict}. Total {:.0} s.",
             &planted[..10],
             &culprit[..10],
             started.elapsed().as_secs_f64()

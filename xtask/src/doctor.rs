@@ -27,6 +27,10 @@ pub struct Facts {
     pub paranoid: Option<i32>,
     /// Whether the kernel lists a CPU PMU.
     pub pmu: bool,
+    /// CPU pressure now (`None` where Linux does not expose it).
+    pub pressure: Option<crate::measure::load::Pressure>,
+    /// The 1-minute load average and the number of CPUs.
+    pub load_average: Option<(f64, usize)>,
 }
 
 impl flags::Doctor {
@@ -47,6 +51,8 @@ impl flags::Doctor {
                 .ok()
                 .and_then(|s| s.trim().parse::<i32>().ok()),
             pmu: std::path::Path::new("/sys/bus/event_source/devices/cpu").exists(),
+            pressure: crate::measure::load::Pressure::read(),
+            load_average: crate::measure::load::load_average(),
         };
         print!("{}", render(&checks(&mut probe, &facts)?));
         Ok(())
@@ -117,6 +123,34 @@ pub fn checks(p: &mut dyn Probe, f: &Facts) -> Result<Vec<Check>> {
         ok: rate >= 200.0,
         detail: format!("asked for {asked} Hz, got {rate:.0} samples/s (the kernel timer caps it); `flame` samples 5 s per benchmark for that reason"),
         fix: (rate < 200.0).then(|| "profile longer: `cargo xtask flame NAME --seconds 20`".to_string()),
+    });
+
+    // How busy the machine is now: time decisions feel it, counts do not.
+    let busy = f
+        .pressure
+        .is_some_and(|p| p.avg10 >= crate::observation::BUSY_PRESSURE)
+        || f.load_average.is_some_and(|(l, cpus)| l > cpus as f64);
+    checks.push(Check {
+        what: "machine load now",
+        ok: !busy,
+        detail: {
+            let mut parts = Vec::new();
+            match f.pressure {
+                Some(p) => parts.push(format!(
+                    "CPU pressure {:.0}% over 10 s, {:.0}% over 60 s (the share of time some task waited for a CPU)",
+                    p.avg10 * 100.0,
+                    p.avg60 * 100.0
+                )),
+                None => parts.push("CPU pressure not exposed (/proc/pressure/cpu: Linux 4.20+ with PSI); the probe's own wait for a CPU is still measured".into()),
+            }
+            if let Some((l, cpus)) = f.load_average {
+                parts.push(format!("load average {l:.2} on {cpus} CPUs"));
+            }
+            parts.join("; ")
+        },
+        fix: busy.then(|| {
+            "time comparisons take more rounds while the machine is busy and may answer \"cannot decide yet\" (exit 7); instruction counts are exact whatever the load: quiet the machine, or rely on `--metric instructions`".to_string()
+        }),
     });
 
     let found = f.valgrind.is_some();
@@ -250,6 +284,10 @@ mod tests {
             symbols: true,
             paranoid: Some(2),
             pmu: false,
+            pressure: crate::measure::load::Pressure::parse(
+                "some avg10=2.00 avg60=3.00 avg300=1.00 total=100",
+            ),
+            load_average: Some((0.5, 2)),
         };
         let text = render(&checks(&mut fake(248), &facts).unwrap());
         assert!(text.contains("GAP  hardware counters (PMU)"), "{text}");
@@ -267,10 +305,19 @@ mod tests {
         );
         // The fixture machine lacks SHA-NI.
         assert!(text.contains("sha NO"), "{text}");
+        assert!(
+            text.contains(
+                "ok   machine load now                     CPU pressure 2% over 10 s, 3% over 60 s"
+            ),
+            "{text}"
+        );
 
         facts.valgrind = None;
         facts.symbols = false;
         facts.rustflags = "--cfg chacha20_backend=\"soft\"".into();
+        facts.pressure = crate::measure::load::Pressure::parse(
+            "some avg10=46.00 avg60=40.00 avg300=20.00 total=100",
+        );
         let text = render(&checks(&mut fake(90), &facts).unwrap());
         for gap in [
             "GAP  pprof sampling rate",
@@ -279,6 +326,8 @@ mod tests {
             "fix: scripts/install-tools.sh",
             "GAP  RUSTFLAGS",
             "GAP  debug symbols in the bench profile",
+            "GAP  machine load now                     CPU pressure 46% over 10 s",
+            "may answer \"cannot decide yet\" (exit 7)",
         ] {
             assert!(text.contains(gap), "{gap}: {text}");
         }

@@ -78,10 +78,6 @@ pub struct Bisect {
     /// again commits cached as not building (built probes are reused).
     #[arg(long)]
     pub fresh: bool,
-    /// Also replay time observations an earlier bisect took of the same
-    /// probes on this machine (time is never reused otherwise).
-    #[arg(long)]
-    pub reuse_time: bool,
 }
 
 /// What the user asks a bisect to measure. A measurement itself is always
@@ -112,9 +108,10 @@ pub struct Ci {
     /// profiles/reports/ci-<time>/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Interleaved time rounds to start with (more while undecided, up to
-    /// three times as many).
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(3..=50))]
+    /// Paired time rounds per benchmark at most, on a quiet machine (twice
+    /// as many while it is busy). Rounds are judged at 8, 12, 18, 27, …:
+    /// fewer than 8 still take the first 8.
+    #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(8..=500))]
     pub rounds: u32,
     /// Parallel jobs for cargo's builds (at least 1).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -339,8 +336,8 @@ mod tests {
             ("encrypt_record_64k", Some("v1"), "HEAD")
         );
         assert_eq!(
-            (b.metric, b.threshold, b.jobs, b.fresh, b.reuse_time),
-            (MetricChoice::Instructions, 5.0, Some(2), false, false)
+            (b.metric, b.threshold, b.jobs, b.fresh),
+            (MetricChoice::Instructions, 5.0, Some(2), false)
         );
         assert!(parse(&["bisect"]).is_err());
         assert!(parse(&["bisect", "x", "--metric", "cycles"]).is_err());

@@ -8,8 +8,11 @@
 //! unknown benchmark, flag, name or revision, or a binary built for another
 //! checkout); 3 could not compare (a missing or corrupt run or baseline);
 //! 4 anything else that failed (a build, a probe, the file system); 5
-//! nothing to bisect (no regression between the endpoints); 6 an endpoint
-//! of a bisect cannot be measured; 130 interrupted (Ctrl-C).
+//! nothing to bisect (the endpoints show no regression: not slower, with
+//! the interval to show it); 6 an endpoint of a bisect cannot be measured;
+//! 7 cannot decide yet (time could neither show a slowdown nor rule one
+//! out on this machine: the message gives the interval, the load and what
+//! would decide it); 130 interrupted (Ctrl-C).
 
 pub mod atomic;
 pub mod bench;
@@ -27,18 +30,23 @@ pub mod doctor;
 pub mod export;
 pub mod flags;
 pub mod flame;
+pub mod flamegraph;
 pub mod git;
 pub mod history;
 pub mod host;
+pub mod measure;
 pub mod measurements;
 pub mod mini;
+pub mod observation;
 pub mod origin;
 pub mod probe;
 pub mod process;
 pub mod profile;
 pub mod report;
+pub mod rng;
 pub mod runs;
 pub mod search;
+pub mod sequential;
 pub mod site;
 pub mod sparkline;
 pub mod stacks;
@@ -130,6 +138,12 @@ message_error!(
     Usage
 );
 
+message_error!(
+    /// Time could not decide on this machine, and nothing exact answered
+    /// instead (exit code 7).
+    CannotDecide
+);
+
 /// The binary's whole life: parse, find the workspace, dispatch, map the
 /// error to an exit code.
 pub fn main() -> ExitCode {
@@ -218,6 +232,9 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         if cause.is::<search::EndpointUnusable>() {
             return 6;
         }
+        if cause.is::<CannotDecide>() {
+            return 7;
+        }
     }
     4
 }
@@ -280,6 +297,8 @@ impl Progress {
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod sim;
 
 #[cfg(test)]
 mod tests {
@@ -299,6 +318,7 @@ mod tests {
         assert_eq!(code(anyhow::anyhow!("cargo failed")), 4);
         assert_eq!(code(bisect::NothingToBisect("flat".into()).into()), 5);
         assert_eq!(code(search::EndpointUnusable("broken".into()).into()), 6);
+        assert_eq!(code(CannotDecide("busy".into()).into()), 7);
         assert_eq!(code(process::Interrupted("^C".into()).into()), 130);
         assert_eq!(code(builds::BuildFailed("oom".into()).into()), 4);
     }

@@ -122,7 +122,11 @@ impl Key {
 struct Stored {
     schema: String,
     key: Key,
+    #[serde(default)]
     values: Vec<f64>,
+    /// A measurement that is more than numbers (an exact profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    doc: Option<serde_json::Value>,
 }
 
 pub struct Cache {
@@ -147,15 +151,15 @@ impl Cache {
             .join(format!("{:016x}", fnv1a(id.as_bytes())))
     }
 
-    /// Every value stored under `key`, in the order the files were written
-    /// (file names start with the time); empty when none.
-    pub fn get(&mut self, key: &Key) -> Vec<f64> {
+    /// Every entry stored under `key`, in the order the files were
+    /// written; damaged ones are removed and noted.
+    fn entries(&mut self, key: &Key) -> Vec<Stored> {
         // File names start with the time: sorted, they are in order.
         let files = atomic::json_files(&self.folder(key), "");
-        let mut values = Vec::new();
+        let mut out = Vec::new();
         for f in files {
             match read(&f, key) {
-                Ok(v) => values.extend(v),
+                Ok(s) => out.push(s),
                 Err(why) => {
                     self.repaired
                         .push(format!("{}: {why}; removed", f.display()));
@@ -163,7 +167,34 @@ impl Cache {
                 }
             }
         }
-        values
+        out
+    }
+
+    /// Every value stored under `key`, in the order the files were written;
+    /// empty when none.
+    pub fn get(&mut self, key: &Key) -> Vec<f64> {
+        self.entries(key)
+            .into_iter()
+            .flat_map(|s| s.values)
+            .collect()
+    }
+
+    /// The newest document stored under `key` that reads as a `T`.
+    pub fn get_doc<T: serde::de::DeserializeOwned>(&mut self, key: &Key) -> Option<T> {
+        self.entries(key)
+            .into_iter()
+            .rev()
+            .find_map(|s| serde_json::from_value(s.doc?).ok())
+    }
+
+    /// Stores a document (an exact profile) under `key`.
+    pub fn put_doc<T: Serialize>(&self, key: &Key, doc: &T) -> Result<()> {
+        self.store(Stored {
+            schema: SCHEMA.into(),
+            key: key.clone(),
+            values: Vec::new(),
+            doc: Some(serde_json::to_value(doc)?),
+        })
     }
 
     /// Stores `values` as this invocation's observations of `key`.
@@ -171,14 +202,18 @@ impl Cache {
         if values.is_empty() {
             return Ok(());
         }
-        let stored = Stored {
+        self.store(Stored {
             schema: SCHEMA.into(),
             key: key.clone(),
             values: values.to_vec(),
-        };
+            doc: None,
+        })
+    }
+
+    fn store(&self, stored: Stored) -> Result<()> {
         let bytes = serde_json::to_vec(&stored)?;
         let stem = format!("{}-{}", crate::host::utc_now().0, std::process::id());
-        atomic::write_unique(&self.folder(key), &stem, "json", |_| bytes.clone())?;
+        atomic::write_unique(&self.folder(&stored.key), &stem, "json", |_| bytes.clone())?;
         Ok(())
     }
 
@@ -206,16 +241,18 @@ impl Cache {
     }
 }
 
-fn read(file: &Path, key: &Key) -> std::result::Result<Vec<f64>, String> {
+fn read(file: &Path, key: &Key) -> std::result::Result<Stored, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("unreadable ({e})"))?;
     let s: Stored = serde_json::from_str(&text).map_err(|e| format!("damaged ({e})"))?;
     if s.schema != SCHEMA || s.key != *key {
         return Err("it holds another measurement".into());
     }
-    if s.values.is_empty() || s.values.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+    if s.doc.is_none()
+        && (s.values.is_empty() || s.values.iter().any(|v| !v.is_finite() || *v <= 0.0))
+    {
         return Err("its values are not positive numbers".into());
     }
-    Ok(s.values)
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -270,6 +307,7 @@ mod tests {
             schema: SCHEMA.into(),
             key: key("zzzz"),
             values: vec![1.0],
+            doc: None,
         };
         std::fs::write(folder.join("0-x.json"), serde_json::to_vec(&wrong).unwrap()).unwrap();
         assert_eq!(c.get(&key("aaaa")), [5.0]);

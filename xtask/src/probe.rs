@@ -22,6 +22,16 @@ pub trait Probe {
     fn list(&mut self) -> Result<Vec<Listed>>;
     /// One request, answered and checked.
     fn call(&mut self, req: &Request) -> Result<Reply>;
+    /// `iters` iterations of `bench` under `valgrind --tool=callgrind`
+    /// with `options`, collecting only inside the probe's marked function:
+    /// the text of callgrind's output file (`measure::exact` reads it).
+    fn callgrind_out(&mut self, bench: &str, iters: u64, options: &[String]) -> Result<String> {
+        let _ = (bench, iters, options);
+        bail!(Unavailable(format!(
+            "the probe at {} cannot be run under valgrind",
+            self.origin()
+        )))
+    }
 }
 
 crate::message_error!(
@@ -52,6 +62,14 @@ impl Process {
             dir: dir.to_path_buf(),
             origin: origin.to_string(),
         }
+    }
+
+    /// The fingerprint of its binary (the build cache's, for the same
+    /// bytes): the key its exact measurements are cached under.
+    pub fn fingerprint(&self) -> Result<String> {
+        let bytes = std::fs::read(&self.exe)
+            .with_context(|| format!("cannot read the probe {}", self.exe.display()))?;
+        Ok(crate::builds::fingerprint_of(&bytes))
     }
 
     fn command(&self) -> Command {
@@ -98,6 +116,46 @@ impl Probe for Process {
             }
         }
         decode(&out.stdout).with_context(what)
+    }
+
+    fn callgrind_out(&mut self, bench: &str, iters: u64, options: &[String]) -> Result<String> {
+        let dir = tempfile::tempdir().context("cannot create a folder for callgrind's output")?;
+        let file = dir.path().join("callgrind.out");
+        let inner = Request {
+            bench: bench.into(),
+            instrument: Instrument::Callgrind { iters },
+        };
+        let mut cmd = Command::new("valgrind");
+        cmd.current_dir(&self.dir)
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", file.display()))
+            .arg(format!("--toggle-collect=*{}*", probe_protocol::MARKER))
+            .args(options)
+            .arg(&self.exe)
+            .args(inner.to_args())
+            .env(probe_protocol::IN_VALGRIND, "1");
+        let out = match process::output(&mut cmd, Stderr::Capture) {
+            Ok(out) => out,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                bail!(Unavailable(
+                    "valgrind is not installed (scripts/install-tools.sh installs it)".into()
+                ))
+            }
+            Err(e) => return Err(e),
+        };
+        if !out.status.success() {
+            bail!(
+                "valgrind --tool=callgrind on the probe at {} failed ({}): {}",
+                self.origin,
+                out.status,
+                process::last_lines(&out.stderr, 3)
+            );
+        }
+        std::fs::read_to_string(&file)
+            .with_context(|| format!("callgrind wrote no output for {bench} at {}", self.origin))
     }
 }
 
@@ -257,6 +315,10 @@ pub fn bytes(p: &mut dyn Probe, bench: &str) -> Result<u64> {
 #[cfg(test)]
 pub type Answerer = Box<dyn FnMut(&Request) -> Result<Body>>;
 
+/// How a [`Fake`] answers a callgrind run: the output file's text.
+#[cfg(test)]
+pub type CallgrindAnswerer = Box<dyn FnMut(&str, &[String]) -> Result<String>>;
+
 /// A probe that answers from a closure, for tests of every command that
 /// measures; it records the requests it was sent.
 #[cfg(test)]
@@ -265,6 +327,8 @@ pub struct Fake {
     pub listed: Vec<Listed>,
     pub answer: Answerer,
     pub calls: Vec<Request>,
+    /// Answers `callgrind_out`, when set.
+    pub callgrind: Option<CallgrindAnswerer>,
 }
 
 #[cfg(test)]
@@ -283,7 +347,17 @@ impl Fake {
                 .collect(),
             answer: Box::new(answer),
             calls: Vec::new(),
+            callgrind: None,
         }
+    }
+
+    /// Also answers callgrind runs, with `out(bench, options)`.
+    pub fn with_callgrind(
+        mut self,
+        out: impl FnMut(&str, &[String]) -> Result<String> + 'static,
+    ) -> Fake {
+        self.callgrind = Some(Box::new(out));
+        self
     }
 }
 
@@ -313,6 +387,13 @@ impl Probe for Fake {
         };
         // Through the wire form, as a real reply would come.
         decode(&serde_json::to_vec(&reply)?)
+    }
+
+    fn callgrind_out(&mut self, bench: &str, _iters: u64, options: &[String]) -> Result<String> {
+        match &mut self.callgrind {
+            Some(f) => f(bench, options),
+            None => bail!(Unavailable("this fake probe has no callgrind".into())),
+        }
     }
 }
 

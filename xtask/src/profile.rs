@@ -1,12 +1,16 @@
 //! `cargo xtask profile [TARGET] [--mem] [--counters] [--rev REV]`: why a
 //! benchmark costs what it costs. Hotspots (pprof), counters per iteration
-//! (perf-event where the kernel allows; callgrind's exact instruction
-//! counts where it has no hardware counters) and allocations (dhat: per
-//! iteration, peak live, top sites; the dhat-heap JSON opens in DHAT's
-//! viewer). Every figure says where it came from.
+//! (perf-event where the kernel allows; where it has no hardware counters,
+//! callgrind's exact instruction count and its simulation of the caches
+//! and the branch predictor, with an estimated cycle count, labelled as
+//! simulated) and allocations (dhat: per iteration, peak live, top sites;
+//! the dhat-heap JSON opens in DHAT's viewer). Every figure says where it
+//! came from.
 
 use crate::budgets::Budget;
-use crate::flame::{print_hotspots_to, sample, timed};
+use crate::flamegraph::hotspot_table;
+use crate::measure::exact::{self, Simulated};
+use crate::measure::sampled::sample;
 use crate::probe::{self, Probe};
 use crate::store::{Allocs, Site};
 use crate::{Ctx, flags};
@@ -17,7 +21,7 @@ use std::path::Path;
 
 impl flags::Profile {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
-        let benches = timed(ctx, self.target.as_deref())?;
+        let benches = ctx.budgets.timed(self.target.as_deref())?;
         let mut probe = crate::builds::probe_for(ctx, self.rev.as_deref())?;
         let dhat_dir = ctx.store.generated("dhat");
         self.report(&mut probe, &benches, &dhat_dir, &mut |text| {
@@ -39,7 +43,7 @@ impl flags::Profile {
             let mut text = format!("== {} ({}) at {label}\n", b.name, b.category);
             if all {
                 let s = sample(probe, &b.name, 3.0)?;
-                print_hotspots_to(&mut text, &s.profile, 8);
+                hotspot_table(&mut text, &s.profile, 8, "samples");
                 for n in s.notes() {
                     let _ = writeln!(text, "note: {n}");
                 }
@@ -72,20 +76,25 @@ pub struct Counters {
     pub unavailable: Vec<(String, String)>,
 }
 
-/// perf-event counters, and callgrind's exact instruction count where the
-/// kernel gives no hardware instruction counter.
+/// perf-event counters; where the kernel gives no hardware counters,
+/// callgrind's exact instruction count and its simulated caches and branch
+/// predictor, with KCachegrind's cycle estimate.
 pub fn counters(p: &mut dyn Probe, b: &Budget) -> Result<Counters> {
     let mut c = Counters::from_probe(&probe::counters(p, &b.name, None)?);
     if !c.rows.iter().any(|(name, _, _)| name == "instructions") {
-        match probe::callgrind(p, &b.name, 10) {
-            Ok(v) => c.rows.insert(
-                0,
-                (
-                    "instructions".into(),
-                    v.instructions_per_iter,
-                    "callgrind, exact: no hardware counter here".into(),
-                ),
-            ),
+        let simulated = p
+            .callgrind_out(
+                &b.name,
+                crate::measurements::CALLGRIND_ITERS,
+                &exact::Options { simulate: true }.args(),
+            )
+            .and_then(|text| exact::parse(&text, crate::measurements::CALLGRIND_ITERS));
+        match simulated.map(|e| e.simulated()) {
+            Ok(Some(s)) => c.rows.splice(0..0, simulated_rows(&s)).for_each(drop),
+            Ok(None) => c.unavailable.push((
+                "cache simulation (callgrind)".into(),
+                "callgrind reported no cache events".into(),
+            )),
             Err(e) => {
                 crate::process::check()?;
                 c.unavailable
@@ -94,6 +103,27 @@ pub fn counters(p: &mut dyn Probe, b: &Budget) -> Result<Counters> {
         }
     }
     Ok(c)
+}
+
+/// Callgrind's simulated machine as counter rows, each labelled so.
+pub fn simulated_rows(s: &Simulated) -> Vec<(String, f64, String)> {
+    let sim = "callgrind's simulation, no hardware counter here";
+    vec![
+        (
+            "instructions".into(),
+            s.instructions,
+            "callgrind, exact: no hardware counter here".into(),
+        ),
+        ("L1 misses (sim)".into(), s.l1_misses, sim.into()),
+        ("LL misses (sim)".into(), s.ll_misses, sim.into()),
+        ("branches (sim)".into(), s.branches, sim.into()),
+        ("mispredicts (sim)".into(), s.mispredicts, sim.into()),
+        (
+            "est. cycles (sim)".into(),
+            s.estimated_cycles,
+            "estimated: Ir + 10 L1m + 100 LLm + 10 mispredicts".into(),
+        ),
+    ]
 }
 
 const HARDWARE: [&str; 4] = ["instructions", "cycles", "branch_misses", "cache_misses"];
@@ -304,21 +334,25 @@ mod tests {
                         reason: "No such file or directory (os error 2)".into(),
                     }],
                 }),
-                Instrument::Callgrind { .. } if has_valgrind.get() => {
-                    Body::Callgrind(probe_protocol::Callgrind {
-                        iters: 10,
-                        instructions_total: 121_123,
-                        instructions_per_iter: 12_112.3,
-                    })
-                }
-                Instrument::Callgrind { .. } => {
-                    anyhow::bail!(crate::probe::Unavailable(
-                        "valgrind is not installed".into()
-                    ))
-                }
                 Instrument::Alloc { iters, .. } => crate::fixtures::no_allocations(*iters),
-                Instrument::Time { .. } => anyhow::bail!("not asked"),
+                Instrument::Time { .. } | Instrument::Callgrind { .. } => {
+                    anyhow::bail!("not asked")
+                }
             })
+        })
+        .with_callgrind(move |_, opts| {
+            if !has_valgrind.get() {
+                anyhow::bail!(crate::probe::Unavailable(
+                    "valgrind is not installed".into()
+                ))
+            }
+            assert!(opts.iter().any(|o| o == "--cache-sim=yes"), "{opts:?}");
+            Ok(
+                "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim\n\
+                fn=(1) zp_probe_measured\n\
+                1 121123 30000 20000 50 400 100 10 20 5 9000 300 200 20\n"
+                    .into(),
+            )
         });
         let budgets = crate::fixtures::budgets();
         let benches = vec![budgets.get("encrypt_record_1k").unwrap()];
@@ -342,6 +376,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("instructions                    12112  (callgrind, exact: no hardware counter here)"), "{text}");
+        // Cache misses and mispredicts per iteration, simulated and said so:
+        // (50 + 400 + 100) / 10 L1 misses, (10 + 20 + 5) / 10 LL misses.
+        assert!(text.contains("L1 misses (sim)                    55  (callgrind's simulation, no hardware counter here)"), "{text}");
+        assert!(
+            text.contains("LL misses (sim)                  3.50"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mispredicts (sim)                  32"),
+            "{text}"
+        );
+        // 12112.3 + 10 × 55 + 100 × 3.5 + 10 × 32 = 13332.3
+        assert!(text.contains("est. cycles (sim)               13332  (estimated: Ir + 10 L1m + 100 LLm + 10 mispredicts)"), "{text}");
         assert!(
             text.contains("task_clock_ns                    2100  (perf-event, software)"),
             "{text}"

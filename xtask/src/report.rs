@@ -79,7 +79,7 @@ pub fn summary(c: &Comparison, md: bool) -> String {
         "median",
         "baseline",
         "change",
-        "p",
+        "interval",
         "verdict",
         "budget",
         "trend",
@@ -157,7 +157,13 @@ fn summary_cells(r: &Row) -> [String; 9] {
             } else {
                 fmt_change(d.change())
             },
-            d.p.map_or("—".into(), |p| format!("{p:.3}")),
+            d.interval.map_or("—".into(), |(lo, hi)| {
+                format!(
+                    "{} {}",
+                    crate::sequential::pct(lo),
+                    crate::sequential::pct(hi)
+                )
+            }),
             format!("{}{}", d.verdict, if r.fails { " FAIL" } else { "" }),
         ),
         None if r.old.is_none() => ("—".into(), "—".into(), "NEW".into()),
@@ -283,9 +289,9 @@ pub fn block(c: &Comparison, r: &Row, md: bool) -> String {
         }
         None => "NEW (the baseline did not measure it)".to_string(),
         Some(d) => {
-            let basis = match d.p {
-                Some(p) => format!(
-                    "median {}, p = {p:.3} over {} vs {} rounds",
+            let basis = match d.interval_text() {
+                Some(interval) => format!(
+                    "{}, {interval} over {} vs {} rounds",
                     fmt_change(d.change()),
                     r.new.rounds,
                     base.map_or(0, |b| b.rounds)

@@ -786,7 +786,8 @@ fn bench_page(inputs: &Inputs, b: &Budget, flames: &Flames) -> Result<(String, u
                 row.and_then(|r| r.decision).map_or(String::new(), |d| format!(
                     " ({:+.1}%{})",
                     d.change() * 100.0,
-                    d.p.map_or(String::new(), |p| format!(", p = {p:.4}"))
+                    d.interval_text()
+                        .map_or(String::new(), |i| format!(", {i}"))
                 ))
             ),
         ));

@@ -28,6 +28,10 @@ pub struct Change {
     /// Its time after minus its time before, in percent of the whole time
     /// before: a share can shrink while the function's time grows.
     pub growth_pct: f64,
+    /// One standard error of `growth_pct` from sampling (`None` when the
+    /// costs are exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_pct: Option<f64>,
 }
 
 impl Profile {
@@ -105,8 +109,10 @@ impl Profile {
     }
 
     /// The functions whose self time moved most from `before` to `self`,
-    /// where `ratio` is the whole time per iteration after over before
-    /// (shares alone mislead: a new cost shrinks every other share).
+    /// where `ratio` is the whole cost per iteration after over before
+    /// (shares alone mislead: a new cost shrinks every other share). For a
+    /// slowdown the largest growth comes first (a function that shrank is
+    /// not its cause), for a speed-up the largest shrinkage.
     pub fn changes_from(&self, before: &Profile, ratio: f64, top: usize) -> Vec<Change> {
         let index = |p: &Profile| -> BTreeMap<String, f64> {
             p.shares()
@@ -126,14 +132,15 @@ impl Profile {
                     before_pct,
                     after_pct,
                     growth_pct: after_pct * ratio - before_pct,
+                    noise_pct: None,
                 }
             })
             .filter(|c| c.growth_pct.abs() >= 0.05)
             .collect();
+        let direction = if ratio >= 1.0 { -1.0 } else { 1.0 };
         v.sort_by(|x, y| {
-            y.growth_pct
-                .abs()
-                .total_cmp(&x.growth_pct.abs())
+            (direction * x.growth_pct)
+                .total_cmp(&(direction * y.growth_pct))
                 .then(x.function.cmp(&y.function))
         });
         v.truncate(top);
@@ -325,13 +332,17 @@ mod tests {
                 function: "checksum".into(),
                 before_pct: 0.0,
                 after_pct: 40.0,
-                growth_pct: 40.0
+                growth_pct: 40.0,
+                noise_pct: None,
             }
         );
+        // A slowdown ranks by growth: what shrank least comes next, and
+        // zp::record::seal, which shrank most (-15 %), is not in the top 3.
         assert_eq!(
             (c[1].function.as_str(), c[1].before_pct, c[1].after_pct),
-            ("zp::record::seal", 15.0, 0.0)
+            ("zp::handshake", 5.0, 0.0)
         );
+        assert!(c.iter().all(|x| x.function != "zp::record::seal"), "{c:?}");
         assert_eq!(c.len(), 3);
         // 25 % slower in all: keccak's share fell from 50 % to 40 %, but its
         // time did not change (40 % of 1.25 is 50 % of the time before).

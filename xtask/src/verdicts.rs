@@ -46,6 +46,9 @@ pub struct Row {
     /// mislead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hotspot_notes: Vec<String>,
+    /// Which instrument the hotspots came from, when they are a diff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hotspot_instrument: Option<crate::measure::hotspots::Instrument>,
     pub recommendations: Vec<String>,
     /// Its headline in the stored runs before this one and in this one,
     /// oldest first (`bench` fills it in; a sparkline in the summary).
@@ -120,7 +123,7 @@ pub struct Growth {
     pub growth_pct: f64,
 }
 
-/// Hotspots from a diff by zp function (`flame::hotspot_diff`).
+/// Hotspots from a diff by zp function (`measure::hotspots`).
 pub fn hotspot_changes(changes: &[crate::stacks::Change]) -> Vec<Hotspot> {
     changes
         .iter()
@@ -163,9 +166,8 @@ impl Comparison {
                 Target::Bytes(by) => v / by as f64,
             });
             let fails = decision.is_some_and(|d| {
-                let significant = d.p.is_none_or(|p| p < stats::ALPHA);
                 d.verdict == Verdict::Regression
-                    || (significant && threshold.is_some_and(|th| d.ratio > th))
+                    || (d.surely_slower() && threshold.is_some_and(|th| d.ratio > th))
             });
             rows.push(Row {
                 name: b.name.clone(),
@@ -181,6 +183,7 @@ impl Comparison {
                 fails,
                 hotspots: Vec::new(),
                 hotspot_notes: Vec::new(),
+                hotspot_instrument: None,
                 recommendations: Vec::new(),
                 trend: Vec::new(),
             });
@@ -406,25 +409,26 @@ fn recommend(row: &Row, new: &Run, old: Option<&Run>) -> Vec<String> {
         }
     }
     if verdict == Some(Verdict::Pass)
-        && let (Some(d), Some(o)) = (row.decision, old)
-        && d.p.is_some_and(|p| p < stats::ALPHA)
-        && d.change() > 0.0
+        && let (Some(d), Some(_)) = (row.decision, old)
+        && d.interval.is_some()
+        && d.surely_slower()
     {
-        let _ = o;
         out.push(format!(
-            "Slower by {} with significance (p = {:.3}), but under the {} warning tier: watch it.",
+            "Slower by {} ({}), but within the {} warning tier: watch it.",
             fmt_change(d.change()),
-            d.p.unwrap_or(1.0),
+            d.interval_text().unwrap_or_default(),
             row.category
         ));
     }
     if verdict == Some(Verdict::Inconclusive) {
         let d = row.decision.expect("inconclusive has a decision");
         out.push(format!(
-            "The median moved {} but the rank test is not convinced (p = {:.3}) after {} rounds: re-run on a quieter machine, or compare exact instruction counts with `cargo xtask bisect {} --metric instructions`.",
+            "Cannot decide yet: {} ({}) after {} rounds against {} is neither past the {} warning tier nor within it. Re-run on a quieter machine (the baseline's rounds limit the interval too), or compare exact instruction counts with `cargo xtask bisect {} --metric instructions`.",
             fmt_change(d.change()),
-            d.p.unwrap_or(1.0),
+            d.interval_text().unwrap_or_default(),
             row.new.rounds,
+            row.old.as_ref().map_or(0, |o| o.rounds),
+            row.category,
             row.name
         ));
     }
@@ -557,7 +561,7 @@ mod tests {
         let r = row(&c, "encrypt_record_64k");
         let d = r.decision.unwrap();
         assert_eq!(d.verdict, Verdict::Regression);
-        assert!((d.ratio - 1.28).abs() < 1e-9 && d.p.unwrap() < stats::ALPHA);
+        assert!((d.ratio - 1.28).abs() < 1e-9 && d.surely_slower());
         assert!(r.fails);
         let recs = r.recommendations.join("\n");
         assert!(
@@ -691,7 +695,7 @@ mod tests {
         let c = Comparison::build(&b, ("new", &new), Some(("old", &old)), None);
         let r = row(&c, "connection_state_size");
         assert_eq!(r.decision.unwrap().verdict, Verdict::Regression);
-        assert_eq!(r.decision.unwrap().p, None);
+        assert_eq!(r.decision.unwrap().interval, None);
         assert!(
             r.recommendations
                 .iter()

@@ -22,8 +22,8 @@
 mod suite;
 
 use probe_protocol::{
-    Alloc, Body, Bytes, Callgrind, Counters, EXIT_UNAVAILABLE, EXIT_USAGE, Instrument, PROTOCOL,
-    Pprof, Reply, Request, Site, Time, Unavailable,
+    Alloc, Body, Bytes, Callgrind, Counters, EXIT_UNAVAILABLE, EXIT_USAGE, IN_VALGRIND, Instrument,
+    MARKER, PROTOCOL, Pprof, Reply, Request, Site, Time, Unavailable,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -34,13 +34,9 @@ use suite::Kind;
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-/// Marker that callgrind's `--toggle-collect` counts instructions inside.
-const MARKER: &str = "zp_probe_measured";
-/// Set in the probe's own environment when it runs itself under valgrind.
-const IN_VALGRIND: &str = "ZP_PROBE_IN_VALGRIND";
-
 /// Runs `routine` `iters` times. Never inlined, so that callgrind can
-/// collect exactly this function's instructions (`--toggle-collect`).
+/// collect exactly this function's instructions (`--toggle-collect`); its
+/// name is the protocol's `MARKER`.
 #[inline(never)]
 fn zp_probe_measured(routine: &mut dyn FnMut(), iters: u64) {
     for _ in 0..iters {
@@ -166,20 +162,44 @@ fn calibrate(routine: &mut dyn FnMut(), target: Duration) -> u64 {
     }
 }
 
+/// This thread's time on a CPU and time runnable but waiting for one, in
+/// nanoseconds, from the scheduler's accounting (`/proc/thread-self/
+/// schedstat`); `None` where the kernel does not expose it.
+fn thread_schedstat() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let mut f = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+    Some((f.next()??, f.next()??))
+}
+
 fn time(routine: &mut dyn FnMut(), samples: u32, iters: Option<u64>) -> Time {
     let iters = iters.unwrap_or_else(|| calibrate(routine, Duration::from_millis(10)));
     // One unmeasured sample warms caches and the branch predictor.
     zp_probe_measured(routine, iters);
-    let samples_ns = (0..samples)
-        .map(|_| {
-            let t = Instant::now();
-            zp_probe_measured(routine, iters);
-            t.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
+    let per = |ns: f64| ns / iters as f64;
+    let mut wall = Vec::with_capacity(samples as usize);
+    let mut sched = Vec::with_capacity(samples as usize);
+    for _ in 0..samples {
+        // The scheduler's figures are read outside the wall clock's span:
+        // the file read costs microseconds against a sample of ~10 ms.
+        let before = thread_schedstat();
+        let t = Instant::now();
+        zp_probe_measured(routine, iters);
+        let e = t.elapsed();
+        let after = thread_schedstat();
+        wall.push(per(e.as_nanos() as f64));
+        sched.push(before.zip(after).map(|((c0, w0), (c1, w1))| {
+            (
+                per(c1.saturating_sub(c0) as f64),
+                per(w1.saturating_sub(w0) as f64),
+            )
+        }));
+    }
+    let sched: Option<Vec<(f64, f64)>> = sched.into_iter().collect();
     Time {
         iters_per_sample: iters,
-        samples_ns,
+        samples_ns: wall,
+        cpu_ns: sched.as_ref().map(|s| s.iter().map(|(c, _)| *c).collect()),
+        wait_ns: sched.map(|s| s.iter().map(|(_, w)| *w).collect()),
     }
 }
 
