@@ -296,12 +296,13 @@ pub struct Time {
     /// Each sample's wall time divided by its iterations, in nanoseconds.
     pub samples_ns: Vec<f64>,
     /// Each sample's CPU time of the measuring thread divided by its
-    /// iterations, in nanoseconds (protocol 3, where the kernel exposes
-    /// `/proc/thread-self/schedstat`).
+    /// iterations, in nanoseconds (protocol 3, where perf events allow the
+    /// thread's task clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ns: Option<Vec<f64>>,
     /// Each sample's time spent runnable but waiting for a CPU, divided by
-    /// its iterations, in nanoseconds (protocol 3, as `cpu_ns`).
+    /// its iterations, in nanoseconds (protocol 3, where the kernel exposes
+    /// `/proc/thread-self/schedstat`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_ns: Option<Vec<f64>>,
 }

@@ -162,13 +162,35 @@ fn calibrate(routine: &mut dyn FnMut(), target: Duration) -> u64 {
     }
 }
 
-/// This thread's time on a CPU and time runnable but waiting for one, in
-/// nanoseconds, from the scheduler's accounting (`/proc/thread-self/
-/// schedstat`); `None` where the kernel does not expose it.
-fn thread_schedstat() -> Option<(u64, u64)> {
+/// The time this thread has spent runnable but waiting for a CPU, in
+/// nanoseconds (`/proc/thread-self/schedstat`'s second field; it grows
+/// only while the thread waits, so reading it while running is exact).
+/// Its first field, time on a CPU, is not used: for the running thread it
+/// lags by up to a scheduler tick (4 ms at HZ = 250, against ~10 ms
+/// samples).
+fn thread_wait_ns() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let mut f = text.split_whitespace().map(|w| w.parse::<u64>().ok());
-    Some((f.next()??, f.next()??))
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// This thread's CPU time as perf-event's task clock counts it: a software
+/// event the kernel brings up to date on every read, exact to the
+/// nanosecond (`None` where perf events are not allowed).
+struct ThreadClock(Option<perf_event::Counter>);
+
+impl ThreadClock {
+    fn start() -> ThreadClock {
+        use perf_event::events::Software;
+        let counter = perf_event::Builder::new()
+            .kind(Software::TASK_CLOCK)
+            .build()
+            .and_then(|mut c| c.enable().map(|()| c));
+        ThreadClock(counter.ok())
+    }
+
+    fn now_ns(&mut self) -> Option<u64> {
+        self.0.as_mut()?.read().ok()
+    }
 }
 
 fn time(routine: &mut dyn FnMut(), samples: u32, iters: Option<u64>) -> Time {
@@ -176,30 +198,29 @@ fn time(routine: &mut dyn FnMut(), samples: u32, iters: Option<u64>) -> Time {
     // One unmeasured sample warms caches and the branch predictor.
     zp_probe_measured(routine, iters);
     let per = |ns: f64| ns / iters as f64;
+    let mut clock = ThreadClock::start();
     let mut wall = Vec::with_capacity(samples as usize);
-    let mut sched = Vec::with_capacity(samples as usize);
+    let mut cpu = Vec::with_capacity(samples as usize);
+    let mut wait = Vec::with_capacity(samples as usize);
     for _ in 0..samples {
-        // The scheduler's figures are read outside the wall clock's span:
-        // the file read costs microseconds against a sample of ~10 ms.
-        let before = thread_schedstat();
+        // Read outside the wall clock's span: a microsecond or a file read
+        // against a sample of ~10 ms.
+        let w0 = thread_wait_ns();
+        let c0 = clock.now_ns();
         let t = Instant::now();
         zp_probe_measured(routine, iters);
         let e = t.elapsed();
-        let after = thread_schedstat();
+        let c1 = clock.now_ns();
+        let w1 = thread_wait_ns();
         wall.push(per(e.as_nanos() as f64));
-        sched.push(before.zip(after).map(|((c0, w0), (c1, w1))| {
-            (
-                per(c1.saturating_sub(c0) as f64),
-                per(w1.saturating_sub(w0) as f64),
-            )
-        }));
+        cpu.push(c0.zip(c1).map(|(a, b)| per(b.saturating_sub(a) as f64)));
+        wait.push(w0.zip(w1).map(|(a, b)| per(b.saturating_sub(a) as f64)));
     }
-    let sched: Option<Vec<(f64, f64)>> = sched.into_iter().collect();
     Time {
         iters_per_sample: iters,
         samples_ns: wall,
-        cpu_ns: sched.as_ref().map(|s| s.iter().map(|(c, _)| *c).collect()),
-        wait_ns: sched.map(|s| s.iter().map(|(_, w)| *w).collect()),
+        cpu_ns: cpu.into_iter().collect(),
+        wait_ns: wait.into_iter().collect(),
     }
 }
 
