@@ -65,9 +65,18 @@ impl Report {
 
     /// How busy the machine was while time was measured, in one line.
     fn load_line(&self) -> Option<String> {
-        self.answer
-            .load
-            .map(|l| format!("{}; decided on {}", l.describe(), l.clock.name()))
+        self.answer.load.map(|l| {
+            let budget = crate::sequential::Budget::DEFAULT;
+            let more = if l.busy() {
+                format!(
+                    "; being busy, a comparison could take up to {} rounds instead of {}",
+                    budget.busy, budget.quiet
+                )
+            } else {
+                String::new()
+            };
+            format!("{}; decided on {}{more}", l.describe(), l.clock.name())
+        })
     }
 
     pub fn headline(&self) -> String {
@@ -554,7 +563,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("Time: cannot decide on this machine: +6.0% (98% interval -3.0% to +15.0%, 12 rounds); CPU busy: pressure 46% (median; 90th percentile 71%), 31 of 40 observations descheduled, wall time 1.52× the thread's CPU time; decided on thread CPU time. The culprit above is the exact instruction count's answer"),
+            text.contains("Time: cannot decide on this machine: +6.0% (98% interval -3.0% to +15.0%, 12 rounds); CPU busy: pressure 46% (median; 90th percentile 71%), 31 of 40 observations descheduled, wall time 1.52× the thread's CPU time; decided on thread CPU time; being busy, a comparison could take up to 62 rounds instead of 27. The culprit above is the exact instruction count's answer"),
             "{text}"
         );
     }

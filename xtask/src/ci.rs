@@ -509,9 +509,14 @@ pub fn comment(g: &Gate) -> String {
     if let Some(l) = &g.load {
         let _ = writeln!(
             out,
-            "Machine: {}; time decided on {}.\n",
+            "Machine: {}; time decided on {}{}.\n",
             l.describe(),
-            l.clock.name()
+            l.clock.name(),
+            if l.busy() {
+                "; being busy, each benchmark could take twice the rounds"
+            } else {
+                ""
+            }
         );
     }
     let (w, i, u) = (

@@ -155,6 +155,8 @@ impl Load {
 
     /// `CPU busy: pressure 46% (median; 90th percentile 71%), 31 of 40
     /// observations descheduled, wall time 1.52× the thread's CPU time`.
+    /// A busy machine's comparisons were allowed their larger budget of
+    /// rounds; the caller says how large.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         match (self.pressure_median, self.pressure_p90) {
