@@ -18,7 +18,7 @@ use crate::measurements::{self, Key};
 use crate::observation::Observation;
 use crate::probe::{self, Probe};
 use crate::search::{self, Finding, Measurer, Metric, Policy, Prepared};
-use crate::sequential::Budget;
+use crate::sequential::RoundBudget;
 use crate::verdicts::short;
 use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result, bail};
@@ -137,14 +137,14 @@ impl flags::Bisect {
         let time_policy = Policy {
             metric: Metric::Time,
             threshold,
-            budget: Budget::DEFAULT,
+            budget: RoundBudget::DEFAULT,
         };
         // Instruction counts move less than time for most slowdowns (a
         // cache miss costs cycles, not instructions): half the threshold.
         let exact_policy = Policy {
             metric: Metric::Instructions,
             threshold: threshold / 2.0,
-            budget: Budget::DEFAULT,
+            budget: RoundBudget::DEFAULT,
         };
         let steps = (n as f64).log2().ceil() as u64 + 3;
         let progress = Progress::new(steps, "bisecting");

@@ -66,7 +66,7 @@ impl Report {
     /// How busy the machine was while time was measured, in one line.
     fn load_line(&self) -> Option<String> {
         self.answer.load.map(|l| {
-            let budget = crate::sequential::Budget::DEFAULT;
+            let budget = crate::sequential::RoundBudget::DEFAULT;
             let more = if l.busy() {
                 format!(
                     "; being busy, a comparison could take up to {} rounds instead of {}",
@@ -341,28 +341,18 @@ impl Report {
 
     fn render_hotspots(&self, out: &mut String) {
         if !self.hotspots.is_empty() {
-            let (what, unit) = match self.hotspot_instrument {
-                Some(Instrument::Callgrind) => (
-                    "instructions by zp function, exact (callgrind)",
-                    "instructions",
-                ),
-                _ => ("time by zp function, sampled (pprof)", "time"),
-            };
+            let (what, lines) = crate::flamegraph::hotspot_diff_lines(
+                &self.hotspots,
+                self.hotspot_instrument,
+                "the parent's",
+                false,
+            );
             let _ = writeln!(
                 out,
                 "\nHotspots ({what}, with what each calls outside zp: libc, the kernel, other crates; parent → culprit):  "
             );
-            for (i, h) in self.hotspots.iter().enumerate() {
-                let noise = h.noise_pct.map_or(String::new(), |n| format!(" ±{n:.1}"));
-                let _ = writeln!(
-                    out,
-                    "{}. {} - {:.0}% → {:.0}% of {unit} ({:+.1}%{noise} of the parent's {unit})  ",
-                    i + 1,
-                    crate::stacks::elide_generics(&h.function),
-                    h.before_pct,
-                    h.after_pct,
-                    h.growth_pct
-                );
+            for l in lines {
+                let _ = writeln!(out, "{l}  ");
             }
         }
         for n in &self.hotspot_notes {
@@ -431,27 +421,11 @@ mod tests {
     }
 
     fn timed(parent: usize, culprit: usize, j: Judgement) -> Step {
-        Step {
-            parent,
-            culprit,
-            ratio: j.estimate,
-            low: j.low,
-            high: j.high,
-            judgement: Some(j),
-            share: 1.0,
-        }
+        Step::timed(parent, culprit, j, 1.0)
     }
 
     fn exact(parent: usize, culprit: usize, ratio: f64) -> Step {
-        Step {
-            parent,
-            culprit,
-            ratio,
-            low: ratio,
-            high: ratio,
-            judgement: None,
-            share: 1.0,
-        }
+        Step::exact(parent, culprit, ratio, 1.0)
     }
 
     fn visit(index: usize, class: Class, v: f64) -> Visit {

@@ -37,7 +37,7 @@ use crate::measurements::{self, CALLGRIND_ITERS, Key};
 use crate::observation::{Clock, Load, Observation};
 use crate::probe::{self, Probe};
 use crate::rng::Rng;
-use crate::sequential::{self, Budget as RoundBudget, Judgement, Outcome as Said, pct};
+use crate::sequential::{self, Judgement, Outcome as Said, RoundBudget, pct};
 use crate::stacks::Change;
 use crate::stats::{self, Verdict, median};
 use crate::verdicts::{fmt_ns, short};
@@ -610,28 +610,18 @@ pub fn comment(g: &Gate) -> String {
             );
         }
         if !r.hotspots.is_empty() {
-            let (what, unit) = match r.hotspot_instrument {
-                Some(Instrument::Callgrind) => (
-                    "instructions by zp function, exact (callgrind)",
-                    "instructions",
-                ),
-                _ => ("time by zp function, sampled (pprof)", "time"),
-            };
+            let (what, lines) = crate::flamegraph::hotspot_diff_lines(
+                &r.hotspots,
+                r.hotspot_instrument,
+                "base's",
+                true,
+            );
             let _ = writeln!(
                 out,
                 "\nHotspots ({what}, with what each calls outside zp; base → head):\n"
             );
-            for (k, c) in r.hotspots.iter().enumerate() {
-                let noise = c.noise_pct.map_or(String::new(), |n| format!(" ±{n:.1}"));
-                let _ = writeln!(
-                    out,
-                    "{}. `{}` {:.0}% → {:.0}% of {unit} ({:+.1}%{noise} of base's {unit})",
-                    k + 1,
-                    crate::stacks::elide_generics(&c.function),
-                    c.before_pct,
-                    c.after_pct,
-                    c.growth_pct
-                );
+            for l in lines {
+                let _ = writeln!(out, "{l}");
             }
         }
         for n in &r.hotspot_notes {

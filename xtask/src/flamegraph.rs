@@ -76,6 +76,42 @@ pub fn hotspot_table(out: &mut String, p: &Profile, top: usize, unit: &str) {
     }
 }
 
+/// A hotspot diff as numbered lines, saying which instrument it came from:
+/// `1. zp::record::seal - 0% → 13% of instructions (+14.9% of the parent's
+/// instructions)`. `code` puts names in backticks (Markdown comments);
+/// `before` names the old side ("the parent's", "base's").
+pub fn hotspot_diff_lines(
+    changes: &[crate::stacks::Change],
+    instrument: Option<crate::measure::hotspots::Instrument>,
+    before: &str,
+    code: bool,
+) -> (String, Vec<String>) {
+    let (what, unit) = match instrument {
+        Some(crate::measure::hotspots::Instrument::Callgrind) => (
+            "instructions by zp function, exact (callgrind)",
+            "instructions",
+        ),
+        _ => ("time by zp function, sampled (pprof)", "time"),
+    };
+    let lines = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = crate::stacks::elide_generics(&c.function);
+            let name = if code { format!("`{name}`") } else { name };
+            let noise = c.noise_pct.map_or(String::new(), |n| format!(" ±{n:.1}"));
+            format!(
+                "{}. {name} - {:.0}% → {:.0}% of {unit} ({:+.1}%{noise} of {before} {unit})",
+                i + 1,
+                c.before_pct,
+                c.after_pct,
+                c.growth_pct
+            )
+        })
+        .collect();
+    (what.to_string(), lines)
+}
+
 /// A name safe in a file name: `[A-Za-z0-9_-]`, anything else `_`.
 pub fn file_safe(s: &str) -> String {
     s.chars()

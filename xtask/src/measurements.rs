@@ -6,10 +6,10 @@
 //! fingerprint).
 //!
 //! Instruction counts are exact, so a cached count is as good as a new
-//! one. Time is not: it depends on the machine and the moment, so a bisect
-//! stores its time observations but replays them into a new interleaved
-//! comparison only when asked (`--reuse-time`) and only from the same
-//! machine.
+//! one, and so is an exact profile (callgrind's costs per call stack,
+//! `measure::exact`). Time is not: it depends on the machine and the
+//! moment, and a comparison in time is a set of randomly ordered rounds
+//! taken together, so time is never cached.
 //!
 //! An entry is a folder per key under `profiles/cache/measurements/`,
 //! holding one file per invocation that measured it (so two processes

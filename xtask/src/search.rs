@@ -32,7 +32,7 @@
 
 use crate::observation::{Clock, Load, Observation};
 use crate::rng::Rng;
-use crate::sequential::{self, Budget, Judgement, Looks, Outcome as Said};
+use crate::sequential::{self, Judgement, Looks, Outcome as Said, RoundBudget};
 use crate::stats::median;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ pub struct Policy {
     /// Smallest relative slowdown that counts (0.05 = 5 %).
     pub threshold: f64,
     /// Rounds per comparison in time.
-    pub budget: Budget,
+    pub budget: RoundBudget,
 }
 
 impl Policy {
@@ -144,7 +144,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn exact(parent: usize, culprit: usize, ratio: f64, share: f64) -> Step {
+    pub(crate) fn exact(parent: usize, culprit: usize, ratio: f64, share: f64) -> Step {
         Step {
             parent,
             culprit,
@@ -156,7 +156,7 @@ impl Step {
         }
     }
 
-    fn timed(parent: usize, culprit: usize, j: Judgement, share: f64) -> Step {
+    pub(crate) fn timed(parent: usize, culprit: usize, j: Judgement, share: f64) -> Step {
         Step {
             parent,
             culprit,
@@ -849,12 +849,12 @@ mod tests {
     const TIME: Policy = Policy {
         metric: Metric::Time,
         threshold: 0.05,
-        budget: Budget::DEFAULT,
+        budget: RoundBudget::DEFAULT,
     };
     const EXACT: Policy = Policy {
         metric: Metric::Instructions,
         threshold: 0.025,
-        budget: Budget::DEFAULT,
+        budget: RoundBudget::DEFAULT,
     };
 
     fn run(f: &mut Fake, n: usize, policy: Policy) -> Outcome {
@@ -941,7 +941,10 @@ mod tests {
             judgement.low < 1.05 && judgement.high > 1.05,
             "{judgement:?}"
         );
-        assert!(judgement.rounds >= Budget::DEFAULT.quiet, "{judgement:?}");
+        assert!(
+            judgement.rounds >= RoundBudget::DEFAULT.quiet,
+            "{judgement:?}"
+        );
         assert!(o.finding.undecided());
     }
 

@@ -329,11 +329,8 @@ pub fn signed_rank_cdf(n: usize) -> Arc<Vec<f64>> {
     cached((0, n), || {
         let top = n * (n + 1) / 2;
         if n > EXACT_SIGNED_RANK {
-            let mean = top as f64 / 2.0;
             let sd = ((n * (n + 1) * (2 * n + 1)) as f64 / 24.0).sqrt();
-            return (0..=top)
-                .map(|t| normal_cdf((t as f64 + 0.5 - mean) / sd))
-                .collect();
+            return normal_table(top, sd);
         }
         // counts[s] = subsets of {1..k} summing to s, built up over k.
         let mut counts = vec![0.0f64; top + 1];
@@ -343,15 +340,7 @@ pub fn signed_rank_cdf(n: usize) -> Arc<Vec<f64>> {
                 counts[s] += counts[s - k];
             }
         }
-        let total = 2f64.powi(n as i32);
-        let mut acc = 0.0;
-        counts
-            .iter()
-            .map(|c| {
-                acc += c;
-                acc / total
-            })
-            .collect()
+        cumulative(&counts)
     })
 }
 
@@ -362,23 +351,33 @@ pub fn rank_sum_cdf(m: usize, n: usize) -> Arc<Vec<f64>> {
     cached((m, n), || {
         let top = m * n;
         if m + n > EXACT_RANK_SUM {
-            let mean = top as f64 / 2.0;
             let sd = ((m * n * (m + n + 1)) as f64 / 12.0).sqrt();
-            return (0..=top)
-                .map(|u| normal_cdf((u as f64 + 0.5 - mean) / sd))
-                .collect();
+            return normal_table(top, sd);
         }
-        let counts = crate::stats::rank_sum_counts(m, n);
-        let total: f64 = counts.iter().sum();
-        let mut acc = 0.0;
-        counts
-            .iter()
-            .map(|c| {
-                acc += c;
-                acc / total
-            })
-            .collect()
+        cumulative(&crate::stats::rank_sum_counts(m, n))
     })
+}
+
+/// The distribution function of counts of arrangements per statistic value.
+fn cumulative(counts: &[f64]) -> Vec<f64> {
+    let total: f64 = counts.iter().sum();
+    let mut acc = 0.0;
+    counts
+        .iter()
+        .map(|c| {
+            acc += c;
+            acc / total
+        })
+        .collect()
+}
+
+/// The normal approximation, with a continuity correction, of a statistic
+/// symmetric about `top / 2` with standard deviation `sd`.
+fn normal_table(top: usize, sd: f64) -> Vec<f64> {
+    let mean = top as f64 / 2.0;
+    (0..=top)
+        .map(|t| normal_cdf((t as f64 + 0.5 - mean) / sd))
+        .collect()
 }
 
 /// Φ(z), from the complementary error function.
@@ -414,14 +413,14 @@ fn next_order(rng: &mut Rng, round: usize, previous: &[usize], sides: usize) -> 
 /// quiet, up to `busy` once its observations show it busy (the looks'
 /// error spending holds for any budget, so a budget may grow with load).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Budget {
+pub struct RoundBudget {
     pub quiet: usize,
     pub busy: usize,
 }
 
-impl Budget {
+impl RoundBudget {
     /// Looks at 8, 12, 18 and 27 rounds; 41 and 62 when busy.
-    pub const DEFAULT: Budget = Budget {
+    pub const DEFAULT: RoundBudget = RoundBudget {
         quiet: 27,
         busy: 62,
     };
@@ -448,7 +447,7 @@ pub struct Ran<T> {
 pub fn compare<T>(
     sides: usize,
     rng: &mut Rng,
-    budget: Budget,
+    budget: RoundBudget,
     observe: &mut dyn FnMut(usize) -> anyhow::Result<Observation>,
     judge: Judge<'_, T>,
 ) -> anyhow::Result<Ran<T>> {
@@ -486,7 +485,7 @@ pub fn compare<T>(
 /// against `tier` decides or the budget ends.
 pub fn judge_pair(
     rng: &mut Rng,
-    budget: Budget,
+    budget: RoundBudget,
     tier: f64,
     observe: &mut dyn FnMut(usize) -> anyhow::Result<Observation>,
 ) -> anyhow::Result<Ran<Judgement>> {
@@ -620,7 +619,7 @@ mod tests {
     /// slower*.
     #[test]
     fn the_whole_adaptive_procedure_keeps_its_error_rates() {
-        let budget = Budget {
+        let budget = RoundBudget {
             quiet: 93,
             busy: 93,
         };
