@@ -15,6 +15,7 @@ use crate::measure::hotspots::{self, Exactly, Side};
 use crate::measure::sampled;
 use crate::probe::{self, Probe};
 use crate::report;
+use crate::sequential::Looks;
 use crate::stats::{self, Verdict};
 use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
 use crate::verdicts::{self, Comparison};
@@ -203,26 +204,37 @@ impl flags::Bench {
             benchmarks,
         };
 
-        // More rounds for whatever is still inconclusive.
+        // More rounds for whatever cannot be decided yet, up to the next
+        // look at a time: the verdict is looked at only at the planned
+        // round counts (5, 8, 12), whose error spending assumes no others.
         let label = format!("run {}", run.id);
         let old = baseline.as_ref().map(|(l, r)| (l.as_str(), r));
         loop {
             let c = Comparison::build(&ctx.budgets, (&label, &run), old, None);
+            let next = |b: &Budget| {
+                let have = rounds.get(&b.name).map_or(0, Vec::len);
+                (have, Looks::UNPAIRED.next_after(have))
+            };
             let pending: Vec<&Budget> = c
                 .inconclusive()
                 .iter()
                 .filter_map(|n| ctx.budgets.get(n))
-                .filter(|b| {
-                    rounds
-                        .get(&b.name)
-                        .is_some_and(|r| r.len() < stats::MAX_ROUNDS)
-                })
+                .filter(|b| next(b).1 <= stats::MAX_ROUNDS)
                 .collect();
-            if pending.is_empty() {
+            let Some(first) = pending.first() else {
                 break;
+            };
+            // Those with as many rounds as the first (all of them: they
+            // start together and leave once decided) go to the next look.
+            let (have, want) = next(first);
+            let pending: Vec<&Budget> = pending.into_iter().filter(|b| next(b).0 == have).collect();
+            let progress = Progress::new(
+                ((want - have) * pending.len()) as u64,
+                &format!("cannot decide yet, rounds {}–{want}", have + 1),
+            );
+            for _ in have..want {
+                add_round(instruments, &pending, &mut rounds, &progress)?;
             }
-            let progress = Progress::new(pending.len() as u64, "inconclusive, one more round");
-            add_round(instruments, &pending, &mut rounds, &progress)?;
             progress.finish();
             for b in &pending {
                 run.benchmarks.get_mut(&b.name).expect("measured").time =

@@ -46,11 +46,6 @@ pub struct Report {
     pub wall_s: f64,
 }
 
-/// A judgement in words: `+12.3% (98% interval +8.1% to +16.0%, 12 rounds)`.
-fn judged(j: &Judgement) -> String {
-    j.describe()
-}
-
 impl Report {
     fn value(&self, v: f64) -> String {
         match self.answer.metric {
@@ -86,7 +81,7 @@ impl Report {
         );
         let metric = self.answer.metric.name();
         let evidence = |ratio: f64, j: &Option<Judgement>| match j {
-            Some(j) => format!("{} in {metric}", judged(j)),
+            Some(j) => format!("{} in {metric}", j.describe()),
             None => format!("{} {metric}, exact", pct(ratio)),
         };
         match &self.answer.outcome.finding {
@@ -104,7 +99,7 @@ impl Report {
             Finding::Undecided { judgement } => format!(
                 "cannot decide yet whether {} regressed from {good} to {bad}: {} in {metric}, neither past the {}% threshold nor within it{}; what would decide it: {}, or --metric instructions",
                 self.bench,
-                judged(judgement),
+                judgement.describe(),
                 self.threshold_pct,
                 self.load_line()
                     .map_or(String::new(), |l| format!(" ({l})")),
@@ -121,13 +116,22 @@ impl Report {
                     step.share * 100.0
                 )
             }
+            Finding::Unconfirmed { step } if step.said() == Said::NotSlower => {
+                let c = self.commit(step.culprit);
+                format!(
+                    "cannot decide: the search in {metric} ended three times on a step that time shows not slower, last at {} \"{}\" ({}): the endpoints' difference may be spread over several commits too small to judge one by one; bisect a narrower range, or use --metric instructions",
+                    short(&c.id),
+                    c.subject,
+                    step.judgement.as_ref().map_or(pct(step.ratio), Judgement::describe)
+                )
+            }
             Finding::Unconfirmed { step } => {
                 let c = self.commit(step.culprit);
                 format!(
                     "cannot decide yet: the search in {metric} ended at {} \"{}\", but its step over its parent is {}, not shown slower by half the {}% threshold{}; what would decide it: {}, or --metric instructions",
                     short(&c.id),
                     c.subject,
-                    step.judgement.as_ref().map_or(pct(step.ratio), judged),
+                    step.judgement.as_ref().map_or(pct(step.ratio), Judgement::describe),
                     self.threshold_pct,
                     self.load_line()
                         .map_or(String::new(), |l| format!(" ({l})")),
@@ -147,7 +151,7 @@ impl Report {
 
     fn step_line(&self, step: &Step, metric: Metric, total: f64) -> String {
         let how = match &step.judgement {
-            Some(j) => format!("time; {}", judged(j)),
+            Some(j) => format!("time; {}", j.describe()),
             None => format!("{}, exact", metric.name()),
         };
         format!(
@@ -215,7 +219,7 @@ impl Report {
                 u.in_time
                     .judgement
                     .as_ref()
-                    .map_or(pct(u.in_time.ratio), judged),
+                    .map_or(pct(u.in_time.ratio), Judgement::describe),
             );
         }
         if let Finding::Culprit { step, other_steps } = &self.answer.outcome.finding {
@@ -235,7 +239,7 @@ impl Report {
             );
             if let Some(t) = &self.answer.confirmation {
                 let j = t.judgement.as_ref();
-                let words = j.map_or(pct(t.ratio), judged);
+                let words = j.map_or(pct(t.ratio), Judgement::describe);
                 let line = match t.said() {
                     Said::Slower => format!("Confirmed in time: {words}  "),
                     _ => format!(
@@ -251,7 +255,7 @@ impl Report {
             for (a, b, r) in other_steps {
                 let _ = writeln!(
                     out,
-                    "Another step of comparable size: {} between {} and {}  ",
+                    "Another step of comparable size (medians of the observations, not tested): {} between {} and {}  ",
                     pct(*r),
                     short(&self.commit(*a).id),
                     short(&self.commit(*b).id)
@@ -468,6 +472,7 @@ mod tests {
             visits: vec![],
             reused: 0,
             load: None,
+            observations: Vec::new(),
         }
     }
 
@@ -485,6 +490,7 @@ mod tests {
             visits: vec![visit(0, Class::Good, 100.0), visit(6, Class::Bad, 115.0)],
             reused: 0,
             load: None,
+            observations: Vec::new(),
         };
         let text = report(Answer {
             metric: Metric::Time,
@@ -553,6 +559,7 @@ mod tests {
                 visits: vec![],
                 reused: 0,
                 load: None,
+                observations: Vec::new(),
             },
             confirmation: None,
             unconfirmed: None,

@@ -160,9 +160,6 @@ impl Budgets {
         self.thresholds[&c]
     }
 
-    /// The benchmarks a filter selects: a category name selects that
-    /// category, anything else the names containing it. No match is an
-    /// error that suggests the nearest names.
     /// The time benchmarks `target` selects (memory benchmarks are sizes:
     /// nothing to time, sample or count), refusing a target of sizes only.
     pub fn timed(&self, target: Option<&str>) -> Result<Vec<&Budget>> {
@@ -180,6 +177,9 @@ impl Budgets {
         Ok(picked)
     }
 
+    /// The benchmarks a filter selects: a category name selects that
+    /// category, anything else the names containing it. No match is an
+    /// error that suggests the nearest names.
     pub fn select(&self, filter: Option<&str>) -> Result<Vec<&Budget>> {
         let Some(f) = filter else {
             return Ok(self.benchmarks.iter().collect());

@@ -126,35 +126,31 @@ pub fn decide(
     let words = time.describe();
     let slower = time.outcome == Said::Slower;
     let Some([ib, ih]) = instr else {
-        return match time.outcome {
-            Said::Slower if tc > t.failure => (
-                Verdict::Regression,
-                format!(
-                    "time {words} past the {category} failure tier ({}); no instruction counts here",
-                    tier(t.failure)
-                ),
+        // Time alone: the bench verdicts' tiers, on the paired interval.
+        let iv = sequential::Interval {
+            estimate: time.estimate,
+            low: time.low,
+            high: time.high,
+        };
+        let verdict = stats::tiers(iv, t);
+        let why = match verdict {
+            Verdict::Regression => format!(
+                "time {words} past the {category} failure tier ({}); no instruction counts here",
+                tier(t.failure)
             ),
-            Said::Slower => (
-                Verdict::Warning,
-                format!(
-                    "time {words} past the {category} warning tier ({})",
-                    tier(t.warning)
-                ),
+            Verdict::Warning => format!(
+                "time {words} past the {category} warning tier ({})",
+                tier(t.warning)
             ),
-            Said::NotSlower if time.faster() => (Verdict::Improvement, format!("time {words}")),
-            Said::NotSlower => (
-                Verdict::Pass,
-                format!("time {words}, within the {} warning tier", tier(t.warning)),
-            ),
-            Said::CannotDecide => (
-                Verdict::Inconclusive,
-                format!(
-                    "time cannot decide yet: {words}, neither past nor within the {} warning tier, and no instruction counts here; {}",
-                    tier(t.warning),
-                    time.what_would_decide()
-                ),
+            Verdict::Improvement => format!("time {words}"),
+            Verdict::Pass => format!("time {words}, within the {} warning tier", tier(t.warning)),
+            Verdict::Inconclusive => format!(
+                "time cannot decide yet: {words}, neither past nor within the {} warning tier, and no instruction counts here; {}",
+                tier(t.warning),
+                time.what_would_decide()
             ),
         };
+        return (verdict, why);
     };
     let ic = ih / ib - 1.0;
     let time_said = match time.outcome {
@@ -539,9 +535,13 @@ fn mark(v: Verdict) -> &'static str {
 pub fn comment(g: &Gate) -> String {
     let mut out = String::new();
     let (base, head) = (short(&g.base.id), short(&g.head.id));
-    let summary = match g.regressions() {
-        0 => format!("✅ no regression ({} benchmarks)", g.rows.len()),
-        n => format!("❌ {n} regression{}", if n == 1 { "" } else { "s" }),
+    let summary = match (g.regressions(), g.count(Verdict::Inconclusive)) {
+        (0, 0) => format!("✅ no regression ({} benchmarks)", g.rows.len()),
+        (0, u) => format!(
+            "❔ no regression, but time cannot decide {u} of {} benchmarks yet",
+            g.rows.len()
+        ),
+        (n, _) => format!("❌ {n} regression{}", if n == 1 { "" } else { "s" }),
     };
     let _ = writeln!(
         out,

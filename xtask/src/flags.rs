@@ -109,8 +109,8 @@ pub struct Ci {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Paired time rounds per benchmark at most, on a quiet machine (twice
-    /// as many while it is busy). Rounds are judged at 8, 12, 18, 27, …:
-    /// fewer than 8 still take the first 8.
+    /// as many while it is busy). Rounds are judged at 8, 12, 18, 27, …, so
+    /// a budget between two looks stops at the lower one.
     #[arg(long, value_name = "N", default_value_t = 12, value_parser = clap::value_parser!(u32).range(8..=500))]
     pub rounds: u32,
     /// Parallel jobs for cargo's builds (at least 1).

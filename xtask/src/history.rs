@@ -369,7 +369,6 @@ impl History {
     }
 }
 
-/// The commands that explain a change.
 /// Why a time change point cannot be decided from the history's rounds:
 /// its interval includes no change, or the machine was busy while timing.
 /// E-divisive's permutation test and the interval assume rounds whose noise
@@ -394,6 +393,7 @@ fn undecided(kind: Kind, cp: &ChangePoint, load: Option<&Load>) -> Option<String
     })
 }
 
+/// The commands that explain a change.
 fn commands(
     bench: &str,
     kind: Kind,

@@ -32,11 +32,6 @@ impl Rng {
         (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
-    /// A fair coin.
-    pub fn coin(&mut self) -> bool {
-        self.next_u64() >> 63 == 1
-    }
-
     /// `items` in a uniformly random order (Fisher-Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -72,8 +67,6 @@ mod tests {
             counts.iter().all(|c| (9_500..10_500).contains(c)),
             "{counts:?}"
         );
-        let heads = (0..10_000).filter(|_| r.coin()).count();
-        assert!((4_800..5_200).contains(&heads), "{heads}");
         let mean = (0..20_000).map(|_| r.normal()).sum::<f64>() / 20_000.0;
         assert!(mean.abs() < 0.03, "{mean}");
     }

@@ -223,6 +223,9 @@ pub struct Outcome {
     /// How busy the machine was over this search's time observations.
     #[serde(default)]
     pub load: Option<Load>,
+    /// Those observations (not stored: a report keeps their summary).
+    #[serde(skip)]
+    pub observations: Vec<Observation>,
 }
 
 crate::message_error!(
@@ -237,10 +240,10 @@ struct State<'m, M: Measurer> {
     m: &'m mut M,
     policy: Policy,
     rng: Rng,
-    /// Every value taken, per candidate (the binary that stood in for it).
-    samples: BTreeMap<usize, Vec<f64>>,
-    /// Every time observation taken, for the load report.
-    observed: Vec<Observation>,
+    /// Each candidate's exact count (keyed by the binary that stood in).
+    counts: BTreeMap<usize, f64>,
+    /// Each candidate's time observations, in the order taken.
+    times: BTreeMap<usize, Vec<Observation>>,
     prepared: BTreeMap<usize, Prepared>,
     /// Fingerprint → the first candidate built with it.
     by_binary: BTreeMap<String, usize>,
@@ -256,8 +259,8 @@ impl<'m, M: Measurer> State<'m, M> {
             // A fixed seed: the rounds' orders are random with respect to
             // the machine, and a report can be replayed from its seed.
             rng: Rng::new(0x5eed_0fb1_5ec7),
-            samples: BTreeMap::new(),
-            observed: Vec::new(),
+            counts: BTreeMap::new(),
+            times: BTreeMap::new(),
             prepared: BTreeMap::new(),
             by_binary: BTreeMap::new(),
             alias: BTreeMap::new(),
@@ -290,11 +293,11 @@ impl<'m, M: Measurer> State<'m, M> {
     /// The exact count of candidate `i` (measured once).
     fn count(&mut self, i: usize) -> Result<f64> {
         let t = self.target(i);
-        if let Some(v) = self.samples.get(&t).and_then(|s| s.first()) {
+        if let Some(v) = self.counts.get(&t) {
             return Ok(*v);
         }
         let v = self.m.count(t)?;
-        self.samples.entry(t).or_default().push(v);
+        self.counts.insert(t, v);
         Ok(v)
     }
 
@@ -310,39 +313,35 @@ impl<'m, M: Measurer> State<'m, M> {
             &mut |side| m.time(targets[side]),
             judge,
         )?;
-        for (side, obs) in ran.observations.iter().enumerate() {
-            let values = obs.iter().map(|o| o.value(ran.clock));
-            self.samples
-                .entry(targets[side])
-                .or_default()
-                .extend(values);
-            self.observed.extend(obs);
+        for (side, obs) in ran.observations.into_iter().enumerate() {
+            self.times.entry(targets[side]).or_default().extend(obs);
         }
         Ok(ran.result)
     }
 
     /// Time: is `new` slower than `old` by `tier`?
     fn judge(&mut self, old: usize, new: usize, tier: f64) -> Result<Judgement> {
-        self.rounds(&[old, new], &mut |v, look, n| {
-            let j = Judgement::of(
-                sequential::paired(&v[0], &v[1], Looks::level(look)),
-                n,
-                look,
-                tier,
-            );
-            (j, j.outcome != Said::CannotDecide)
-        })
+        self.rounds(&[old, new], &mut sequential::pair_judge(tier))
     }
 
+    /// Every time observation taken, of every candidate.
+    fn observed(&self) -> Vec<Observation> {
+        self.times.values().flatten().copied().collect()
+    }
+
+    /// Candidate `i`'s values in the search's metric: its count, or its
+    /// time observations in the one clock all of the search's share (so
+    /// that medians of different candidates compare alike).
     fn all(&self, i: usize) -> Vec<f64> {
-        self.samples
-            .get(&self.target(i))
-            .cloned()
+        let t = self.target(i);
+        if self.policy.exact() {
+            return self.counts.get(&t).copied().into_iter().collect();
+        }
+        let clock = Clock::of(self.times.values().flatten());
+        self.times
+            .get(&t)
+            .map(|obs| obs.iter().map(|o| o.value(clock)).collect())
             .unwrap_or_default()
-    }
-
-    fn load(&self) -> Option<Load> {
-        Load::of(&self.observed)
     }
 }
 
@@ -531,7 +530,8 @@ fn outcome<M: Measurer>(
         finding,
         visits: visits(s, n, skipped, classes),
         reused: s.alias.len(),
-        load: s.load(),
+        load: Load::of(&s.observed()),
+        observations: s.observed(),
     }
 }
 
@@ -631,7 +631,7 @@ pub fn confirm_only<M: Measurer>(
     culprit: usize,
     policy: Policy,
     tier: f64,
-) -> Result<(Step, Option<Load>)> {
+) -> Result<(Step, Vec<Observation>)> {
     let mut s = State::new(m, policy);
     for i in [parent, culprit] {
         if let Prepared::Skip(why) = s.prepare(i)? {
@@ -639,7 +639,7 @@ pub fn confirm_only<M: Measurer>(
         }
     }
     let j = s.judge(parent, culprit, tier)?;
-    Ok((Step::timed(parent, culprit, j, 0.0), s.load()))
+    Ok((Step::timed(parent, culprit, j, 0.0), s.observed()))
 }
 
 /// What a search concluded, in the metric that answers the question.
@@ -718,14 +718,15 @@ pub fn auto<M: Measurer>(
         return single(m, n, time, on_step);
     };
     on_step("checking in time", step.culprit);
-    let (in_time, load) = confirm_only(m, step.parent, step.culprit, time, time.threshold / 2.0)?;
+    let (in_time, observed) =
+        confirm_only(m, step.parent, step.culprit, time, time.threshold / 2.0)?;
     if in_time.said() != Said::NotSlower {
         return Ok(Answer {
             metric: Metric::Instructions,
             outcome: counted,
             confirmation: Some(in_time),
             unconfirmed: None,
-            load,
+            load: Load::of(&observed),
         });
     }
     on_step(
@@ -733,38 +734,16 @@ pub fn auto<M: Measurer>(
         step.culprit,
     );
     let mut answer = single(m, n, time, on_step)?;
-    answer.load = merge_loads(load, answer.load);
+    let all: Vec<Observation> = observed
+        .into_iter()
+        .chain(answer.outcome.observations.iter().copied())
+        .collect();
+    answer.load = Load::of(&all);
     answer.unconfirmed = Some(Unconfirmed {
         outcome: counted,
         in_time,
     });
     Ok(answer)
-}
-
-/// Two loads over disjoint observations, as one (pressure figures are the
-/// larger of the two: a summary that errs towards "busy").
-fn merge_loads(a: Option<Load>, b: Option<Load>) -> Option<Load> {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            let larger = |x: Option<f64>, y: Option<f64>| match (x, y) {
-                (Some(x), Some(y)) => Some(x.max(y)),
-                (x, y) => x.or(y),
-            };
-            Some(Load {
-                observations: a.observations + b.observations,
-                descheduled: a.descheduled + b.descheduled,
-                pressure_median: larger(a.pressure_median, b.pressure_median),
-                pressure_p90: larger(a.pressure_p90, b.pressure_p90),
-                wall_over_cpu: larger(a.wall_over_cpu, b.wall_over_cpu),
-                clock: if a.clock == b.clock {
-                    a.clock
-                } else {
-                    Clock::Wall
-                },
-            })
-        }
-        (a, b) => a.or(b),
-    }
 }
 
 #[cfg(test)]

@@ -20,10 +20,15 @@
 //!   order): the Wilcoxon signed-rank interval for the centre of the
 //!   per-round log ratios, from the Walsh averages (Tukey 1949; Hollander,
 //!   Wolfe & Chicken, *Nonparametric Statistical Methods*, 3rd ed., §3.3).
-//!   The order of the sides in each round is drawn at random, so under "the
-//!   two binaries run alike" each log ratio's sign is a fair coin whatever
-//!   the machine does (drift, a burst, a position bias within the round):
-//!   the test at zero is an exact randomization test (Fisher 1935);
+//!   The order of the sides is drawn at random for the first round of
+//!   every block of two, the second round taking the reverse order, so
+//!   under "the two binaries run alike" each log ratio's sign is as likely
+//!   either way whatever the machine does (drift, a burst, a bias against
+//!   whichever runs second): a randomization argument (Fisher 1935). The
+//!   signed-rank null distribution treats the signs as independent, which
+//!   the blocks do not make them exactly: within a block a position bias
+//!   pushes the two ratios opposite ways, so the test errs on the careful
+//!   side, and the simulations below measure how far;
 //! - unpaired samples (a run against a stored baseline): the Mann-Whitney
 //!   interval for the shift of the log times, from the pairwise differences
 //!   (Moses 1965; the same book, §4.3).
@@ -303,9 +308,16 @@ fn excluded(cdf: &[f64], level: f64) -> usize {
     cdf.iter().take_while(|p| **p <= level).count()
 }
 
-type Cache = Mutex<HashMap<(usize, usize), Arc<Vec<f64>>>>;
+/// Which null distribution a cached table is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Table {
+    SignedRank(usize),
+    RankSum(usize, usize),
+}
 
-fn cached(key: (usize, usize), make: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
+type Cache = Mutex<HashMap<Table, Arc<Vec<f64>>>>;
+
+fn cached(key: Table, make: impl FnOnce() -> Vec<f64>) -> Arc<Vec<f64>> {
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Some(v) = cache.lock().expect("not poisoned").get(&key) {
@@ -326,7 +338,7 @@ const EXACT_RANK_SUM: usize = 60;
 /// of n rounds under "no difference": the sum of a uniformly random subset
 /// of {1, …, n}.
 pub fn signed_rank_cdf(n: usize) -> Arc<Vec<f64>> {
-    cached((0, n), || {
+    cached(Table::SignedRank(n), || {
         let top = n * (n + 1) / 2;
         if n > EXACT_SIGNED_RANK {
             let sd = ((n * (n + 1) * (2 * n + 1)) as f64 / 24.0).sqrt();
@@ -348,7 +360,7 @@ pub fn signed_rank_cdf(n: usize) -> Arc<Vec<f64>> {
 /// samples of sizes m and n under "same distribution".
 pub fn rank_sum_cdf(m: usize, n: usize) -> Arc<Vec<f64>> {
     let (m, n) = (m.min(n), m.max(n));
-    cached((m, n), || {
+    cached(Table::RankSum(m, n), || {
         let top = m * n;
         if m + n > EXACT_RANK_SUM {
             let sd = ((m * n * (m + n + 1)) as f64 / 12.0).sqrt();
@@ -481,6 +493,15 @@ pub fn compare<T>(
     }
 }
 
+/// The judge of paired rounds of old (side 0) and new (side 1) against
+/// `tier`: decided once the outcome is not "cannot decide".
+pub fn pair_judge(tier: f64) -> impl FnMut(&[Vec<f64>], usize, usize) -> (Judgement, bool) {
+    move |v, look, n| {
+        let j = Judgement::of(paired(&v[0], &v[1], Looks::level(look)), n, look, tier);
+        (j, j.outcome != Outcome::CannotDecide)
+    }
+}
+
 /// Paired rounds of old (side 0) and new (side 1) until the comparison
 /// against `tier` decides or the budget ends.
 pub fn judge_pair(
@@ -489,10 +510,7 @@ pub fn judge_pair(
     tier: f64,
     observe: &mut dyn FnMut(usize) -> anyhow::Result<Observation>,
 ) -> anyhow::Result<Ran<Judgement>> {
-    compare(2, rng, budget, observe, &mut |v, look, n| {
-        let j = Judgement::of(paired(&v[0], &v[1], Looks::level(look)), n, look, tier);
-        (j, j.outcome != Outcome::CannotDecide)
-    })
+    compare(2, rng, budget, observe, &mut pair_judge(tier))
 }
 
 #[cfg(test)]

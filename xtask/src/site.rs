@@ -397,7 +397,7 @@ fn trend(inputs: &Inputs, b: &Budget) -> Option<Trend> {
                 let changes = h
                     .changes
                     .iter()
-                    .filter(|c| c.bench == b.name && c.kind == kind)
+                    .filter(|c| c.bench == b.name && c.kind == kind && c.decided())
                     .map(|c| (c.at, c.improvement()))
                     .collect();
                 return Some(Trend {
@@ -516,9 +516,14 @@ fn index_page(inputs: &Inputs) -> Result<(String, usize)> {
             .flat_map(|(_, h)| h.changes.iter().filter(|c| c.bench == b.name))
             .map(|c| {
                 format!(
-                    "<span class=\"{}\">{:+.1}%</span> at {}",
-                    if c.improvement() { "faster" } else { "slower" },
+                    "<span class=\"{}\">{:+.1}%{}</span> at {}",
+                    match (c.decided(), c.improvement()) {
+                        (false, _) => "undecided",
+                        (true, true) => "faster",
+                        (true, false) => "slower",
+                    },
                     (c.point.ratio - 1.0) * 100.0,
+                    if c.decided() { "" } else { " (cannot decide yet)" },
                     commit_link(inputs, &c.commit)
                 )
             })

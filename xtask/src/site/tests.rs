@@ -121,6 +121,7 @@ fn bisect_report(h: &History) -> Report {
                 visits,
                 reused: 0,
                 load: None,
+                observations: Vec::new(),
             },
             confirmation: None,
             unconfirmed: None,
