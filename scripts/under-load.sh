@@ -2,7 +2,9 @@
 # Runs the demo N times with every core kept busy, and says how each run
 # ended: right (the planted commit named), cannot decide (exit 7: time
 # could not decide and nothing exact answered), or wrong (another commit,
-# or "no regression"). Usage:
+# or "no regression"). A run that fails for another reason (a build, a
+# refused binary) is an error, not an answer: the script stops there with
+# the run's log. Usage:
 #
 #   scripts/under-load.sh N [HOGS_PER_CORE]
 #
@@ -57,8 +59,12 @@ for k in $(seq 1 "$runs"); do
     verdict=right; right=$((right + 1))
   elif [ $code -eq 7 ]; then
     verdict="cannot decide"; undecided=$((undecided + 1))
-  else
+  elif grep -qE "the demo's bisect (named the wrong commit|did not name a culprit)" "$log"; then
     verdict="wrong (exit $code)"; wrong=$((wrong + 1))
+  else
+    echo "run $k failed (exit $code), which is not an answer; its log, $log, ends:" >&2
+    tail -n 5 "$log" >&2
+    exit 4
   fi
   time_said=$(grep -m1 -E '^(Confirmed in time|Time: cannot decide)' "$log" | cut -c1-110 || true)
   machine=$(grep -m1 -E '^Machine: ' "$log" | sed 's/^Machine: //' | cut -c1-90 || true)

@@ -122,7 +122,9 @@ impl Report {
                     "cannot decide: the search in {metric} ended three times on a step that time shows not slower, last at {} \"{}\" ({}): the endpoints' difference may be spread over several commits too small to judge one by one; bisect a narrower range, or use --metric instructions",
                     short(&c.id),
                     c.subject,
-                    step.judgement.as_ref().map_or(pct(step.ratio), Judgement::describe)
+                    step.judgement
+                        .as_ref()
+                        .map_or(pct(step.ratio), Judgement::describe)
                 )
             }
             Finding::Unconfirmed { step } => {
@@ -131,7 +133,9 @@ impl Report {
                     "cannot decide yet: the search in {metric} ended at {} \"{}\", but its step over its parent is {}, not shown slower by half the {}% threshold{}; what would decide it: {}, or --metric instructions",
                     short(&c.id),
                     c.subject,
-                    step.judgement.as_ref().map_or(pct(step.ratio), Judgement::describe),
+                    step.judgement
+                        .as_ref()
+                        .map_or(pct(step.ratio), Judgement::describe),
                     self.threshold_pct,
                     self.load_line()
                         .map_or(String::new(), |l| format!(" ({l})")),

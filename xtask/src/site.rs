@@ -523,7 +523,11 @@ fn index_page(inputs: &Inputs) -> Result<(String, usize)> {
                         (true, false) => "slower",
                     },
                     (c.point.ratio - 1.0) * 100.0,
-                    if c.decided() { "" } else { " (cannot decide yet)" },
+                    if c.decided() {
+                        ""
+                    } else {
+                        " (cannot decide yet)"
+                    },
                     commit_link(inputs, &c.commit)
                 )
             })
