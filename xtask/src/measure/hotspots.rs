@@ -210,6 +210,30 @@ mod tests {
     use super::*;
     use crate::measure::exact::tests::sample_output;
 
+    /// `encrypt_record_1k` explained between two fake probes.
+    fn explain_1k(
+        exactly: Option<&mut Exactly>,
+        before: &mut crate::probe::Fake,
+        after: &mut crate::probe::Fake,
+        time_change: Option<f64>,
+    ) -> Diff {
+        explain(
+            exactly,
+            Side {
+                probe: before,
+                id: "b".into(),
+            },
+            Side {
+                probe: after,
+                id: "a".into(),
+            },
+            "encrypt_record_1k",
+            time_change,
+            5,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn exact_diffs_are_the_same_every_time_and_rank_by_growth() {
         let dir = tempfile::tempdir().unwrap();
@@ -223,23 +247,7 @@ mod tests {
                 .with_callgrind(move |_, _| Ok(sample_output(seal)))
         };
         let (mut b, mut a) = (fake(1000), fake(2000));
-        let mut run = |ex: &mut Exactly| {
-            explain(
-                Some(ex),
-                Side {
-                    probe: &mut b,
-                    id: "b".into(),
-                },
-                Side {
-                    probe: &mut a,
-                    id: "a".into(),
-                },
-                "encrypt_record_1k",
-                Some(1.0),
-                5,
-            )
-            .unwrap()
-        };
+        let mut run = |ex: &mut Exactly| explain_1k(Some(ex), &mut b, &mut a, Some(1.0));
         let d = run(&mut ex);
         assert_eq!(d.instrument, Instrument::Callgrind);
         assert_eq!(d.changes[0].function, "zp::record::seal");
@@ -272,21 +280,7 @@ mod tests {
             crate::probe::Fake::new(pprof(200)),
             crate::probe::Fake::new(pprof(250)),
         );
-        let d = explain(
-            None,
-            Side {
-                probe: &mut b,
-                id: "b".into(),
-            },
-            Side {
-                probe: &mut a,
-                id: "a".into(),
-            },
-            "encrypt_record_1k",
-            None,
-            5,
-        )
-        .unwrap();
+        let d = explain_1k(None, &mut b, &mut a, None);
         assert_eq!(d.instrument, Instrument::Pprof);
         assert!(
             d.notes
