@@ -19,7 +19,7 @@ use crate::frame::{
     SyncAckStream, SyncStatus, SyncStream, WindowUpdate, parse_frame,
 };
 use crate::handshake::{Role, SessionKeys};
-use crate::reliability::{Delivery, Retransmits, add_range, uncovered};
+use crate::reliability::{Delivery, ReorderBuffer, Retransmits, add_range, uncovered};
 use crate::session::Session;
 use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream, Transport};
 use std::time::{Duration, Instant};
@@ -80,8 +80,9 @@ pub const DEFAULT_REKEY_INTERVAL: Duration = Duration::from_secs(3600);
 /// A connection's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Most streams open at once, counting both sides' (default 256).
-    /// Opening one more, locally or by the peer, is refused with
+    /// Most streams open at once per initiator (default 256): this side
+    /// opens at most this many, and so may the peer; one side's streams
+    /// never use up the other's. Opening one more is refused with
     /// [`Error::StreamLimit`].
     pub max_streams: usize,
     /// Whether this side rotates its sending key on its own
@@ -286,9 +287,8 @@ struct Received {
     /// Bytes handed over in order (by [`Event::Data`] or
     /// [`Connection::read`]); flow-control credit follows this offset.
     delivered: u64,
-    /// What arrived beyond a gap, copied: sorted, disjoint, all at or past
-    /// `delivered`.
-    buffer: Vec<(u64, Vec<u8>)>,
+    /// What arrived beyond a gap, copied: all at or past `delivered`.
+    buffer: ReorderBuffer,
     /// The FIN was handed over.
     fin_read: bool,
 }
@@ -296,7 +296,7 @@ struct Received {
 impl Received {
     /// Bytes its reorder buffer holds.
     fn buffered_bytes(&self) -> u64 {
-        self.buffer.iter().map(|c| c.1.len() as u64).sum()
+        self.buffer.bytes()
     }
 }
 
@@ -408,8 +408,7 @@ impl Connection {
                         .iter()
                         .map(|r| {
                             r.ranges.capacity() * 16
-                                + r.buffer.capacity() * size_of::<(u64, Vec<u8>)>()
-                                + r.buffer.iter().map(|c| c.1.capacity()).sum::<usize>()
+                                + r.buffer.heap_bytes()
                         })
                         .sum::<usize>()
                     + e.sent.heap_bytes()
@@ -468,7 +467,7 @@ impl Connection {
                 max: (u32::MAX / step) as usize,
             });
         }
-        if self.streams.len() >= self.limits.max_streams {
+        if self.opened_by(self.session.role()) >= self.limits.max_streams {
             return Err(Error::StreamLimit(self.limits.max_streams));
         }
         self.next_stream_id = id + step;
@@ -609,7 +608,7 @@ impl Connection {
         e.sent.forget_stream(stream_id);
         if let Some(r) = e.received.iter_mut().find(|r| r.stream_id == stream_id) {
             e.buffered -= r.buffered_bytes();
-            r.buffer = Vec::new();
+            r.buffer = ReorderBuffer::default();
         }
     }
 
@@ -1026,6 +1025,8 @@ impl Connection {
                     stream_id: w.stream_id,
                 })
             }
+            // §3.3.10: reliable transports neither send nor process them.
+            Frame::Ack(_) if self.transport != Transport::Unordered => Err(Error::UnexpectedFrame),
             Frame::Ack(a) if self.was_released(a.stream_id) => Ok(Event::Ignored {
                 stream_id: a.stream_id,
             }),
@@ -1246,11 +1247,19 @@ impl Connection {
             if stream::initiator_of(id) == self.session.role() {
                 return Err(Error::UnknownStream(id));
             }
-            if self.streams.len() >= self.limits.max_streams {
+            if self.opened_by(stream::initiator_of(id)) >= self.limits.max_streams {
                 return Err(Error::StreamLimit(self.limits.max_streams));
             }
         }
         Ok(existing)
+    }
+
+    /// Streams held that `role` opened.
+    fn opened_by(&self, role: Role) -> usize {
+        self.streams
+            .iter()
+            .filter(|s| stream::initiator_of(s.id) == role)
+            .count()
     }
 
     /// A DataFrame on an unordered transport (§6.4.3–4): any range within
@@ -1318,7 +1327,7 @@ impl Connection {
                 unacked: 0,
                 ack_at: None,
                 delivered: 0,
-                buffer: Vec::new(),
+                buffer: ReorderBuffer::default(),
                 fin_read: false,
             });
             extras.received.len() - 1
@@ -1332,7 +1341,7 @@ impl Connection {
         let continues = !repeat
             && d.seq == r.delivered
             && parts.iter().map(|(a, b)| b - a).sum::<u64>() == d.payload.len() as u64
-            && r.buffer.first().is_none_or(|c| c.0 != end);
+            && !r.buffer.starts_at(end);
         let event = if repeat {
             Event::Ignored { stream_id: id }
         } else if continues {
@@ -1347,12 +1356,10 @@ impl Connection {
         } else {
             for &(a, b) in &parts {
                 let at = (a - d.seq) as usize;
-                let chunk = d.payload[at..at + (b - a) as usize].to_vec();
-                let i = r.buffer.partition_point(|c| c.0 < a);
-                r.buffer.insert(i, (a, chunk));
+                r.buffer.insert(a, &d.payload[at..at + (b - a) as usize]);
             }
             extras.buffered += new;
-            let readable = r.buffer.first().is_some_and(|c| c.0 == r.delivered)
+            let readable = r.buffer.starts_at(r.delivered)
                 || (r.fin_at == Some(r.delivered) && !r.fin_read);
             if readable {
                 Event::Readable { stream_id: id }
@@ -1450,16 +1457,7 @@ impl Connection {
             return Ok(None);
         };
         let seq = r.delivered;
-        let taken = r
-            .buffer
-            .iter()
-            .scan(seq, |at, c| {
-                (c.0 == *at).then(|| {
-                    *at += c.1.len() as u64;
-                })
-            })
-            .count();
-        let data: Vec<u8> = r.buffer.drain(..taken).flat_map(|c| c.1).collect();
+        let data = r.buffer.take_at(seq).unwrap_or_default();
         r.delivered += data.len() as u64;
         e.buffered -= data.len() as u64;
         let fin = r.fin_at == Some(r.delivered) && !r.fin_read;

@@ -12,10 +12,16 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Most bytes of sent and unacknowledged data a sender holds
-/// (`ZP_RETRANSMIT_BUFFER_MAX`, 4 MB, read as 4 MiB); past it, sending is
-/// refused until AckFrames free room.
+/// Most heap a sender holds for sent and unacknowledged data
+/// (`ZP_RETRANSMIT_BUFFER_MAX`, 4 MB, read as 4 MiB): each record's bytes
+/// plus [`RETRANSMIT_ENTRY_COST`], so that many small records cannot hold
+/// more than the cap says. Past it, sending is refused until AckFrames
+/// free room.
 pub const RETRANSMIT_BUFFER_MAX: usize = 4 * 1024 * 1024;
+/// What one unacknowledged record costs beyond its bytes: its entry in the
+/// retransmit queue and that queue's room to grow (kept at most twice its
+/// length).
+pub const RETRANSMIT_ENTRY_COST: usize = 2 * size_of::<Pending>();
 /// The retransmission timeout's floor (§3.3.2).
 pub const MIN_RTO: Duration = Duration::from_millis(200);
 /// The retransmission timeout before any round trip was measured (RFC 6298
@@ -45,7 +51,11 @@ pub(crate) struct Pending {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Retransmits {
     pub pending: VecDeque<Pending>,
+    /// Payload bytes held.
     bytes: usize,
+    /// Heap charged against [`RETRANSMIT_BUFFER_MAX`]: the payload plus
+    /// [`RETRANSMIT_ENTRY_COST`] per record.
+    cost: usize,
     srtt: Option<Duration>,
     rttvar: Duration,
     /// Expirations since data was last acknowledged.
@@ -56,13 +66,14 @@ impl Retransmits {
     pub const EMPTY: Retransmits = Retransmits {
         pending: VecDeque::new(),
         bytes: 0,
+        cost: 0,
         srtt: None,
         rttvar: Duration::ZERO,
         timeouts: 0,
     };
 
     pub fn has_room(&self, len: usize) -> bool {
-        self.bytes + len <= RETRANSMIT_BUFFER_MAX
+        self.cost + len + RETRANSMIT_ENTRY_COST <= RETRANSMIT_BUFFER_MAX
     }
 
     pub fn bytes(&self) -> usize {
@@ -71,6 +82,7 @@ impl Retransmits {
 
     pub fn push(&mut self, stream_id: u32, seq: u64, fin: bool, data: &[u8]) {
         self.bytes += data.len();
+        self.cost += data.len() + RETRANSMIT_ENTRY_COST;
         self.pending.push_back(Pending {
             stream_id,
             seq,
@@ -141,7 +153,7 @@ impl Retransmits {
         if removed == 0 {
             return;
         }
-        self.bytes -= freed;
+        self.release(freed, removed);
         self.timeouts = 0;
         if let Some(r) = sample {
             self.sample(r);
@@ -169,15 +181,26 @@ impl Retransmits {
     }
 
     pub fn forget_stream(&mut self, stream_id: u32) {
-        let mut freed = 0;
+        let (mut freed, mut removed) = (0, 0);
         self.pending.retain(|p| {
             let keep = p.stream_id != stream_id;
             if !keep {
                 freed += p.data.len();
+                removed += 1;
             }
             keep
         });
+        self.release(freed, removed);
+    }
+
+    /// `removed` records of `freed` bytes left the queue; the queue keeps
+    /// at most twice its length in room (what the entry cost counts).
+    fn release(&mut self, freed: usize, removed: usize) {
         self.bytes -= freed;
+        self.cost -= freed + removed * RETRANSMIT_ENTRY_COST;
+        if self.pending.capacity() > 2 * self.pending.len().max(8) {
+            self.pending.shrink_to(self.pending.len().max(8));
+        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -187,6 +210,94 @@ impl Retransmits {
                 .iter()
                 .map(|p| p.data.capacity())
                 .sum::<usize>()
+    }
+}
+
+/// The receiver's side of one stream: what arrived ahead of a gap, copied,
+/// as sorted, disjoint chunks keyed by offset. Chunks that touch are merged
+/// as they arrive, so the buffer holds at most one chunk per received byte
+/// range (at most [`crate::frame::MAX_ACK_RANGES`]), whatever the number or
+/// order of frames: 20 000 one-byte frames ahead of a gap are one chunk,
+/// and frames in descending order each cost their own length (a chunk grows
+/// at either end). Heap: at most twice the bytes held (growth by doubling)
+/// plus one chunk header per range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ReorderBuffer {
+    chunks: Vec<(u64, VecDeque<u8>)>,
+    bytes: u64,
+}
+
+impl ReorderBuffer {
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether a chunk starts at `offset`.
+    pub fn starts_at(&self, offset: u64) -> bool {
+        self.chunks.first().is_some_and(|c| c.0 == offset)
+    }
+
+    /// Copies `data` in at `at`; it overlaps nothing held (the receiver
+    /// copies only bytes its ranges did not cover).
+    pub fn insert(&mut self, at: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let end = at + data.len() as u64;
+        let i = self.chunks.partition_point(|c| c.0 < at);
+        let joins_prev = i > 0 && {
+            let (start, bytes) = &self.chunks[i - 1];
+            start + bytes.len() as u64 == at
+        };
+        let joins_next = self.chunks.get(i).is_some_and(|c| c.0 == end);
+        let prepend = |chunk: &mut VecDeque<u8>, bytes: &[u8]| {
+            chunk.reserve(bytes.len());
+            bytes.iter().rev().for_each(|&b| chunk.push_front(b));
+        };
+        match (joins_prev, joins_next) {
+            (false, false) => self.chunks.insert(i, (at, data.to_vec().into())),
+            (true, false) => self.chunks[i - 1].1.extend(data),
+            (false, true) => {
+                let next = &mut self.chunks[i];
+                prepend(&mut next.1, data);
+                next.0 = at;
+            }
+            (true, true) => {
+                // The gap between two chunks filled: the smaller one moves,
+                // so each byte is copied O(log n) times at most.
+                let (_, mut next) = self.chunks.remove(i);
+                let prev = &mut self.chunks[i - 1].1;
+                if prev.len() >= next.len() {
+                    prev.extend(data);
+                    prev.extend(next);
+                } else {
+                    prepend(&mut next, data);
+                    let (a, b) = prev.as_slices();
+                    prepend(&mut next, b);
+                    prepend(&mut next, a);
+                    *prev = next;
+                }
+            }
+        }
+        self.bytes += data.len() as u64;
+    }
+
+    /// Takes the chunk starting at `offset` (the delivery point), if one does:
+    /// everything in order from there, since touching chunks are merged.
+    pub fn take_at(&mut self, offset: u64) -> Option<Vec<u8>> {
+        if !self.starts_at(offset) {
+            return None;
+        }
+        let (_, chunk) = self.chunks.remove(0);
+        self.bytes -= chunk.len() as u64;
+        Some(chunk.into())
+    }
+
+    /// Heap bytes owned.
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * size_of::<(u64, VecDeque<u8>)>()
+            + self.chunks.iter().map(|c| c.1.capacity()).sum::<usize>()
     }
 }
 
@@ -272,6 +383,26 @@ mod tests {
         let (r, _) = add_range(&[(0, 1), (5, 6), (10, 11)], 1, 11);
         assert_eq!(r, [(0, 11)]);
         assert_eq!(add_range(&[(4, 5)], 7, 7), (vec![(4, 5)], 0));
+    }
+
+    #[test]
+    fn the_reorder_buffer_merges_touching_chunks_from_either_side() {
+        let mut b = ReorderBuffer::default();
+        b.insert(10, b"klm");
+        b.insert(15, b"p");
+        b.insert(14, b"o"); // prepends to "p"
+        b.insert(13, b"n"); // fills the gap: "op" moves onto "klm" + "n"
+        assert_eq!(b.chunks.len(), 1);
+        b.insert(3, b"d");
+        b.insert(5, b"f");
+        b.insert(6, b"ghij"); // appends to "f", then touches "klmnop"
+        b.insert(4, b"e"); // the smaller chunk "d" moves onto "efghij…"
+        assert_eq!(b.chunks.len(), 1);
+        assert_eq!(b.bytes(), 13);
+        assert!(!b.starts_at(0) && b.starts_at(3));
+        assert_eq!(b.take_at(0), None);
+        assert_eq!(b.take_at(3).unwrap(), b"defghijklmnop");
+        assert_eq!((b.bytes(), b.chunks.len()), (0, 0));
     }
 
     #[test]

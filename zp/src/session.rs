@@ -79,6 +79,12 @@ struct PendingUpdate {
     /// Whether this side already sends under the epoch (the peer's
     /// simultaneous update rotated it).
     sending: bool,
+    /// Whether the opener was given the epoch's rotated receiving key
+    /// (at the start when this update rotates it, or when the peer's
+    /// simultaneous one does). Once given, never again: the key may
+    /// already be current, its replay window in use, and a second copy
+    /// would open every record under it a second time.
+    recv_installed: bool,
 }
 
 /// Sealing and opening state of an established session, with key rotation.
@@ -321,6 +327,7 @@ impl Session {
             recv,
             rotates_send,
             sending: false,
+            recv_installed: rotates_recv,
         });
         Ok(KeyUpdate {
             key_epoch: epoch,
@@ -343,13 +350,18 @@ impl Session {
         match &self.pending {
             Some(p) if p.epoch == update.key_epoch => {
                 let (send, recv, sending) = (p.send.clone(), p.recv.clone(), p.sending);
+                let installed = p.recv_installed;
                 if rotates_send && !sending {
                     // The peer accepts this side's new key already.
                     self.switch_send(Some(send), update.key_epoch);
                     self.pending.as_mut().expect("matched above").sending = true;
                 }
-                if rotates_recv && self.recv_next.is_none() {
+                // `recv_next` is empty both before the key is installed
+                // and after its first record promoted it: only the flag
+                // tells them apart (issue 21, finding 3).
+                if rotates_recv && !installed {
                     self.accept_recv(Some(recv), update.key_epoch);
+                    self.pending.as_mut().expect("matched above").recv_installed = true;
                 }
             }
             Some(_) => return Err(Error::EpochMismatch),

@@ -64,8 +64,10 @@ fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit()
         deliver(b, &mut wire, Instant::now());
         assert_eq!(a.streams().len(), 20, "{role}");
         assert_eq!(b.streams().len(), 20, "{role}");
-        // A lower limit: `a` cannot open a 21st, `b` refuses one of its
-        // own past it and refuses `a`'s too, with ERR_STREAM_LIMIT.
+        // A lower limit: `a` cannot open a 21st and `b` refuses `a`'s
+        // 21st with ERR_STREAM_LIMIT; `b`'s own pool is untouched by
+        // `a`'s streams (finding 7 of issue 21: one shared pool let a
+        // peer's empty frames block every local open).
         let limits = Limits {
             max_streams: 20,
             ..Limits::default()
@@ -73,7 +75,12 @@ fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit()
         a.set_limits(limits);
         b.set_limits(limits);
         assert_eq!(a.open_stream(), Err(Error::StreamLimit(20)), "{role}");
-        assert_eq!(b.open_stream(), Err(Error::StreamLimit(20)), "{role}");
+        let own = b.open_stream().expect("b's own pool is free");
+        assert_ne!(
+            zp::stream::initiator_of(own.stream_id),
+            zp::stream::initiator_of(ids[0]),
+            "{role}"
+        );
         a.set_limits(Limits {
             max_streams: 21,
             ..Limits::default()
@@ -86,7 +93,7 @@ fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit()
         assert_eq!(err.code(), ErrorCode::STREAM_LIMIT);
         assert_eq!(
             b.streams().len(),
-            20,
+            21,
             "{role}: nothing opened, nothing evicted"
         );
     });
@@ -1257,5 +1264,191 @@ fn sequence_gaps_are_accepted_and_regressions_refused() {
             assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
             wire.clear();
         }
+    });
+}
+
+/// Runs `test` on an unordered pair with the client as `a`, then with the
+/// server as `a`.
+fn both_roles_unordered(mut test: impl FnMut(&mut Connection, &mut Connection, &str)) {
+    let mut rng = system_rng();
+    let (mut c, mut s) = unordered_pair(&mut rng);
+    test(&mut c, &mut s, "client→server");
+    let (mut c, mut s) = unordered_pair(&mut rng);
+    test(&mut s, &mut c, "server→client");
+}
+
+/// A DataFrame of `payload` at `seq` on `id`, sealed by `from` as one
+/// record (any offset, as a peer may send it).
+fn data_at(from: &mut Connection, id: u32, seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let frame = Frame::Data(DataFrame {
+        stream_id: id,
+        seq,
+        flags: 0,
+        payload,
+    });
+    from.send_control(&frame, &mut wire).unwrap();
+    wire
+}
+
+/// Issue 21, finding 1: the reorder buffer's memory is bounded by what it
+/// holds, not by how many frames brought it. 20 000 one-byte frames ahead
+/// of one lost byte, in ascending and in descending order, cost the
+/// receiver at most three times the bytes held plus a fixed few KiB (it
+/// was ~1 MB for 20 KB, one entry and one allocation per frame).
+#[test]
+fn many_small_frames_ahead_of_a_gap_cost_memory_by_bytes_not_frames() {
+    both_roles_unordered(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let t0 = Instant::now();
+        for descending in [false, true] {
+            let base = if descending { 100_000 } else { 0 };
+            let before = b.memory_footprint();
+            let mut offsets: Vec<u64> = (1..=20_000).map(|i| base + i).collect();
+            if descending {
+                offsets.reverse();
+            }
+            for seq in offsets {
+                let mut rec = data_at(a, id, seq, b"z");
+                let got = b.receive(&mut rec, t0, &mut Vec::new()).unwrap();
+                assert_eq!(got, Event::Buffered { stream_id: id }, "{role}");
+            }
+            let grown = b.memory_footprint() - before;
+            assert!(
+                grown <= 3 * 20_000 + 8 * 1024,
+                "{role}, descending {descending}: {grown} bytes for 20 000 held"
+            );
+        }
+        // The gap at 0 fills: everything up to the second gap reads at once.
+        let mut rec = data_at(a, id, 0, b"z");
+        b.receive(&mut rec, t0, &mut Vec::new()).unwrap();
+        let read = b.read(id, &mut Vec::new()).unwrap().unwrap();
+        assert_eq!((read.seq, read.data.len()), (0, 20_001), "{role}");
+    });
+}
+
+/// Issue 21, finding 2: the retransmit buffer's 4 MiB cap counts each
+/// record's entry too, so one-byte records cannot make the sender hold
+/// more than the cap (20 KB unacknowledged held 1.86 MB).
+#[test]
+fn the_retransmit_cap_bounds_memory_for_small_records() {
+    both_roles_unordered(|a, _b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let before = a.memory_footprint();
+        let mut sent = 0;
+        let mut sink = Vec::new();
+        loop {
+            match a.send(id, b"q", false, &mut sink) {
+                Ok(()) => sent += 1,
+                Err(Error::RetransmitBufferFull) => break,
+                Err(e) => panic!("{role}: {e:?} after {sent}"),
+            }
+            sink.clear();
+        }
+        let grown = a.memory_footprint() - before;
+        assert!(
+            grown <= zp::reliability::RETRANSMIT_BUFFER_MAX + 4096,
+            "{role}: {grown} bytes held for {sent} one-byte records"
+        );
+        assert_eq!(a.unacknowledged_bytes(), sent, "{role}");
+        assert!(sent > 1000, "{role}: {sent}");
+    });
+}
+
+/// Issue 21, finding 3: both peers start KeyUpdate(Both) at once and one of
+/// the peer's first records under the new epoch overtakes its KeyUpdate.
+/// That record promoted the epoch's key already; the KeyUpdate arriving
+/// next must not install it again with a fresh replay window, so a copy of
+/// the record is a replay.
+#[test]
+fn a_record_overtaking_a_simultaneous_key_update_opens_once() {
+    both_roles_unordered(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut first = record(a, id, b"open", false);
+        b.receive(&mut first, t0, &mut Vec::new()).unwrap();
+        let (mut update_a, mut update_b) = (Vec::new(), Vec::new());
+        a.update_keys(KeyDirection::Both, &mut update_a).unwrap();
+        b.update_keys(KeyDirection::Both, &mut update_b).unwrap();
+        // `a`'s KeyUpdate reaches `b`: `b` sends under epoch 1 at once.
+        let mut ack_to_a = Vec::new();
+        b.receive(&mut update_a, t0, &mut ack_to_a).unwrap();
+        let r = record(b, id, b"epoch one", false);
+        assert_eq!(r[4], 1, "{role}: sent under epoch 1");
+        // The record overtakes `b`'s KeyUpdate.
+        let mut copy = r.clone();
+        let mut once = r;
+        let got = a.receive(&mut once, t0, &mut Vec::new()).unwrap();
+        assert!(matches!(got, Event::Data { .. }), "{role}: {got:?}");
+        let got = a.receive(&mut update_b, t0, &mut Vec::new()).unwrap();
+        assert_eq!(got, Event::KeyUpdated { epoch: 1 }, "{role}");
+        assert_eq!(
+            a.receive(&mut copy, t0, &mut Vec::new()),
+            Err(Error::Replay),
+            "{role}: the copy opened a second time"
+        );
+        // Both sides still talk under epoch 1.
+        events(a, &mut ack_to_a, t0);
+        let mut more = record(a, id, b"after", false);
+        assert_eq!(more[4], 1, "{role}");
+        assert!(b.receive(&mut more, t0, &mut Vec::new()).is_ok(), "{role}");
+    });
+}
+
+/// Issue 21, finding 7: `max_streams` is per initiator. 256 empty
+/// DataFrames from the peer fill the peer's pool, not this side's: every
+/// local `open_stream` still succeeds, and the peer's 257th is refused.
+#[test]
+fn a_peer_cannot_use_up_this_sides_stream_limit() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let limit = Limits::default().max_streams;
+        let mut wire = Vec::new();
+        for _ in 0..limit {
+            let id = a.open_stream().unwrap().stream_id;
+            a.send(id, b"", false, &mut wire).unwrap();
+        }
+        deliver(b, &mut wire, t0);
+        assert_eq!(b.streams().len(), limit, "{role}");
+        for _ in 0..limit {
+            b.open_stream().unwrap();
+        }
+        assert_eq!(b.open_stream(), Err(Error::StreamLimit(limit)), "{role}");
+        // `a` at its own limit cannot open more, and a frame for a fresh
+        // ID of `a`'s is refused by `b`.
+        assert_eq!(a.open_stream(), Err(Error::StreamLimit(limit)), "{role}");
+        let fresh = a.streams().iter().map(|s| s.id()).max().unwrap() + 2;
+        let mut rec = data_at(a, fresh, 0, b"x");
+        assert_eq!(
+            b.receive(&mut rec, t0, &mut Vec::new()),
+            Err(Error::StreamLimit(limit)),
+            "{role}"
+        );
+    });
+}
+
+/// Issue 21, finding 11: AckFrames are neither sent nor processed on a
+/// reliable transport (§3.3.10); one that arrives is a protocol error and
+/// changes nothing.
+#[test]
+fn ack_frames_are_refused_on_reliable_transports() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"data", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        let ack = Frame::Ack(AckFrame {
+            stream_id: id,
+            ranges: vec![(0, 3)],
+        });
+        b.send_control(&ack, &mut wire).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            a.receive(&mut wire, t0, &mut out),
+            Err(Error::UnexpectedFrame),
+            "{role}"
+        );
+        assert_eq!(a.stream(id).unwrap().last_acked(), 0, "{role}");
     });
 }
