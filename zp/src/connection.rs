@@ -247,6 +247,16 @@ pub struct Connection {
     path: PathInfo,
 }
 
+/// What a resumed connection needs beyond its session and kept streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Continuity {
+    pub transport: Transport,
+    /// The next ID this side opens (0: none saved).
+    pub next_stream_id: u32,
+    /// The highest ID the peer opened (0: none).
+    pub highest_peer_stream: u32,
+}
+
 /// Per-stream state beyond [`Stream`], kept out of line.
 #[derive(Debug, Default)]
 struct Extras {
@@ -311,27 +321,64 @@ struct Linger {
 impl Connection {
     /// The connection a handshake established.
     pub fn new(keys: SessionKeys, path: PathInfo) -> Self {
-        Self::from_parts(Session::new(keys), Vec::new(), path)
+        Self::from_parts(Session::new(keys), Vec::new(), path, Continuity::default())
     }
 
-    pub(crate) fn from_parts(session: Session, streams: Vec<Stream>, path: PathInfo) -> Self {
+    /// A connection from saved parts (a state token's). Stream IDs go on
+    /// past every ID either side used, including streams the token did not
+    /// keep (§3.3.1: never reused within a session): frames for those are
+    /// ignored as for a released stream.
+    pub(crate) fn from_parts(
+        mut session: Session,
+        streams: Vec<Stream>,
+        path: PathInfo,
+        saved: Continuity,
+    ) -> Self {
         let role = session.role();
+        let transport = saved.transport;
+        let step = transport.stream_id_step();
         let mine = |id: u32| stream::initiator_of(id) == role;
         let highest_mine = streams.iter().map(Stream::id).filter(|&id| mine(id)).max();
-        let next_stream_id = match (highest_mine, role) {
-            (Some(id), _) => id.saturating_add(2),
-            (None, Role::Client) => 2,
-            (None, Role::Server) => 1,
-        };
+        let next_stream_id = highest_mine
+            .map_or(transport.first_stream_id(role), |id| {
+                id.saturating_add(step)
+            })
+            .max(saved.next_stream_id);
+        let highest_peer = streams
+            .iter()
+            .map(Stream::id)
+            .filter(|&id| !mine(id))
+            .max()
+            .unwrap_or(0)
+            .max(saved.highest_peer_stream);
+        session.set_reordering(transport == Transport::Unordered);
         let tick = streams.iter().map(|s| s.last_used).max().unwrap_or(0);
         let mut streams = streams;
         streams.reserve_exact(1);
+        // IDs below these that no stream holds were released (or dropped
+        // by the token): late frames for them must not open them again.
+        let released = {
+            let own = next_stream_id.saturating_sub(step);
+            let (client, server) = match role {
+                Role::Client => (own, highest_peer),
+                Role::Server => (highest_peer, own),
+            };
+            [client, server]
+        };
+        let first = |r| transport.first_stream_id(r);
+        let extras = (released[0] >= first(Role::Client) || released[1] >= first(Role::Server))
+            .then(|| {
+                Box::new(Extras {
+                    released,
+                    ..Extras::default()
+                })
+            });
         Connection {
             session,
             limits: Limits::default(),
             streams,
             next_stream_id,
-            transport: Transport::Records,
+            transport,
             tick,
             conn_sent: 0,
             conn_send_limit: DEFAULT_CONNECTION_WINDOW,
@@ -342,8 +389,31 @@ impl Connection {
             sent_under_key: 0,
             key_since: None,
             rekey_due: false,
-            extras: None,
+            extras,
             path,
+        }
+    }
+
+    /// What a state token saves beyond the streams it keeps: the
+    /// transport, and where stream IDs stand.
+    pub(crate) fn continuity(&self) -> Continuity {
+        let role = self.session.role();
+        let peer = match role {
+            Role::Client => 1,
+            Role::Server => 0,
+        };
+        let highest_peer_stream = self
+            .streams
+            .iter()
+            .map(Stream::id)
+            .filter(|&id| stream::initiator_of(id) != role)
+            .max()
+            .unwrap_or(0)
+            .max(self.extras.as_ref().map_or(0, |e| e.released[peer]));
+        Continuity {
+            transport: self.transport,
+            next_stream_id: self.next_stream_id,
+            highest_peer_stream,
         }
     }
 
@@ -406,10 +476,7 @@ impl Connection {
                     + e.received.capacity() * size_of::<Received>()
                     + e.received
                         .iter()
-                        .map(|r| {
-                            r.ranges.capacity() * 16
-                                + r.buffer.heap_bytes()
-                        })
+                        .map(|r| r.ranges.capacity() * 16 + r.buffer.heap_bytes())
                         .sum::<usize>()
                     + e.sent.heap_bytes()
             })
@@ -1359,8 +1426,8 @@ impl Connection {
                 r.buffer.insert(a, &d.payload[at..at + (b - a) as usize]);
             }
             extras.buffered += new;
-            let readable = r.buffer.starts_at(r.delivered)
-                || (r.fin_at == Some(r.delivered) && !r.fin_read);
+            let readable =
+                r.buffer.starts_at(r.delivered) || (r.fin_at == Some(r.delivered) && !r.fin_read);
             if readable {
                 Event::Readable { stream_id: id }
             } else {

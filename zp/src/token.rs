@@ -6,10 +6,17 @@
 //! save) || header (16, the AAD) || AES-256-GCM of the whole plain token ||
 //! tag (16): 309 bytes with one stream, 1002 with twelve.
 //!
-//! zp v1.0 gives the token no field for the cipher suite or the role; this
-//! implementation keeps them in the first two of the crypto context's four
-//! reserved bytes (suite byte, then 0 client / 1 server). A zero suite byte
-//! reads as ZP_PQC_1, the default.
+//! zp v1.0 gives the token no field for the cipher suite, the role, the
+//! transport or where stream IDs stand; this implementation keeps them in
+//! reserved bytes, so a token of v1.0's layout (zeros there) still opens:
+//! - the crypto context's four reserved bytes: the suite byte (zero reads
+//!   as ZP_PQC_1), the role (0 client, 1 server), the transport (0 records,
+//!   1 unordered, 2 QUIC), then zero;
+//! - the first stream's 21 reserved bytes: the next stream ID this side
+//!   opens (u32 LE) and the highest ID the peer opened (u32 LE), then
+//!   zeros. A token keeps at most 12 streams; without these the resumed
+//!   side would hand out again an ID the token dropped, which the peer
+//!   still knows (§3.3.1: IDs are never reused within a session).
 //!
 //! **Nonce safety.** A token holds the traffic keys and counters, so two
 //! connections running from the same saved state would seal different
@@ -35,13 +42,13 @@
 //! and counters. The README's security notes say what to do.
 
 use crate::codec::{Put, Reader};
-use crate::connection::{Connection, PathInfo};
+use crate::connection::{Connection, Continuity, PathInfo};
 use crate::crypto::{AeadAlgorithm, AeadKey, CryptoRng, Key32, NONCE_LEN, TAG_LEN, random_array};
 use crate::error::Error;
 use crate::frame::{CipherSuite, MAX_STREAMS, Version};
 use crate::handshake::Role;
 use crate::session::{Session, SessionSnapshot};
-use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream};
+use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream, Transport};
 use std::collections::HashMap;
 use zeroize::Zeroizing;
 
@@ -61,8 +68,11 @@ pub const STREAM_LEN: usize = 63;
 pub const LIFETIME_SECS: u64 = 24 * 60 * 60;
 /// Clock skew tolerated for a token dated in the future.
 pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
-/// On resume both nonce counters skip this far ahead, so that records sent
-/// after the last save can never have their nonces reused.
+/// On resume the *sending* counter skips this far ahead, so that records
+/// sent after the last save can never have their nonces reused. The spec
+/// says both counters skip; the receiving one does not here, because the
+/// peer never hibernated and goes on from where it was: skipping it would
+/// refuse the peer's next records as replays (see the module doc).
 pub const RESUME_NONCE_SKIP: u64 = 1000;
 /// Most sessions an opener remembers resumptions of.
 pub const MAX_REMEMBERED: usize = 1 << 16;
@@ -204,14 +214,20 @@ fn seal(
     out.put_u64(s.send_nonce);
     out.put_u64(s.recv_nonce);
     out.put_u32(s.key_epoch);
-    out.put(&[s.cipher.0, (s.role == Role::Server) as u8, 0, 0]);
+    let continuity = conn.continuity();
+    out.put(&[
+        s.cipher.0,
+        (s.role == Role::Server) as u8,
+        transport_byte(continuity.transport),
+        0,
+    ]);
     let p = conn.path();
     out.put(&p.connection_id);
     out.put(&p.peer_address);
     out.put_u32(p.rtt_estimate);
     out.put_u32(p.congestion_window);
     out.put_u32(p.bind_ip_hash);
-    for st in &streams {
+    for (i, st) in streams.iter().enumerate() {
         out.put_u32(st.id);
         out.put_u64(st.global_seq);
         out.put_u64(st.last_acked);
@@ -220,7 +236,13 @@ fn seal(
         out.put_u32(st.send_window().min(stream::MAX_WINDOW) as u32);
         out.put_u8(st.state_flags);
         out.put_u8(st.priority);
-        out.put(&[0; 21]);
+        if i == 0 {
+            out.put_u32(continuity.next_stream_id);
+            out.put_u32(continuity.highest_peer_stream);
+            out.put(&[0; 13]);
+        } else {
+            out.put(&[0; 21]);
+        }
     }
     let (head, plain) = out.split_at_mut(plain_start);
     let tag = key.0.seal_in_place(&nonce, &head[NONCE_LEN..], plain)?;
@@ -331,7 +353,8 @@ impl TokenOpener {
         if &plain[..HEADER_LEN] != aad {
             return Err(Error::Authentication);
         }
-        let (snapshot, streams, path) = parse_plain(&plain[HEADER_LEN..], header.streams)?;
+        let (snapshot, streams, path, continuity) =
+            parse_plain(&plain[HEADER_LEN..], header.streams)?;
         let saved_at = (snapshot.key_epoch, snapshot.send_nonce);
         if let Some(prev) = self.resumed.get(&snapshot.session_id)
             && saved_at < prev.from
@@ -363,7 +386,16 @@ impl TokenOpener {
             Session::from_snapshot(self.key.0.provider(), snapshot, Version::V1_0),
             streams,
             path,
+            continuity,
         ))
+    }
+}
+
+fn transport_byte(t: Transport) -> u8 {
+    match t {
+        Transport::Records => 0,
+        Transport::Unordered => 1,
+        Transport::Quic => 2,
     }
 }
 
@@ -371,11 +403,12 @@ fn key32(r: &mut Reader<'_>) -> Result<Key32, Error> {
     Ok(Key32::new(r.array()?))
 }
 
-/// The saved session (counters as saved), its streams and path.
+/// The saved session (counters as saved), its streams, path and where
+/// stream IDs stand.
 fn parse_plain(
     plain: &[u8],
     stream_count: usize,
-) -> Result<(SessionSnapshot, Vec<Stream>, PathInfo), Error> {
+) -> Result<(SessionSnapshot, Vec<Stream>, PathInfo, Continuity), Error> {
     let mut r = Reader::new(plain);
     let session_id = r.array()?;
     let session_secret = key32(&mut r)?;
@@ -384,10 +417,20 @@ fn parse_plain(
     let send_nonce = r.u64()?;
     let recv_nonce = r.u64()?;
     let key_epoch = r.u32()?;
-    let [suite, role, r0, r1] = r.array()?;
-    if r0 != 0 || r1 != 0 {
+    let [suite, role, transport, r1] = r.array()?;
+    if r1 != 0 {
         return Err(Error::ReservedNonZero);
     }
+    let transport = match transport {
+        0 => Transport::Records,
+        1 => Transport::Unordered,
+        2 => Transport::Quic,
+        _ => return Err(Error::InvalidValue("token transport")),
+    };
+    let mut continuity = Continuity {
+        transport,
+        ..Continuity::default()
+    };
     let cipher = match suite {
         0 => CipherSuite::ZP_PQC_1,
         c if CipherSuite(c).is_supported() => CipherSuite(c),
@@ -434,10 +477,22 @@ fn parse_plain(
             return Err(Error::ReservedNonZero);
         }
         s.priority = stream::clamp_priority(r.u8()?);
-        r.reserved(21)?;
+        if i == 0 {
+            continuity.next_stream_id = r.u32()?;
+            continuity.highest_peer_stream = r.u32()?;
+            r.reserved(13)?;
+        } else {
+            r.reserved(21)?;
+        }
         s.last_used = i as u64;
         streams.push(s);
     }
     r.finish()?;
-    Ok((snapshot, streams, path))
+    let own = |id: u32| id != 0 && stream::initiator_of(id) == role;
+    if (continuity.next_stream_id != 0 && !own(continuity.next_stream_id))
+        || (continuity.highest_peer_stream != 0 && own(continuity.highest_peer_stream))
+    {
+        return Err(Error::InvalidValue("token stream IDs"));
+    }
+    Ok((snapshot, streams, path, continuity))
 }

@@ -1452,3 +1452,59 @@ fn ack_frames_are_refused_on_reliable_transports() {
         assert_eq!(a.stream(id).unwrap().last_acked(), 0, "{role}");
     });
 }
+
+/// Issue 21, findings 4 and 9: a token keeps 12 streams, and the resumed
+/// connection goes on past every stream ID either side used, including
+/// the ones the token dropped (§3.3.1: never reused within a session);
+/// late frames for a dropped stream are ignored rather than opening it
+/// again from offset zero. The transport is saved too, so a QUIC or
+/// unordered connection resumes as one. Both roles save the token.
+#[test]
+fn a_resumed_connection_keeps_its_transport_and_never_reuses_a_stream_id() {
+    use zp::stream::Transport;
+    let mut rng = system_rng();
+    let key = Key32::new([7; 32]);
+    let t0 = Instant::now();
+    for transport in [Transport::Records, Transport::Unordered, Transport::Quic] {
+        for saver_is_client in [true, false] {
+            let (c, s) = pair(&mut rng);
+            let (mut a, mut b) = if saver_is_client { (c, s) } else { (s, c) };
+            let role = format!("{transport:?}, client saves: {saver_is_client}");
+            a.set_transport(transport).unwrap();
+            b.set_transport(transport).unwrap();
+            let mut wire = Vec::new();
+            // The peer's stream, then 14 of `a`'s; the peer's and `a`'s
+            // highest are used least recently, so the token drops them.
+            let theirs = b.open_stream().unwrap().stream_id;
+            b.send(theirs, b"hello", false, &mut wire).unwrap();
+            deliver(&mut a, &mut wire, t0);
+            let mine: Vec<u32> = (0..14)
+                .map(|_| a.open_stream().unwrap().stream_id)
+                .collect();
+            let highest = *mine.last().unwrap();
+            a.send(highest, b"h", false, &mut wire).unwrap();
+            for &id in &mine[..13] {
+                a.send(id, b"x", false, &mut wire).unwrap();
+            }
+            deliver(&mut b, &mut wire, t0);
+            let token = seal_token(&TokenKey::new(&key), a, 1_780_000_000, &mut rng).unwrap();
+            let mut r = TokenOpener::new(TokenKey::new(&key))
+                .resume(&token, 1_780_000_000)
+                .unwrap();
+            assert_eq!(r.transport(), transport, "{role}");
+            assert!(
+                r.stream(highest).is_none() && r.stream(theirs).is_none(),
+                "{role}"
+            );
+            let next = r.open_stream().unwrap().stream_id;
+            assert_eq!(next, highest + transport.stream_id_step(), "{role}");
+            // Late data for both dropped streams is ignored, not a new stream.
+            for id in [highest, theirs] {
+                let mut late = data_at(&mut b, id, 100, b"late");
+                let got = r.receive(&mut late, t0, &mut Vec::new());
+                assert_eq!(got, Ok(Event::Ignored { stream_id: id }), "{role}: {id}");
+                assert!(r.stream(id).is_none(), "{role}: {id} opened again");
+            }
+        }
+    }
+}

@@ -530,7 +530,13 @@ fn a_peer_cannot_evict_streams_and_a_refused_frame_changes_nothing() {
         }
         assert_eq!(refused, Some(Error::StreamLimit(12)), "{receiver:?}");
         assert_eq!(Error::StreamLimit(12).code(), ErrorCode::STREAM_LIMIT);
-        assert_eq!(me.streams().len(), 12);
+        // The limit is per initiator: 12 of the peer's beside this side's own.
+        let peers = me
+            .streams()
+            .iter()
+            .filter(|s| zp::stream::initiator_of(s.id()) != receiver)
+            .count();
+        assert_eq!(peers, 12, "{receiver:?}");
         for id in &mine {
             assert!(
                 me.stream(*id).is_some(),
