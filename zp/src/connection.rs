@@ -66,6 +66,19 @@ pub enum Migration {
     Failed,
 }
 
+/// Most times a KeyUpdate is sent again before the key update fails
+/// (§4.6.4: "after 3 retries, abort connection with ERR_REKEY_FAILED").
+pub const KEY_UPDATE_RETRIES: u8 = 3;
+
+/// This side's KeyUpdate, until its Ack arrives (§4.6.4 "Lost KeyUpdate").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KeyUpdateInFlight {
+    frame: crate::frame::KeyUpdate,
+    /// When it was (last) sent: the first time input after.
+    sent_at: Option<Instant>,
+    retries: u8,
+}
+
 /// How long a closed stream is kept before its state is released
 /// (`ZP_STREAM_LINGER`, §3.3.11): frames still in flight for it are
 /// recognised (and, after a reset, ignored) until then.
@@ -240,6 +253,8 @@ pub struct Connection {
     /// A rotation trigger fired; the KeyUpdate goes out after the next
     /// record this side sends.
     rekey_due: bool,
+    /// This side's KeyUpdate awaiting its Ack, sent again after 2 × RTT.
+    key_update: Option<KeyUpdateInFlight>,
     /// What only closed streams and unordered transports need, allocated
     /// the first time one does (a connection that never closes a stream
     /// pays one pointer for it).
@@ -389,6 +404,7 @@ impl Connection {
             sent_under_key: 0,
             key_since: None,
             rekey_due: false,
+            key_update: None,
             extras,
             path,
         }
@@ -843,6 +859,11 @@ impl Connection {
     pub fn update_keys(&mut self, direction: KeyDirection, out: &mut Vec<u8>) -> Result<(), Error> {
         let update = self.session.initiate_key_update(direction)?;
         self.send_control(&Frame::KeyUpdate(update), out)?;
+        self.key_update = Some(KeyUpdateInFlight {
+            frame: update,
+            sent_at: None,
+            retries: 0,
+        });
         self.rekey_due = false;
         self.sent_under_key = 0;
         self.key_since = None;
@@ -855,7 +876,9 @@ impl Connection {
     /// [`Limits::rekey_interval`] (§4.6.1), of a closed stream's
     /// [`STREAM_LINGER`], or on an unordered transport of an AckFrame's
     /// [`ACK_DELAY`] (then call [`Connection::poll_acks`]) or of a
-    /// retransmission timeout (then call [`Connection::poll_retransmit`]).
+    /// retransmission timeout, and on any transport of a KeyUpdate's
+    /// or a Sync's wait for its answer (then call
+    /// [`Connection::poll_retransmit`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let stall = self.blocked_since.map(|t| t + FLOW_TIMEOUT);
         let rekey = self
@@ -878,6 +901,7 @@ impl Connection {
             ack,
             retransmit,
             self.sync_deadline(),
+            self.key_update_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -894,7 +918,9 @@ impl Connection {
     /// Once the sending key has been in use for [`Limits::rekey_interval`]
     /// (counted from the first time input after it was installed) a
     /// rotation is due: its KeyUpdate follows the next record sent
-    /// ([`Connection::rekey_due`]).
+    /// ([`Connection::rekey_due`]). A KeyUpdate sent again
+    /// [`KEY_UPDATE_RETRIES`] times with no Ack fails with
+    /// [`Error::RekeyFailed`] once its last wait is over (§4.6.4).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         self.session.handle_timeout(now);
         self.note_time(now);
@@ -907,6 +933,7 @@ impl Connection {
             self.rekey_due = true;
         }
         self.fail_migration_if_exhausted(now)?;
+        self.fail_rekey_if_exhausted(now)?;
         match self.blocked_since {
             Some(t) if now >= t + FLOW_TIMEOUT => Err(Error::FlowStall),
             _ => Ok(()),
@@ -919,6 +946,9 @@ impl Connection {
         }
         if self.key_since.is_none() {
             self.key_since = Some(now);
+        }
+        if let Some(k) = &mut self.key_update {
+            k.sent_at.get_or_insert(now);
         }
         if let Some(e) = self.extras.as_deref_mut() {
             for l in &mut e.lingering {
@@ -1010,6 +1040,35 @@ impl Connection {
         e.sync_sent_at.map(|t| t + wait)
     }
 
+    /// When this side's KeyUpdate is due to be sent again, or after the
+    /// last retry, when the key update fails: 2 × RTT after it was sent
+    /// (§4.6.4; the smoothed RTT, else the path's estimate, else
+    /// [`crate::reliability::INITIAL_RTO`]), at least
+    /// [`crate::reliability::MIN_RTO`].
+    fn key_update_deadline(&self) -> Option<Instant> {
+        let k = self.key_update.as_ref()?;
+        let rtt = self
+            .retransmits()
+            .srtt()
+            .or(self.path_rtt())
+            .unwrap_or(crate::reliability::INITIAL_RTO);
+        k.sent_at
+            .map(|t| t + (2 * rtt).max(crate::reliability::MIN_RTO))
+    }
+
+    /// A KeyUpdate sent [`KEY_UPDATE_RETRIES`] times again with no Ack,
+    /// its last wait over: [`Error::RekeyFailed`].
+    fn fail_rekey_if_exhausted(&mut self, now: Instant) -> Result<(), Error> {
+        let exhausted = self
+            .key_update
+            .is_some_and(|k| k.retries >= KEY_UPDATE_RETRIES)
+            && self.key_update_deadline().is_some_and(|t| now >= t);
+        if exhausted {
+            return Err(Error::RekeyFailed);
+        }
+        Ok(())
+    }
+
     /// SYNC_SENT with every retry used and its wait over: FAILED.
     fn fail_migration_if_exhausted(&mut self, now: Instant) -> Result<(), Error> {
         let exhausted = matches!(
@@ -1066,6 +1125,12 @@ impl Connection {
             }
             Frame::KeyUpdateAck(a) => {
                 self.session.on_key_update_ack(&a)?;
+                if self
+                    .key_update
+                    .is_some_and(|k| k.frame.key_epoch == a.acked_epoch)
+                {
+                    self.key_update = None;
+                }
                 Ok(Event::KeyUpdateAcknowledged {
                     epoch: a.acked_epoch,
                 })
@@ -1540,7 +1605,10 @@ impl Connection {
         Ok(Some(Delivery { seq, fin, data }))
     }
 
-    /// Sends again, at `now`, what its timer says is due: a Sync that got
+    /// Sends again, at `now`, what its timer says is due: this side's
+    /// KeyUpdate with no Ack after 2 × RTT (§4.6.4; after
+    /// [`KEY_UPDATE_RETRIES`] retries the key update fails with
+    /// [`Error::RekeyFailed`]), a Sync that got
     /// no SyncAck in time (§3.3.3; after [`SYNC_RETRIES`] retries the
     /// migration fails with [`Error::MigrationFailed`]), and every record
     /// on an unordered transport whose retransmission timeout expired with
@@ -1551,6 +1619,19 @@ impl Connection {
     pub fn poll_retransmit(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<usize, Error> {
         self.note_time(now);
         self.fail_migration_if_exhausted(now)?;
+        self.fail_rekey_if_exhausted(now)?;
+        if self.key_update_deadline().is_some_and(|t| now >= t)
+            && let Some(k) = self.key_update
+        {
+            // The same epoch and direction again (§4.6.4 "Retry
+            // Idempotency"); the peer acknowledges a repeat again.
+            self.send_control(&Frame::KeyUpdate(k.frame), out)?;
+            self.key_update = Some(KeyUpdateInFlight {
+                sent_at: Some(now),
+                retries: k.retries + 1,
+                ..k
+            });
+        }
         let sync_due = self.sync_deadline().is_some_and(|t| now >= t);
         if sync_due
             && let Some(e) = self.extras.as_deref()

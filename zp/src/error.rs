@@ -130,6 +130,9 @@ pub enum Error {
     /// A migration's Sync got no SyncAck after every retry (§3.3.3,
     /// `ERR_MIGRATION_FAILED`).
     MigrationFailed,
+    /// This side's KeyUpdate got no KeyUpdate-Ack after every retry
+    /// (§4.6.4, `ERR_REKEY_FAILED`).
+    RekeyFailed,
     /// The stream ID belongs to the peer's parity, or is reserved.
     InvalidStreamId(u32),
     /// The stream was reset or finished and takes no more data.
@@ -193,6 +196,7 @@ impl fmt::Display for Error {
             Error::SyncRejected => f.write_str("sync rejected: no such session"),
             Error::FlowStall => f.write_str("flow control stalled: no window update in time"),
             Error::MigrationFailed => f.write_str("migration failed: no sync acknowledgement"),
+            Error::RekeyFailed => f.write_str("key update failed: no acknowledgement"),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
@@ -219,9 +223,10 @@ impl Error {
             Error::TokenExpired | Error::TokenReplayed | Error::TokenMemoryFull => {
                 ErrorCode::TOKEN_EXPIRED
             }
-            Error::EpochMismatch | Error::KeyUpdatePending | Error::CounterExhausted => {
-                ErrorCode::REKEY_FAILED
-            }
+            Error::EpochMismatch
+            | Error::KeyUpdatePending
+            | Error::CounterExhausted
+            | Error::RekeyFailed => ErrorCode::REKEY_FAILED,
             Error::StreamLimit(_) | Error::TooManyStreams { .. } => ErrorCode::STREAM_LIMIT,
             Error::SyncRejected => ErrorCode::SYNC_REJECTED,
             Error::FlowStall => ErrorCode::FLOW_STALL,

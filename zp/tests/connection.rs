@@ -1508,3 +1508,57 @@ fn a_resumed_connection_keeps_its_transport_and_never_reuses_a_stream_id() {
         }
     }
 }
+
+/// Issue 21, finding 5 (§4.6.4 "Lost KeyUpdate"): a KeyUpdate with no Ack
+/// after 2 × RTT is sent again, the same epoch each time (a lost Ack is
+/// answered again by the peer); after three retries the key update fails
+/// with ERR_REKEY_FAILED. Both roles, both kinds of transport.
+#[test]
+fn a_lost_key_update_is_sent_again_then_fails_after_three_retries() {
+    let check = |a: &mut Connection, b: &mut Connection, role: &str| {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // No RTT measured: 2 × the initial 1 s timeout.
+        let mut lost = Vec::new();
+        a.update_keys(KeyDirection::Both, &mut lost).unwrap();
+        a.handle_timeout(t0).unwrap();
+        assert_eq!(a.poll_timeout(), Some(t0 + s(2)), "{role}");
+        let mut again = Vec::new();
+        a.poll_retransmit(t0 + s(1), &mut again).unwrap();
+        assert!(again.is_empty(), "{role}: not due yet");
+        a.poll_retransmit(t0 + s(2), &mut again).unwrap();
+        let (got, mut ack) = deliver(b, &mut again, t0 + s(2));
+        assert_eq!(got, ["KeyUpdated { epoch: 1 }"], "{role}");
+        // The Ack is lost too: the next copy is acknowledged again.
+        ack.clear();
+        a.poll_retransmit(t0 + s(4), &mut again).unwrap();
+        let (got, mut ack) = deliver(b, &mut again, t0 + s(4));
+        assert_eq!(got, ["KeyUpdated { epoch: 1 }"], "{role}: a repeat");
+        let got = events(a, &mut ack, t0 + s(4));
+        assert_eq!(got, ["KeyUpdateAcknowledged { epoch: 1 }"], "{role}");
+        assert_eq!(a.session().send_epoch(), 1, "{role}");
+        a.poll_retransmit(t0 + s(60), &mut again).unwrap();
+        assert!(again.is_empty(), "{role}: acknowledged, never sent again");
+        a.handle_timeout(t0 + s(60)).unwrap();
+
+        // Every copy lost: three retries 2 s apart, then ERR_REKEY_FAILED.
+        let t1 = t0 + s(100);
+        a.update_keys(KeyDirection::Both, &mut lost).unwrap();
+        a.handle_timeout(t1).unwrap();
+        for retry in 1..=3 {
+            let at = t1 + s(2 * retry);
+            let mut copy = Vec::new();
+            a.poll_retransmit(at, &mut copy).unwrap();
+            assert!(!copy.is_empty(), "{role}: retry {retry}");
+        }
+        assert_eq!(a.handle_timeout(t1 + s(7)), Ok(()), "{role}");
+        assert_eq!(
+            a.handle_timeout(t1 + s(8)),
+            Err(Error::RekeyFailed),
+            "{role}"
+        );
+        assert_eq!(Error::RekeyFailed.code(), ErrorCode::REKEY_FAILED);
+    };
+    both_roles(check);
+    both_roles_unordered(check);
+}
