@@ -612,7 +612,7 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         if unordered {
-            self.extras().sent.push(stream_id, seq, fin, payload);
+            self.extras().sent.push(stream_id, seq, frame.flags, payload);
         }
         self.touch(idx);
         self.close_if_finished(idx);
@@ -679,6 +679,11 @@ impl Connection {
             .seal_append(out, |b| frame.encode(b))?;
         self.close(idx, true);
         self.forget_unordered(stream_id);
+        if self.transport == Transport::Unordered {
+            // It may be lost: sent again until the peer acknowledges it
+            // (§3.3.11 step 4), or until the stream is released.
+            self.extras().sent.push(stream_id, frame.seq, FLAG_RST, &[]);
+        }
         Ok(())
     }
 
@@ -1417,7 +1422,19 @@ impl Connection {
             ));
         }
         if d.flags & FLAG_RST != 0 {
-            return self.on_data(d, out);
+            // §3.3.11 step 4: the RST is acknowledged, with a range naming
+            // its offset, and again for every copy (the Ack may be lost).
+            let event = if self.ignores(id) {
+                Event::Ignored { stream_id: id }
+            } else {
+                self.on_data(d, out)?
+            };
+            let ack = AckFrame {
+                stream_id: id,
+                ranges: vec![(d.seq, d.seq)],
+            };
+            self.send_control(&Frame::Ack(ack), out)?;
+            return Ok(event);
         }
         if self.ignores(id) {
             return self.ignore_unordered(id, d.seq, d.payload.len(), out);
@@ -1527,7 +1544,8 @@ impl Connection {
         Ok(event)
     }
 
-    /// Data for a reset or released stream on an unordered transport: it
+    /// Data for a reset or released stream on an unordered transport,
+    /// acknowledged at once (so the peer stops sending it again): it
     /// may be a copy of data already counted, so only bytes new to the
     /// stream's ranges (kept while it lingers) count against the
     /// connection's window. A released stream's ranges are gone: its late
@@ -1542,13 +1560,26 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<Event<'static>, Error> {
         let end = seq.checked_add(len as u64).ok_or(Error::FlowControl)?;
-        let Some(slot) = self.received().iter().position(|r| r.stream_id == id) else {
-            return Ok(Event::Ignored { stream_id: id });
+        // Acknowledged all the same, or the peer (whose RST has not
+        // reached it yet) would send it again for ever.
+        let ranges = match self.received().iter().position(|r| r.stream_id == id) {
+            Some(slot) => {
+                let (merged, new) = self.add_received(&self.received()[slot].ranges, seq, end)?;
+                self.extras().received[slot].ranges = merged.clone();
+                self.conn_received += new;
+                self.window_updates(&[], out)?;
+                merged
+            }
+            None if len > 0 => vec![(seq, end - 1)],
+            None => Vec::new(),
         };
-        let (merged, new) = self.add_received(&self.received()[slot].ranges, seq, end)?;
-        self.extras().received[slot].ranges = merged;
-        self.conn_received += new;
-        self.window_updates(&[], out)?;
+        if !ranges.is_empty() {
+            let ack = AckFrame {
+                stream_id: id,
+                ranges,
+            };
+            self.send_control(&Frame::Ack(ack), out)?;
+        }
         Ok(Event::Ignored { stream_id: id })
     }
 
@@ -1656,7 +1687,7 @@ impl Connection {
                 let frame = DataFrame {
                     stream_id: p.stream_id,
                     seq: p.seq,
-                    flags: if p.fin { FLAG_FIN } else { 0 },
+                    flags: p.flags,
                     payload: &p.data,
                 };
                 self.session

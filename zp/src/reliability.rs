@@ -38,7 +38,9 @@ pub const DEGRADED_AFTER: u32 = 3;
 pub(crate) struct Pending {
     pub stream_id: u32,
     pub seq: u64,
-    pub fin: bool,
+    /// The DataFrame's flags: FIN, or RST (a reset is kept and sent
+    /// again like data until an AckFrame names its offset).
+    pub flags: u8,
     pub data: Vec<u8>,
     /// When it was (last) sent: the first time input after.
     pub sent_at: Option<Instant>,
@@ -80,13 +82,13 @@ impl Retransmits {
         self.bytes
     }
 
-    pub fn push(&mut self, stream_id: u32, seq: u64, fin: bool, data: &[u8]) {
+    pub fn push(&mut self, stream_id: u32, seq: u64, flags: u8, data: &[u8]) {
         self.bytes += data.len();
         self.cost += data.len() + RETRANSMIT_ENTRY_COST;
         self.pending.push_back(Pending {
             stream_id,
             seq,
-            fin,
+            flags,
             data: data.to_vec(),
             sent_at: None,
             retransmitted: false,
@@ -124,10 +126,15 @@ impl Retransmits {
     /// Drops what the AckFrame's inclusive `ranges` cover on `stream_id`
     /// (`acked`: the stream's contiguously acknowledged offset after it).
     /// An empty FIN is covered once every byte before it is: an AckFrame
-    /// cannot name an empty range. Samples the round trip from the newest
-    /// record sent once (RFC 6298 §3).
+    /// cannot name an empty range. An RST is covered by a range that
+    /// names its offset (one past the last byte sent: no data range can).
+    /// Samples the round trip from the newest record sent once (RFC 6298
+    /// §3).
     pub fn acknowledge(&mut self, stream_id: u32, ranges: &[(u64, u64)], acked: u64, now: Instant) {
         let covered = |p: &Pending| {
+            if p.flags & crate::frame::FLAG_RST != 0 {
+                return ranges.iter().any(|&(a, b)| a <= p.seq && p.seq <= b);
+            }
             if p.data.is_empty() {
                 return p.seq <= acked;
             }
@@ -432,14 +439,14 @@ mod tests {
             "3 × the path's RTT"
         );
         assert_eq!(r.rto(Some(Duration::from_millis(40))), MIN_RTO, "floored");
-        r.push(2, 0, false, b"abcd");
+        r.push(2, 0, 0, b"abcd");
         r.stamp(t0);
         r.acknowledge(2, &[(0, 3)], 4, t0 + Duration::from_millis(100));
         // First sample R = 100 ms: SRTT 100, RTTVAR 50, RTO 300 ms (the
         // path's estimate no longer counts).
         assert_eq!(r.rto(path), Duration::from_millis(300));
         assert_eq!((r.bytes(), r.pending.len()), (0, 0));
-        r.push(2, 4, false, b"efgh");
+        r.push(2, 4, 0, b"efgh");
         r.stamp(t0);
         r.acknowledge(2, &[(0, 7)], 8, t0 + Duration::from_millis(200));
         // R = 200: RTTVAR (3 × 50 + 100) / 4 = 62.5, SRTT 112.5.
@@ -456,10 +463,10 @@ mod tests {
     fn acknowledgements_free_whole_records_and_retransmissions_give_no_sample() {
         let t0 = Instant::now();
         let mut r = Retransmits::default();
-        r.push(2, 0, false, b"abc");
-        r.push(2, 3, false, b"def");
-        r.push(2, 6, true, b"");
-        r.push(4, 0, false, b"xyz");
+        r.push(2, 0, 0, b"abc");
+        r.push(2, 3, 0, b"def");
+        r.push(2, 6, crate::frame::FLAG_FIN, b"");
+        r.push(4, 0, 0, b"xyz");
         r.stamp(t0);
         r.timeouts = 2;
         // A range covering part of a record frees nothing.

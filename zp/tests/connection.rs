@@ -1562,3 +1562,44 @@ fn a_lost_key_update_is_sent_again_then_fails_after_three_retries() {
     both_roles(check);
     both_roles_unordered(check);
 }
+
+/// Issue 21, finding 6 (§3.3.11 steps 4 and 6 on an unordered transport):
+/// an RST may be lost, so it is sent again until the peer acknowledges it
+/// (an AckFrame naming its offset, sent for every copy); and the resetting
+/// side acknowledges the data it ignores, so the peer, which has not seen
+/// the RST yet, does not send it again for ever.
+#[test]
+fn a_lost_reset_is_sent_again_and_ignored_data_is_acknowledged() {
+    both_roles_unordered(|a, b, role| {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let id = a.open_stream().unwrap().stream_id;
+        let mut hello = record(a, id, b"hi", false);
+        b.receive(&mut hello, t0, &mut Vec::new()).unwrap();
+        let mut reply = record(b, id, b"reply", false);
+        assert_eq!(b.unacknowledged_bytes(), 5, "{role}");
+        let mut lost = Vec::new();
+        a.reset(id, &mut lost).unwrap();
+        // `b`'s data reaches `a` after the reset: ignored, acknowledged.
+        let (got, mut ack) = deliver(a, &mut reply, t0);
+        assert_eq!(got, [format!("Ignored {{ stream_id: {id} }}")], "{role}");
+        events(b, &mut ack, t0);
+        assert_eq!(b.unacknowledged_bytes(), 0, "{role}: b stops resending");
+        // The RST was lost: sent again after the timeout (1 s), then again
+        // (2 s later) when its acknowledgement is lost too.
+        a.handle_timeout(t0).unwrap();
+        let mut again = Vec::new();
+        assert_eq!(a.poll_retransmit(t0 + s(1), &mut again), Ok(1), "{role}");
+        let (got, mut ack) = deliver(b, &mut again, t0 + s(1));
+        assert_eq!(got, [format!("Reset {{ stream_id: {id}, seq: 2 }}")], "{role}");
+        assert!(!ack.is_empty(), "{role}: the RST is acknowledged");
+        ack.clear();
+        assert_eq!(a.poll_retransmit(t0 + s(3), &mut again), Ok(1), "{role}");
+        let (got, mut ack) = deliver(b, &mut again, t0 + s(3));
+        assert_eq!(got, [format!("Ignored {{ stream_id: {id} }}")], "{role}");
+        let got = events(a, &mut ack, t0 + s(3));
+        assert_eq!(got, [format!("Acked {{ stream_id: {id} }}")], "{role}");
+        assert_eq!(a.poll_retransmit(t0 + s(30), &mut again), Ok(0), "{role}");
+        assert!(again.is_empty(), "{role}: acknowledged, never sent again");
+    });
+}
