@@ -186,7 +186,10 @@ pub enum Event<'a> {
     },
     /// The peer answered this side's Sync with OK or PARTIAL; streams it
     /// reported MISMATCH were reset to zero (resend from the start), and
-    /// UNKNOWN ones are new to the peer.
+    /// UNKNOWN ones are new to the peer. On an ordered transport, an OK
+    /// stream whose `receiver_seq` is below what this side sent lost those
+    /// bytes with the old path: its send offset went back to
+    /// `receiver_seq`; send them again from there (§3.3.6).
     SyncAcked(SyncAck),
     /// The peer reset a stream (§3.3.11 RST): it is closed at once, what
     /// was buffered for it should be discarded, and it lingers for
@@ -1245,10 +1248,13 @@ impl Connection {
             return Err(Error::SyncRejected);
         }
         for s in &ack.streams {
-            if s.status == StreamSyncStatus::Mismatch
-                && let Some(idx) = self.index(s.stream_id)
-            {
-                self.reset_to_zero(idx);
+            let Some(idx) = self.index(s.stream_id) else {
+                continue;
+            };
+            match s.status {
+                StreamSyncStatus::Mismatch => self.reset_to_zero(idx),
+                StreamSyncStatus::Ok => self.resume_from(idx, s.receiver_seq),
+                _ => {}
             }
         }
         if let Some(e) = self.extras.as_deref_mut()
@@ -1261,6 +1267,29 @@ impl Connection {
             e.sent.timeouts = 0;
         }
         Ok(Event::SyncAcked(ack))
+    }
+
+    /// §3.3.6: "the sender resumes transmission from" the receiver's
+    /// offset. On an ordered transport zp keeps no copy of what it sent,
+    /// so bytes lost with the old path are handed back: the stream's send
+    /// offset (and the connection's credit used) go back to `receiver_seq`,
+    /// a FIN not received is taken back, and the caller sends from there
+    /// again ([`Event::SyncAcked`] names the offset). On an unordered
+    /// transport the retransmit buffer still holds them: nothing to do.
+    /// An offset outside what was sent and not acknowledged changes nothing.
+    fn resume_from(&mut self, idx: usize, receiver_seq: u64) {
+        let s = &mut self.streams[idx];
+        if self.transport == Transport::Unordered
+            || receiver_seq >= s.send_offset
+            || receiver_seq < s.last_acked
+            || s.state_flags & stream::flags::OPEN == 0
+        {
+            return;
+        }
+        let lost = s.send_offset - receiver_seq;
+        s.send_offset = receiver_seq;
+        s.state_flags &= !stream::flags::HALF_CLOSED_LOCAL;
+        self.conn_sent = self.conn_sent.saturating_sub(lost);
     }
 
     /// MISMATCH (§3.3.6): discard what is buffered, reset, start from zero.

@@ -1603,3 +1603,37 @@ fn a_lost_reset_is_sent_again_and_ignored_data_is_acknowledged() {
         assert!(again.is_empty(), "{role}: acknowledged, never sent again");
     });
 }
+
+/// Issue 21, finding 8 (§3.3.6: the sender resumes from the SyncAck's
+/// `receiver_seq`): bytes lost with the old path are handed back, so the
+/// stream goes on from where the receiver stands, with no gap, and a FIN
+/// lost with them can be sent again.
+#[test]
+fn after_a_migration_the_sender_resumes_from_the_receivers_offset() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"kept", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        a.send(id, b"lost", true, &mut Vec::new()).unwrap();
+        assert_eq!(a.stream(id).unwrap().send_offset(), 8, "{role}");
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut wire).unwrap();
+        let (_, mut answer) = deliver(b, &mut wire, t0);
+        let got = events(a, &mut answer, t0);
+        assert!(got[0].starts_with("SyncAcked"), "{role}: {got:?}");
+        assert!(got[0].contains("receiver_seq: 4"), "{role}: {got:?}");
+        assert_eq!(a.stream(id).unwrap().send_offset(), 4, "{role}");
+        // The lost bytes and FIN again, in order at the receiver.
+        a.send(id, b"lost", true, &mut wire).unwrap();
+        let (got, _) = deliver(b, &mut wire, t0);
+        assert_eq!(
+            got,
+            [format!(
+                "Data {{ stream_id: {id}, seq: 4, fin: true, payload: [108, 111, 115, 116] }}"
+            )],
+            "{role}"
+        );
+    });
+}
