@@ -235,6 +235,9 @@ pub(crate) struct ReorderBuffer {
 }
 
 impl ReorderBuffer {
+    /// What one chunk costs beyond its bytes.
+    pub const CHUNK_HEADER: usize = size_of::<(u64, VecDeque<u8>)>();
+
     /// Bytes held.
     pub fn bytes(&self) -> u64 {
         self.bytes
@@ -303,7 +306,7 @@ impl ReorderBuffer {
 
     /// Heap bytes owned.
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<(u64, VecDeque<u8>)>()
+        self.chunks.capacity() * Self::CHUNK_HEADER
             + self.chunks.iter().map(|c| c.1.capacity()).sum::<usize>()
     }
 }

@@ -237,6 +237,11 @@ impl Session {
         &mut self.sealer
     }
 
+    /// Heap bytes of one expanded key (the sending one).
+    pub fn key_heap_bytes(&self) -> usize {
+        self.sealer.heap_bytes()
+    }
+
     /// Heap bytes owned (expanded AEAD keys).
     pub fn heap_bytes(&self) -> usize {
         self.sealer.heap_bytes() + self.opener.heap_bytes()

@@ -1313,6 +1313,12 @@ fn many_small_frames_ahead_of_a_gap_cost_memory_by_bytes_not_frames() {
                 let got = b.receive(&mut rec, t0, &mut Vec::new()).unwrap();
                 assert_eq!(got, Event::Buffered { stream_id: id }, "{role}");
             }
+            assert!(
+                b.memory_footprint() <= b.memory_bound(),
+                "{role}: {} over the documented bound {}",
+                b.memory_footprint(),
+                b.memory_bound()
+            );
             let grown = b.memory_footprint() - before;
             assert!(
                 grown <= 3 * 20_000 + 8 * 1024,
@@ -1345,6 +1351,7 @@ fn the_retransmit_cap_bounds_memory_for_small_records() {
             }
             sink.clear();
         }
+        assert!(a.memory_footprint() <= a.memory_bound(), "{role}");
         let grown = a.memory_footprint() - before;
         assert!(
             grown <= zp::reliability::RETRANSMIT_BUFFER_MAX + 4096,
