@@ -18,7 +18,7 @@ seconds=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(frame record token handshake connection)
+    targets=(frame record token handshake connection network)
 fi
 jobs=${JOBS:-1}
 runs=${RUNS:--1}

@@ -530,8 +530,8 @@ impl Connection {
             + size_of::<Received>()
             + (MAX_ACK_RANGES + 1) * (16 + ReorderBuffer::CHUNK_HEADER);
         let consumed = self.conn_received - self.extras.as_ref().map_or(0, |e| e.buffered);
-        let window = usize::try_from(self.conn_recv_limit.saturating_sub(consumed))
-            .unwrap_or(usize::MAX);
+        let window =
+            usize::try_from(self.conn_recv_limit.saturating_sub(consumed)).unwrap_or(usize::MAX);
         size_of::<Self>()
             + size_of::<Extras>()
             + 2 * streams * per_stream
@@ -625,6 +625,7 @@ impl Connection {
         let idx = self
             .index(stream_id)
             .ok_or(Error::UnknownStream(stream_id))?;
+        self.check_not_migrating()?;
         if self.conn_sent + payload.len() as u64 > self.conn_send_limit {
             self.blocked = true;
             return Err(Error::FlowControl);
@@ -654,11 +655,28 @@ impl Connection {
         self.conn_sent += payload.len() as u64;
         self.streams[idx].global_seq = self.conn_sent;
         if unordered {
-            self.extras().sent.push(stream_id, seq, frame.flags, payload);
+            self.extras()
+                .sent
+                .push(stream_id, seq, frame.flags, payload);
         }
         self.touch(idx);
         self.close_if_finished(idx);
         self.count_sent(payload.len(), out)
+    }
+
+    /// On an ordered transport, stream data waits while a migration is
+    /// under way ([`Error::MigrationPending`]): the SyncAck says where each
+    /// stream resumes (§3.3.6), and data sent before it could land past a
+    /// gap or be sent twice (the network fuzzer found both).
+    fn check_not_migrating(&self) -> Result<(), Error> {
+        let waiting = matches!(
+            self.migration(),
+            Migration::Migrating | Migration::SyncSent { .. }
+        );
+        if waiting && self.transport != Transport::Unordered {
+            return Err(Error::MigrationPending);
+        }
+        Ok(())
     }
 
     /// The retransmit buffer (empty but for unordered transports).
@@ -818,6 +836,7 @@ impl Connection {
                 "a multiplexed DataFrame on an unordered transport",
             ));
         }
+        self.check_not_migrating()?;
         let total: u64 = chunks.iter().map(|c| c.1.len() as u64).sum();
         if self.conn_sent + total > self.conn_send_limit {
             self.blocked = true;
@@ -1244,6 +1263,16 @@ impl Connection {
             self.send_control(&Frame::SyncAck(SyncAck::reject()), out)?;
             return Err(Error::SyncRejected);
         }
+        // On an ordered transport the old path lost this side's data in
+        // flight too, and the peer's Sync says only what the peer sent:
+        // this side syncs back (its own Sync, *before* the SyncAck, so
+        // that it reaches the peer while the peer still waits, and is not
+        // answered with a third Sync), and resumes from what the peer's
+        // SyncAck says it received. Found by the network fuzzer: bytes the
+        // answering side sent were lost and the stream went on past the gap.
+        if self.transport != Transport::Unordered && self.migration() == Migration::Active {
+            self.migrate(sync.flags, out)?;
+        }
         let mut answers = Vec::with_capacity(sync.streams.len());
         let mut mismatched = Vec::new();
         for entry in &sync.streams {
@@ -1293,6 +1322,14 @@ impl Connection {
             match s.status {
                 StreamSyncStatus::Mismatch => self.reset_to_zero(idx),
                 StreamSyncStatus::Ok => self.resume_from(idx, s.receiver_seq),
+                // New to the peer: everything it carried was lost with the
+                // old path (the network fuzzer found it), so it goes again
+                // from zero.
+                StreamSyncStatus::Unknown
+                    if stream::initiator_of(s.stream_id) == self.session.role() =>
+                {
+                    self.resume_from(idx, 0)
+                }
                 _ => {}
             }
         }

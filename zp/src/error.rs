@@ -130,6 +130,11 @@ pub enum Error {
     /// A migration's Sync got no SyncAck after every retry (§3.3.3,
     /// `ERR_MIGRATION_FAILED`).
     MigrationFailed,
+    /// On an ordered transport, stream data waits while a migration awaits
+    /// its SyncAck (§3.3.3): the SyncAck says where each stream resumes,
+    /// and data sent before it would land past a gap. Send once
+    /// [`crate::Connection::migration`] is active again.
+    MigrationPending,
     /// This side's KeyUpdate got no KeyUpdate-Ack after every retry
     /// (§4.6.4, `ERR_REKEY_FAILED`).
     RekeyFailed,
@@ -197,6 +202,9 @@ impl fmt::Display for Error {
             Error::FlowStall => f.write_str("flow control stalled: no window update in time"),
             Error::MigrationFailed => f.write_str("migration failed: no sync acknowledgement"),
             Error::RekeyFailed => f.write_str("key update failed: no acknowledgement"),
+            Error::MigrationPending => {
+                f.write_str("migration under way: send once the SyncAck arrives")
+            }
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),

@@ -11,8 +11,11 @@ fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus")
 }
 
+/// `ZP_FUZZ_ONLY=<part of a path>` replays only the matching files (with
+/// `ZP_FUZZ_TRACE=1`, the `network` target prints its steps).
 #[test]
 fn every_corpus_file_runs_clean_through_its_target() {
+    let only = std::env::var("ZP_FUZZ_ONLY").ok();
     let mut ran = 0;
     for target in fuzzing::TARGETS {
         let dir = corpus().join(target);
@@ -23,6 +26,12 @@ fn every_corpus_file_runs_clean_through_its_target() {
             .collect();
         assert!(!files.is_empty(), "no corpus for {target}");
         for f in files {
+            if only
+                .as_deref()
+                .is_some_and(|o| !f.to_string_lossy().contains(o))
+            {
+                continue;
+            }
             let data = std::fs::read(&f).unwrap();
             let outcome = std::panic::catch_unwind(|| fuzzing::run(target, &data));
             assert!(outcome.is_ok(), "{} fails its target", f.display());

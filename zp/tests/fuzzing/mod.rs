@@ -19,7 +19,12 @@
 //!   records under the same key and counter, a refused record changes
 //!   nothing beyond the record layer's receive side (nothing at all when
 //!   it does not authenticate; see `common::beyond_the_record_layer`), and
-//!   on an unordered transport every stream's data is handed over in order.
+//!   on an unordered transport every stream's data is handed over in order;
+//! - `network`: two connections over a simulated network (loss,
+//!   duplication, reordering, delay, migration; both transports) deliver
+//!   exactly the bytes sent, in order, accept no record twice, stay within
+//!   `Connection::memory_bound`, and once the network heals every stream
+//!   completes or fails with a defined error (see `network.rs`).
 
 #![allow(dead_code)]
 
@@ -40,7 +45,17 @@ use zp::token::{TokenKey, TokenOpener, seal_token};
 use zp::{Connection, Error, Event, PathInfo};
 
 /// The targets, by name (the folders of `zp/fuzz/corpus/`).
-pub const TARGETS: [&str; 5] = ["frame", "record", "token", "handshake", "connection"];
+pub const TARGETS: [&str; 6] = [
+    "frame",
+    "record",
+    "token",
+    "handshake",
+    "connection",
+    "network",
+];
+
+mod network;
+pub use network::network;
 
 /// Runs `data` through the target `name`.
 pub fn run(name: &str, data: &[u8]) {
@@ -50,6 +65,7 @@ pub fn run(name: &str, data: &[u8]) {
         "token" => token(data),
         "handshake" => handshake(data),
         "connection" => connection(data),
+        "network" => network(data),
         other => panic!("no fuzz target {other}"),
     }
 }
