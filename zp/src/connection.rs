@@ -258,6 +258,11 @@ pub struct Connection {
     rekey_due: bool,
     /// This side's KeyUpdate awaiting its Ack, sent again after 2 × RTT.
     key_update: Option<KeyUpdateInFlight>,
+    /// Stream data (or a FIN) went out since this side's last Sync: only
+    /// then can the old path have lost some, and only then does this side
+    /// sync back when the peer's Sync arrives (else two Syncs answering
+    /// each other would never end).
+    sent_since_sync: bool,
     /// What only closed streams and unordered transports need, allocated
     /// the first time one does (a connection that never closes a stream
     /// pays one pointer for it).
@@ -408,6 +413,7 @@ impl Connection {
             key_since: None,
             rekey_due: false,
             key_update: None,
+            sent_since_sync: false,
             extras,
             path,
         }
@@ -658,6 +664,8 @@ impl Connection {
             self.extras()
                 .sent
                 .push(stream_id, seq, frame.flags, payload);
+        } else {
+            self.sent_since_sync = true;
         }
         self.touch(idx);
         self.close_if_finished(idx);
@@ -878,6 +886,7 @@ impl Connection {
             return Err(e);
         }
         self.conn_sent += total;
+        self.sent_since_sync = true;
         for &(id, _) in chunks {
             if let Some(idx) = self.index(id) {
                 self.streams[idx].global_seq = self.conn_sent;
@@ -1088,6 +1097,7 @@ impl Connection {
             return Err(Error::MigrationFailed);
         }
         self.sync(flags, out)?;
+        self.sent_since_sync = false;
         let e = self.extras();
         e.migration = Migration::SyncSent { retries: 0 };
         e.sync_flags = flags;
@@ -1270,7 +1280,10 @@ impl Connection {
         // answered with a third Sync), and resumes from what the peer's
         // SyncAck says it received. Found by the network fuzzer: bytes the
         // answering side sent were lost and the stream went on past the gap.
-        if self.transport != Transport::Unordered && self.migration() == Migration::Active {
+        if self.transport != Transport::Unordered
+            && self.migration() == Migration::Active
+            && self.sent_since_sync
+        {
             self.migrate(sync.flags, out)?;
         }
         let mut answers = Vec::with_capacity(sync.streams.len());
@@ -1314,6 +1327,12 @@ impl Connection {
     fn on_sync_ack<'a>(&mut self, ack: SyncAck) -> Result<Event<'a>, Error> {
         if ack.status == SyncStatus::Reject {
             return Err(Error::SyncRejected);
+        }
+        if !matches!(self.migration(), Migration::SyncSent { .. }) {
+            // An answer to a Sync already answered (a retransmission's):
+            // its offsets are stale, and acting on them would resend or
+            // reset what has moved on since (the network fuzzer found it).
+            return Ok(Event::SyncAcked(ack));
         }
         for s in &ack.streams {
             let Some(idx) = self.index(s.stream_id) else {

@@ -326,15 +326,13 @@ fn sync_answers_ok_unknown_and_mismatch_per_stream() {
         a.sync(SYNC_FINAL, &mut sync).unwrap();
         let (events, mut answer) = deliver(b, &mut sync, Instant::now());
         assert_eq!(events, ["Synced { status: Ok }"], "{role}");
-        // On an ordered transport `b` syncs back first (its own data in
-        // flight was lost with the old path too), then answers.
+        // `b` sent no data, so it has nothing to sync back.
         let (events, _) = deliver(a, &mut answer, Instant::now());
-        assert_eq!(events[0], "Synced { status: Ok }", "{role}");
         assert!(
-            events[1].starts_with("SyncAcked(SyncAck { status: Ok"),
+            events[0].starts_with("SyncAcked(SyncAck { status: Ok"),
             "{events:?}"
         );
-        assert!(events[1].contains("receiver_seq: 10"), "{events:?}");
+        assert!(events[0].contains("receiver_seq: 10"), "{events:?}");
 
         // One bad integrity value (a corrupted entry), one stream `b` has
         // never seen, one consistent: PARTIAL, MISMATCH resets the stream.
@@ -342,6 +340,9 @@ fn sync_answers_ok_unknown_and_mismatch_per_stream() {
         let mut corrupted = SyncStream::new(id, 10, 0);
         corrupted.integrity ^= 1;
         let unseen = SyncStream::new(other + 200, 5, 0);
+        // `a` awaits a SyncAck (its own Sync lost): only then does one count.
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut Vec::new()).unwrap();
         let (r, mut answer) = sync_to(
             a,
             b,
@@ -1209,8 +1210,7 @@ fn a_migration_syncs_retries_and_fails_after_three_retries() {
         let (got, mut answer) = deliver(b, &mut wire, t0 + s(2));
         assert_eq!(got, ["Synced { status: Ok }"], "{roles}");
         let got = events(a, &mut answer, t0 + s(2));
-        assert_eq!(got[0], "Synced { status: Ok }", "{roles}: b syncs back");
-        assert!(got[1].starts_with("SyncAcked"), "{roles}: {got:?}");
+        assert!(got[0].starts_with("SyncAcked"), "{roles}: {got:?}");
         assert_eq!(a.migration(), Migration::Active, "{roles}");
 
         // Again, with every Sync lost.

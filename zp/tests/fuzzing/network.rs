@@ -174,7 +174,23 @@ impl Peer {
         let mut handed = Vec::new();
         let mut readable = None;
         let mut reset = None;
-        match self.conn.receive(&mut rec, now, &mut out) {
+        let result = self.conn.receive(&mut rec, now, &mut out);
+        if trace() {
+            let who = self.conn.session().role();
+            match &result {
+                Ok(Event::Data {
+                    stream_id,
+                    seq,
+                    payload,
+                    fin,
+                }) => eprintln!(
+                    "  {who:?} got data {stream_id} at {seq} +{} fin {fin}",
+                    payload.len()
+                ),
+                other => eprintln!("  {who:?} got {other:?}"),
+            }
+        }
+        match result {
             Ok(event) => {
                 assert!(
                     self.accepted.insert(header),
