@@ -1417,6 +1417,9 @@ impl Connection {
             self.window_updates(&[], out)?;
             return Ok(Event::Ignored { stream_id: id });
         }
+        if self.past_a_gap_while_migrating(id, d.seq) {
+            return Ok(Event::Ignored { stream_id: id });
+        }
         let idx = self.accept(id, d.seq, d.payload.len(), d.flags)?;
         if d.flags & FLAG_RST != 0 {
             self.close(idx, true);
@@ -1434,6 +1437,22 @@ impl Connection {
             fin: d.flags & FLAG_FIN != 0,
             payload: d.payload,
         })
+    }
+
+    /// On an ordered transport, data past a gap while this side's
+    /// migration awaits its SyncAck: the peer sent it after the old path
+    /// lost what came before, and not knowing it yet. It is ignored (not
+    /// counted, not delivered): the Sync exchange has the peer resume from
+    /// what arrived (§3.3.6). Found by the network fuzzer: the gap was
+    /// accepted and the bytes before it never came.
+    fn past_a_gap_while_migrating(&self, id: u32, seq: u64) -> bool {
+        let migrating = matches!(
+            self.migration(),
+            Migration::Migrating | Migration::SyncSent { .. }
+        );
+        migrating
+            && self.transport != Transport::Unordered
+            && seq > self.index(id).map_or(0, |i| self.streams[i].recv_offset)
     }
 
     /// A multiplexed DataFrame (§3.3.7): each chunk continues its stream
