@@ -322,6 +322,11 @@ impl RecordOpener {
         });
     }
 
+    /// Whether an announced epoch waits for its first record.
+    pub fn awaits_next(&self) -> bool {
+        self.next.is_some()
+    }
+
     /// When the previous epoch's key retires, if one is kept.
     pub fn retire_at(&self) -> Option<Instant> {
         self.previous.as_ref().map(|p| p.retire_at)

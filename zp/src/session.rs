@@ -177,7 +177,7 @@ impl Session {
 
     /// What a state token saves. Refused while a key update is under way.
     pub fn snapshot(&self) -> Result<SessionSnapshot, Error> {
-        if self.pending.is_some() || self.recv_next.is_some() {
+        if self.update_pending() {
             return Err(Error::KeyUpdatePending);
         }
         Ok(SessionSnapshot {
@@ -304,14 +304,18 @@ impl Session {
     /// Whether a key update is under way (this side's awaits its Ack, or
     /// the peer's announced epoch has not been used yet).
     pub fn update_pending(&self) -> bool {
-        self.pending.is_some() || self.recv_next.is_some()
+        // The opener may await the peer's first record under an announced
+        // epoch whose receiving key did not rotate (no `recv_next`): a new
+        // update now would replace that epoch, and the peer's records under
+        // it would no longer open (the network fuzzer found one lost).
+        self.pending.is_some() || self.recv_next.is_some() || self.opener.awaits_next()
     }
 
     /// Starts a key update: derives the next epoch's keys, accepts the
     /// peer's records under them at once, and keeps sending under the old
     /// key until [`Session::on_key_update_ack`].
     pub fn initiate_key_update(&mut self, direction: KeyDirection) -> Result<KeyUpdate, Error> {
-        if self.pending.is_some() || self.recv_next.is_some() {
+        if self.update_pending() {
             return Err(Error::KeyUpdatePending);
         }
         let epoch = self.epoch.checked_add(1).ok_or(Error::EpochMismatch)?;
