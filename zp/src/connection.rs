@@ -1345,14 +1345,14 @@ impl Connection {
             };
             match s.status {
                 StreamSyncStatus::Mismatch => self.reset_to_zero(idx),
-                StreamSyncStatus::Ok => self.resume_from(idx, s.receiver_seq),
+                StreamSyncStatus::Ok => self.resume_from(idx, s.receiver_seq, false),
                 // New to the peer: everything it carried was lost with the
                 // old path (the network fuzzer found it), so it goes again
                 // from zero.
                 StreamSyncStatus::Unknown
                     if stream::initiator_of(s.stream_id) == self.session.role() =>
                 {
-                    self.resume_from(idx, 0)
+                    self.resume_from(idx, 0, true)
                 }
                 _ => {}
             }
@@ -1377,10 +1377,14 @@ impl Connection {
     /// again ([`Event::SyncAcked`] names the offset). On an unordered
     /// transport the retransmit buffer still holds them: nothing to do.
     /// An offset outside what was sent and not acknowledged changes nothing.
-    fn resume_from(&mut self, idx: usize, receiver_seq: u64) {
+    /// A FIN sent at the peer's offset is taken back only when the peer
+    /// never saw the stream (`unknown`): a SyncAck says nothing of FINs,
+    /// so a lone FIN lost on an ordered transport stays lost (README).
+    fn resume_from(&mut self, idx: usize, receiver_seq: u64, unknown: bool) {
         let s = &mut self.streams[idx];
         if self.transport == Transport::Unordered
-            || receiver_seq >= s.send_offset
+            || receiver_seq > s.send_offset
+            || (receiver_seq == s.send_offset && !unknown)
             || receiver_seq < s.last_acked
             || s.state_flags & stream::flags::OPEN == 0
         {
