@@ -1686,3 +1686,34 @@ fn after_a_migration_both_sides_resume_from_what_the_other_received() {
         assert!(got[0].contains("seq: 0"), "{role}: {got:?}");
     });
 }
+
+/// Found by the network fuzzer (issue 21): on an unordered transport an
+/// empty FIN that overtakes the stream's last data ends the stream when
+/// that data arrives; the FIN was never handed over.
+#[test]
+fn an_empty_fin_ahead_of_the_last_data_ends_the_stream_with_it() {
+    both_roles_unordered(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut data = record(a, id, b"abc", false);
+        let mut fin = record(a, id, b"", true);
+        let got = b.receive(&mut fin, t0, &mut Vec::new()).unwrap();
+        assert_eq!(got, Event::Buffered { stream_id: id }, "{role}");
+        let got = b.receive(&mut data, t0, &mut Vec::new()).unwrap();
+        assert_eq!(
+            got,
+            Event::Data {
+                stream_id: id,
+                seq: 0,
+                fin: true,
+                payload: b"abc"
+            },
+            "{role}"
+        );
+        assert_eq!(
+            b.read(id, &mut Vec::new()),
+            Ok(None),
+            "{role}: handed over once"
+        );
+    });
+}
