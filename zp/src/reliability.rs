@@ -125,18 +125,14 @@ impl Retransmits {
 
     /// Drops what the AckFrame's inclusive `ranges` cover on `stream_id`
     /// (`acked`: the stream's contiguously acknowledged offset after it).
-    /// An empty FIN is covered once every byte before it is: an AckFrame
-    /// cannot name an empty range. An RST is covered by a range that
-    /// names its offset (one past the last byte sent: no data range can).
+    /// An empty FIN or an RST is covered by a range that names its
+    /// offset (one past the last byte sent: no data range can).
     /// Samples the round trip from the newest record sent once (RFC 6298
     /// §3).
-    pub fn acknowledge(&mut self, stream_id: u32, ranges: &[(u64, u64)], acked: u64, now: Instant) {
+    pub fn acknowledge(&mut self, stream_id: u32, ranges: &[(u64, u64)], now: Instant) {
         let covered = |p: &Pending| {
-            if p.flags & crate::frame::FLAG_RST != 0 {
-                return ranges.iter().any(|&(a, b)| a <= p.seq && p.seq <= b);
-            }
             if p.data.is_empty() {
-                return p.seq <= acked;
+                return ranges.iter().any(|&(a, b)| a <= p.seq && p.seq <= b);
             }
             let last = p.seq + p.data.len() as u64 - 1;
             ranges.iter().any(|&(a, b)| a <= p.seq && last <= b)
@@ -444,14 +440,14 @@ mod tests {
         assert_eq!(r.rto(Some(Duration::from_millis(40))), MIN_RTO, "floored");
         r.push(2, 0, 0, b"abcd");
         r.stamp(t0);
-        r.acknowledge(2, &[(0, 3)], 4, t0 + Duration::from_millis(100));
+        r.acknowledge(2, &[(0, 3)], t0 + Duration::from_millis(100));
         // First sample R = 100 ms: SRTT 100, RTTVAR 50, RTO 300 ms (the
         // path's estimate no longer counts).
         assert_eq!(r.rto(path), Duration::from_millis(300));
         assert_eq!((r.bytes(), r.pending.len()), (0, 0));
         r.push(2, 4, 0, b"efgh");
         r.stamp(t0);
-        r.acknowledge(2, &[(0, 7)], 8, t0 + Duration::from_millis(200));
+        r.acknowledge(2, &[(0, 7)], t0 + Duration::from_millis(200));
         // R = 200: RTTVAR (3 × 50 + 100) / 4 = 62.5, SRTT 112.5.
         assert_eq!(r.srtt(), Some(Duration::from_micros(112_500)));
         assert_eq!(r.rto(path), Duration::from_micros(112_500 + 4 * 62_500));
@@ -473,17 +469,18 @@ mod tests {
         r.stamp(t0);
         r.timeouts = 2;
         // A range covering part of a record frees nothing.
-        r.acknowledge(2, &[(0, 4)], 5, t0);
+        r.acknowledge(2, &[(0, 4)], t0);
         assert_eq!(r.bytes(), 9 - 3);
         assert_eq!(r.timeouts, 0, "progress ends the back-off");
         r.pending[0].retransmitted = true;
-        r.acknowledge(2, &[(0, 5)], 6, t0 + Duration::from_secs(9));
+        // The FIN's offset (6) named too: the empty FIN arrived.
+        r.acknowledge(2, &[(0, 6)], t0 + Duration::from_secs(9));
         assert_eq!(
             r.srtt(),
             Some(Duration::ZERO),
             "only the first, unrepeated record sampled"
         );
-        // The empty FIN at 6 went with the bytes before it; stream 4 stays.
+        // The empty FIN at 6 went with them; stream 4 stays.
         assert_eq!(r.pending.len(), 1);
         assert_eq!(r.pending[0].stream_id, 4);
         r.forget_stream(4);
