@@ -293,11 +293,10 @@ struct Extras {
     buffered: u64,
     /// What was sent and not yet acknowledged (unordered transports only).
     sent: Retransmits,
-    /// The highest stream ID released after its linger, per initiator
-    /// (client, server): IDs are allocated in order and never reused, so a
-    /// late frame for an unknown ID at or below it belongs to a released
-    /// stream and must not open it again.
-    released: [u32; 2],
+    /// The stream IDs released after their linger, per initiator (client,
+    /// server): a late frame for one is ignored and never opens it again
+    /// (§3.3.1: IDs are never reused).
+    released: [Released; 2],
     /// The migration (§3.3.3), the flags its Sync carries, and when the
     /// Sync was last sent (the first time input after).
     migration: Migration,
@@ -350,6 +349,48 @@ impl Received {
     /// Bytes its reorder buffer holds.
     fn buffered_bytes(&self) -> u64 {
         self.buffer.bytes()
+    }
+}
+
+/// The stream IDs of one initiator that were released: every ID up to
+/// `floor`, and those in `above`. Released in order, IDs move into the
+/// floor and `above` stays short; it holds at most [`RELEASED_ABOVE_MAX`]
+/// IDs, past which the floor rises to the lowest of them (an ID below it
+/// that never arrived is then taken as released too). A high-water mark
+/// alone took an ID whose every frame was lost so far for a released one,
+/// and its data was ignored for good (found by the network fuzzer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Released {
+    floor: u32,
+    above: Vec<u32>,
+}
+
+/// Most released stream IDs kept above the floor, per initiator.
+const RELEASED_ABOVE_MAX: usize = 1024;
+
+impl Released {
+    fn contains(&self, id: u32) -> bool {
+        id <= self.floor || self.above.binary_search(&id).is_ok()
+    }
+
+    fn highest(&self) -> u32 {
+        self.above.last().copied().unwrap_or(0).max(self.floor)
+    }
+
+    /// Releases `id`; `next(floor)` is the ID after `floor` (the first one
+    /// for a floor of 0).
+    fn release(&mut self, id: u32, next: impl Fn(u32) -> u32) {
+        if self.contains(id) {
+            return;
+        }
+        let at = self.above.partition_point(|&x| x < id);
+        self.above.insert(at, id);
+        while self.above.first() == Some(&next(self.floor)) {
+            self.floor = self.above.remove(0);
+        }
+        if self.above.len() > RELEASED_ABOVE_MAX {
+            self.floor = self.above.remove(0);
+        }
     }
 }
 
@@ -412,7 +453,10 @@ impl Connection {
         let extras = (released[0] >= first(Role::Client) || released[1] >= first(Role::Server))
             .then(|| {
                 Box::new(Extras {
-                    released,
+                    released: released.map(|floor| Released {
+                        floor,
+                        above: Vec::new(),
+                    }),
                     ..Extras::default()
                 })
             });
@@ -454,7 +498,11 @@ impl Connection {
             .filter(|&id| stream::initiator_of(id) != role)
             .max()
             .unwrap_or(0)
-            .max(self.extras.as_ref().map_or(0, |e| e.released[peer]));
+            .max(
+                self.extras
+                    .as_ref()
+                    .map_or(0, |e| e.released[peer].highest()),
+            );
         Continuity {
             transport: self.transport,
             next_stream_id: self.next_stream_id,
@@ -524,6 +572,10 @@ impl Connection {
                         .map(|r| r.ranges.capacity() * 16 + r.buffer.heap_bytes())
                         .sum::<usize>()
                     + e.sent.heap_bytes()
+                    + e.released
+                        .iter()
+                        .map(|r| r.above.capacity() * size_of::<u32>())
+                        .sum::<usize>()
             })
             + self.session.heap_bytes()
     }
@@ -545,7 +597,9 @@ impl Connection {
     /// - `R` = [`crate::reliability::RETRANSMIT_BUFFER_MAX`] plus a few
     ///   queue entries (the cap counts each record's entry);
     /// - `K` = four expanded keys (sending; receiving current, next and
-    ///   previous), `E` the out-of-line state's own size.
+    ///   previous), `E` the out-of-line state's own size, and the
+    ///   released stream IDs kept (at most `RELEASED_ABOVE_MAX` per
+    ///   initiator, with room to grow).
     ///
     /// A test and the `network` fuzz target check it after every step.
     pub fn memory_bound(&self) -> usize {
@@ -565,6 +619,7 @@ impl Connection {
             + RETRANSMIT_BUFFER_MAX
             + 8 * RETRANSMIT_ENTRY_COST
             + 4 * self.session.key_heap_bytes()
+            + 2 * 2 * (RELEASED_ABOVE_MAX + 1) * size_of::<u32>()
     }
 
     fn lingering(&self) -> &[Linger] {
@@ -588,9 +643,9 @@ impl Connection {
 
     /// Whether `id` names a stream that was released after its linger.
     fn was_released(&self, id: u32) -> bool {
-        self.extras
-            .as_ref()
-            .is_some_and(|e| id <= e.released[usize::from(id % 2 == 1)] && self.index(id).is_none())
+        self.extras.as_ref().is_some_and(|e| {
+            e.released[usize::from(id % 2 == 1)].contains(id) && self.index(id).is_none()
+        })
     }
 
     /// Frames for a stream that was reset (and lingers) or released are
@@ -829,6 +884,7 @@ impl Connection {
             ..
         } = extras;
         let streams = &mut self.streams;
+        let transport = self.transport;
         lingering.retain(|l| match l.since {
             Some(t) if now >= t + STREAM_LINGER => {
                 streams.retain(|s| s.id != l.stream_id);
@@ -840,8 +896,14 @@ impl Connection {
                     keep
                 });
                 sent.forget_stream(l.stream_id);
-                let highest = &mut released[usize::from(l.stream_id % 2 == 1)];
-                *highest = (*highest).max(l.stream_id);
+                let role = stream::initiator_of(l.stream_id);
+                released[usize::from(l.stream_id % 2 == 1)].release(l.stream_id, |floor| {
+                    if floor == 0 {
+                        transport.first_stream_id(role)
+                    } else {
+                        floor + transport.stream_id_step()
+                    }
+                });
                 false
             }
             _ => true,
