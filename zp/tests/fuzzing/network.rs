@@ -124,11 +124,24 @@ impl Peer {
     /// Sends pattern bytes on `id` from its send offset: `len` of them, or
     /// (`resend`) up to what the application had sent before a migration
     /// handed some back.
-    fn send(&mut self, id: u32, len: usize, fin: bool, to: &mut VecDeque<Vec<u8>>) {
+    fn send(
+        &mut self,
+        id: u32,
+        len: usize,
+        fin: bool,
+        resending: bool,
+        to: &mut VecDeque<Vec<u8>>,
+    ) {
         let Some(s) = self.conn.stream(id) else {
             return;
         };
         let from = s.send_offset();
+        let (upto, _) = self.sent.get(&id).copied().unwrap_or((0, false));
+        if from < upto && !resending {
+            // What a migration handed back goes first: the application
+            // sends its bytes in order.
+            return;
+        }
         let bytes = payload(id, from, len);
         let key = self.conn.session().send_key().clone();
         let mut wire = Vec::new();
@@ -156,7 +169,7 @@ impl Peer {
                 .is_some_and(|s| s.state_flags() & zp::stream::flags::HALF_CLOSED_LOCAL == 0);
             if at < upto || (fin && fin_open) {
                 let len = (upto - at).min(1500) as usize;
-                self.send(id, len, fin && at + len as u64 == upto, to);
+                self.send(id, len, fin && at + len as u64 == upto, true, to);
             }
         }
     }
@@ -331,7 +344,7 @@ pub fn network(data: &[u8]) {
                         Err(_) => continue,
                     },
                 };
-                a.send(id, usize::from(len % 1500), fin, &mut b.inbox);
+                a.send(id, usize::from(len % 1500), fin, false, &mut b.inbox);
             }
             Step::Deliver { to_client, count } => {
                 let i = idx(to_client);
