@@ -179,7 +179,8 @@ pub enum Event<'a> {
         status: SyncStatus,
     },
     /// A multiplexed DataFrame (§3.3.7, stream ID 0xFFFFFFFF): its chunks,
-    /// each already applied to its stream, in order.
+    /// each already applied to its stream, in order. A chunk for a stream
+    /// this side reset (or released) was ignored: skip it.
     Multiplexed {
         /// The chunks, borrowed from the record buffer.
         chunks: StreamChunks<'a>,
@@ -901,7 +902,9 @@ impl Connection {
                     if floor == 0 {
                         transport.first_stream_id(role)
                     } else {
-                        floor + transport.stream_id_step()
+                        // At the top of the ID space nothing follows
+                        // (found in review: an overflow a peer could reach).
+                        floor.saturating_add(transport.stream_id_step())
                     }
                 });
                 false
@@ -1551,18 +1554,43 @@ impl Connection {
         if d.flags != 0 {
             return Err(Error::InvalidValue("FIN or RST on a multiplexed DataFrame"));
         }
+        // Sent after the old path lost connection bytes before it (its
+        // `seq` is the sender's connection offset): ignored, as a plain
+        // DataFrame past a gap is (found in review).
+        let migrating = matches!(
+            self.migration(),
+            Migration::Migrating | Migration::SyncSent { .. }
+        );
+        if migrating && d.seq > self.conn_received {
+            return Ok(Event::Ignored {
+                stream_id: MULTIPLEXED,
+            });
+        }
         let saved = (self.streams.clone(), self.conn_received, self.tick);
         let mut ids = Vec::new();
         for chunk in d.chunks() {
             let result = chunk.and_then(|c| {
+                if self.ignores(c.stream_id) {
+                    // A chunk for a stream reset here (or released) that
+                    // crossed the RST: ignored like a plain DataFrame,
+                    // still charged to the connection's window, and the
+                    // other streams' chunks are taken (the whole record
+                    // was refused, and their bytes lost, found in review).
+                    let len = c.payload.len() as u64;
+                    if self.conn_received + len > self.conn_recv_limit {
+                        return Err(Error::FlowControl);
+                    }
+                    self.conn_received += len;
+                    return Ok(None);
+                }
                 let seq = self
                     .index(c.stream_id)
                     .map_or(0, |i| self.streams[i].recv_offset);
                 self.accept(c.stream_id, seq, c.payload.len(), 0)?;
-                Ok(c.stream_id)
+                Ok(Some(c.stream_id))
             });
             match result {
-                Ok(id) => ids.push(id),
+                Ok(id) => ids.extend(id),
                 Err(e) => {
                     (self.streams, self.conn_received, self.tick) = saved;
                     return Err(e);

@@ -69,6 +69,7 @@ pub fn rotation_keys(
 #[derive(Debug)]
 struct PendingUpdate {
     epoch: u32,
+    direction: KeyDirection,
     /// The epoch's sending key for this side, whether or not this update
     /// rotates it (a simultaneous update by the peer may).
     send: Key32,
@@ -105,6 +106,8 @@ pub struct Session {
     pending: Option<PendingUpdate>,
     /// The peer's last KeyUpdate, to acknowledge a retransmission again.
     last_peer_update: Option<KeyUpdate>,
+    /// This side's last completed update.
+    last_own_update: Option<KeyUpdate>,
 }
 
 /// The parts of a session that a state token saves.
@@ -172,6 +175,7 @@ impl Session {
             recv_next: None,
             pending: None,
             last_peer_update: None,
+            last_own_update: None,
         }
     }
 
@@ -332,6 +336,7 @@ impl Session {
         self.epoch = epoch;
         self.pending = Some(PendingUpdate {
             epoch,
+            direction,
             send,
             recv,
             rotates_send,
@@ -353,6 +358,20 @@ impl Session {
             acked_epoch: update.key_epoch,
         };
         if self.last_peer_update == Some(*update) {
+            return Ok(ack);
+        }
+        // Both sides started this epoch and this side's update completed
+        // before the peer's KeyUpdate arrived (it was lost and sent again,
+        // or overtaken): the peer merged this side's update, and if its own
+        // rotated nothing more, both already agree. It was refused, and the
+        // peer's retries ended in ERR_REKEY_FAILED (found in review).
+        if self.pending.is_none()
+            && let Some(own) = self.last_own_update
+            && own.key_epoch == update.key_epoch
+            && update.key_epoch == self.epoch
+            && (own.direction == KeyDirection::Both || own.direction == update.direction)
+        {
+            self.last_peer_update = Some(*update);
             return Ok(ack);
         }
         let (rotates_send, rotates_recv) = self.rotates(update.direction);
@@ -409,6 +428,10 @@ impl Session {
         if !p.sending {
             self.switch_send(p.rotates_send.then_some(p.send), p.epoch);
         }
+        self.last_own_update = Some(KeyUpdate {
+            key_epoch: p.epoch,
+            direction: p.direction,
+        });
         Ok(())
     }
 }

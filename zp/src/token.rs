@@ -281,7 +281,9 @@ fn read_header(r: &mut Reader<'_>) -> Result<Header, Error> {
     if r.u8()? != TOKEN_VERSION {
         return Err(Error::InvalidValue("token version"));
     }
-    r.reserved(1)?; // flags: none defined
+    // Flags: none defined. §6.5: "Receivers SHOULD ignore unknown flag
+    // bits for forward compatibility" (the header is authenticated).
+    r.u8()?;
     let streams = usize::from(r.u8()?);
     if streams == 0 {
         return Err(Error::Empty("streams"));

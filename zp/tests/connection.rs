@@ -1717,3 +1717,65 @@ fn an_empty_fin_ahead_of_the_last_data_ends_the_stream_with_it() {
         );
     });
 }
+
+/// Found in review (issue 21): both sides start the same epoch, and one
+/// side's KeyUpdate is lost. The other side merges nothing, completes its
+/// own update, and when the lost KeyUpdate comes again it is acknowledged
+/// (it asks for nothing this side's update did not do) instead of refused
+/// until the sender's retries end in ERR_REKEY_FAILED.
+#[test]
+fn a_simultaneous_key_update_whose_keyupdate_was_lost_still_completes() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let (mut lost, mut from_b) = (Vec::new(), Vec::new());
+        a.update_keys(KeyDirection::Both, &mut lost).unwrap();
+        b.update_keys(KeyDirection::Both, &mut from_b).unwrap();
+        a.handle_timeout(t0).unwrap();
+        lost.clear();
+        let (got, mut ack) = deliver(a, &mut from_b, t0);
+        assert_eq!(got, ["KeyUpdated { epoch: 1 }"], "{role}");
+        let got = events(b, &mut ack, t0);
+        assert_eq!(got, ["KeyUpdateAcknowledged { epoch: 1 }"], "{role}");
+        // `a`'s KeyUpdate again, 2 s later: acknowledged.
+        let mut again = Vec::new();
+        a.poll_retransmit(t0 + s(2), &mut again).unwrap();
+        let (got, mut ack) = deliver(b, &mut again, t0 + s(2));
+        assert_eq!(got, ["KeyUpdated { epoch: 1 }"], "{role}");
+        let got = events(a, &mut ack, t0 + s(2));
+        assert_eq!(got, ["KeyUpdateAcknowledged { epoch: 1 }"], "{role}");
+        assert_eq!(a.handle_timeout(t0 + s(60)), Ok(()), "{role}");
+        // Both send under epoch 1 and open each other's records.
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"hello", false, &mut wire).unwrap();
+        assert_eq!(wire[4], 1, "{role}");
+        assert!(
+            b.receive(&mut wire, t0 + s(60), &mut Vec::new()).is_ok(),
+            "{role}"
+        );
+    });
+}
+
+/// Found in review (issue 21): a multiplexed DataFrame that crosses an RST
+/// carries a chunk for the reset stream and one for another: the first is
+/// ignored (charged to the connection's window), the second taken. The
+/// whole record was refused, and the other stream's bytes lost.
+#[test]
+fn a_multiplexed_frame_crossing_a_reset_keeps_the_other_streams_chunks() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let x = a.open_stream().unwrap().stream_id;
+        let y = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(x, b"x0", false, &mut wire).unwrap();
+        a.send(y, b"y0", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        a.reset(x, &mut Vec::new()).unwrap();
+        b.send_multiplexed(&[(x, b"late"), (y, b"y1")], &mut wire)
+            .unwrap();
+        let got = a.receive(&mut wire, t0, &mut Vec::new()).unwrap();
+        assert!(matches!(got, Event::Multiplexed { .. }), "{role}: {got:?}");
+        assert_eq!(a.stream(y).unwrap().recv_offset(), 2, "{role}");
+    });
+}
