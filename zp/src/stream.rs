@@ -205,7 +205,14 @@ impl Stream {
         frame_flags: u8,
     ) -> Result<(), Error> {
         use crate::frame::{FLAG_FIN, FLAG_RST};
-        if self.state_flags & flags::HALF_CLOSED_REMOTE != 0 {
+        // After the peer's FIN only its RST may follow, empty, at the FIN's
+        // offset, while this side still sends: `Connection::reset` lets a
+        // side reset a stream it finished (refused before, found in review).
+        let reset_after_fin = frame_flags & FLAG_RST != 0
+            && len == 0
+            && seq == self.recv_offset
+            && self.state_flags & flags::OPEN != 0;
+        if self.state_flags & flags::HALF_CLOSED_REMOTE != 0 && !reset_after_fin {
             return Err(Error::StreamClosed(self.id));
         }
         if seq < self.recv_offset {

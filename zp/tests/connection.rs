@@ -1779,3 +1779,33 @@ fn a_multiplexed_frame_crossing_a_reset_keeps_the_other_streams_chunks() {
         assert_eq!(a.stream(y).unwrap().recv_offset(), 2, "{role}");
     });
 }
+
+/// Found in review (issue 21): a side may reset a stream it already
+/// finished (FIN sent) while the peer still sends; the peer takes the RST
+/// at the FIN's offset. It was refused with StreamClosed, and the peer
+/// never learnt of the reset.
+#[test]
+fn a_reset_after_a_fin_is_taken() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"done", true, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        a.reset(id, &mut wire).unwrap();
+        let got = b.receive(&mut wire, t0, &mut Vec::new());
+        assert_eq!(
+            got,
+            Ok(Event::Reset {
+                stream_id: id,
+                seq: 4
+            }),
+            "{role}"
+        );
+        assert_eq!(
+            b.send(id, b"more", false, &mut Vec::new()),
+            Err(Error::StreamClosed(id)),
+            "{role}"
+        );
+    });
+}
