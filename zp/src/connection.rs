@@ -366,6 +366,14 @@ struct Released {
     above: Vec<u32>,
 }
 
+/// The index of `initiator`'s IDs in [`Extras::released`] (client, server).
+fn released_slot(initiator: Role) -> usize {
+    match initiator {
+        Role::Client => 0,
+        Role::Server => 1,
+    }
+}
+
 /// Most released stream IDs kept above the floor, per initiator.
 const RELEASED_ABOVE_MAX: usize = 1024;
 
@@ -488,10 +496,10 @@ impl Connection {
     /// transport, and where stream IDs stand.
     pub(crate) fn continuity(&self) -> Continuity {
         let role = self.session.role();
-        let peer = match role {
-            Role::Client => 1,
-            Role::Server => 0,
-        };
+        let peer = released_slot(match role {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        });
         let highest_peer_stream = self
             .streams
             .iter()
@@ -645,7 +653,8 @@ impl Connection {
     /// Whether `id` names a stream that was released after its linger.
     fn was_released(&self, id: u32) -> bool {
         self.extras.as_ref().is_some_and(|e| {
-            e.released[usize::from(id % 2 == 1)].contains(id) && self.index(id).is_none()
+            e.released[released_slot(stream::initiator_of(id))].contains(id)
+                && self.index(id).is_none()
         })
     }
 
@@ -753,14 +762,20 @@ impl Connection {
     /// stream resumes (§3.3.6), and data sent before it could land past a
     /// gap or be sent twice (the network fuzzer found both).
     fn check_not_migrating(&self) -> Result<(), Error> {
-        let waiting = matches!(
-            self.migration(),
-            Migration::Migrating | Migration::SyncSent { .. }
-        );
-        if waiting && self.transport != Transport::Unordered {
+        if self.awaiting_sync_ack() {
             return Err(Error::MigrationPending);
         }
         Ok(())
+    }
+
+    /// On an ordered transport, a migration of this side's is under way:
+    /// until its SyncAck, where each stream stands is not known.
+    fn awaiting_sync_ack(&self) -> bool {
+        self.transport != Transport::Unordered
+            && matches!(
+                self.migration(),
+                Migration::Migrating | Migration::SyncSent { .. }
+            )
     }
 
     /// The retransmit buffer (empty but for unordered transports).
@@ -898,7 +913,7 @@ impl Connection {
                 });
                 sent.forget_stream(l.stream_id);
                 let role = stream::initiator_of(l.stream_id);
-                released[usize::from(l.stream_id % 2 == 1)].release(l.stream_id, |floor| {
+                released[released_slot(role)].release(l.stream_id, |floor| {
                     if floor == 0 {
                         transport.first_stream_id(role)
                     } else {
@@ -1539,13 +1554,7 @@ impl Connection {
     /// what arrived (§3.3.6). Found by the network fuzzer: the gap was
     /// accepted and the bytes before it never came.
     fn past_a_gap_while_migrating(&self, id: u32, seq: u64) -> bool {
-        let migrating = matches!(
-            self.migration(),
-            Migration::Migrating | Migration::SyncSent { .. }
-        );
-        migrating
-            && self.transport != Transport::Unordered
-            && seq > self.index(id).map_or(0, |i| self.streams[i].recv_offset)
+        self.awaiting_sync_ack() && seq > self.index(id).map_or(0, |i| self.streams[i].recv_offset)
     }
 
     /// A multiplexed DataFrame (§3.3.7): each chunk continues its stream
@@ -1557,11 +1566,7 @@ impl Connection {
         // Sent after the old path lost connection bytes before it (its
         // `seq` is the sender's connection offset): ignored, as a plain
         // DataFrame past a gap is (found in review).
-        let migrating = matches!(
-            self.migration(),
-            Migration::Migrating | Migration::SyncSent { .. }
-        );
-        if migrating && d.seq > self.conn_received {
+        if self.awaiting_sync_ack() && d.seq > self.conn_received {
             return Ok(Event::Ignored {
                 stream_id: MULTIPLEXED,
             });
@@ -2001,8 +2006,11 @@ impl Connection {
         let mut sent = 0;
         for i in 0..self.received().len() {
             let r = &self.received()[i];
+            if r.ack_at.is_none_or(|t| now < t) {
+                continue;
+            }
             let ranges = r.ack_ranges();
-            if r.ack_at.is_some_and(|t| now >= t) && !ranges.is_empty() {
+            if !ranges.is_empty() {
                 let ack = AckFrame {
                     stream_id: r.stream_id,
                     ranges,

@@ -339,6 +339,15 @@ fn records(wire: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// The key update direction an input byte names.
+fn key_direction(byte: u8) -> KeyDirection {
+    [
+        KeyDirection::ClientToServer,
+        KeyDirection::ServerToClient,
+        KeyDirection::Both,
+    ][usize::from(byte % 3)]
+}
+
 /// Every (key, counter) each side sealed.
 #[derive(Default)]
 struct Ledger(HashSet<([u8; 32], u64)>);
@@ -491,11 +500,7 @@ pub fn connection(data: &[u8]) {
             }
             Op::UpdateKeys { client, direction } => {
                 let i = idx(client);
-                let dir = [
-                    KeyDirection::ClientToServer,
-                    KeyDirection::ServerToClient,
-                    KeyDirection::Both,
-                ][usize::from(direction % 3)];
+                let dir = key_direction(direction);
                 let conn = sides[i].conn.as_mut().unwrap();
                 let key = conn.session().send_key().clone();
                 let mut wire = Vec::new();

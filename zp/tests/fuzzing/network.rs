@@ -18,11 +18,10 @@
 //! delivered every byte its sender sent (and its FIN), unless the stream
 //! was reset or a connection failed with a defined error.
 
-use super::{Ledger, records, session};
+use super::{Ledger, key_direction, records, session};
 use arbitrary::{Arbitrary, Unstructured};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
-use zp::frame::KeyDirection;
 use zp::stream::{Transport, initiator_of};
 use zp::{Connection, Error, Event, PathInfo};
 
@@ -385,11 +384,7 @@ pub fn network(data: &[u8]) {
             }
             Step::UpdateKeys { client, direction } => {
                 let i = idx(client);
-                let dir = [
-                    KeyDirection::ClientToServer,
-                    KeyDirection::ServerToClient,
-                    KeyDirection::Both,
-                ][usize::from(direction % 3)];
+                let dir = key_direction(direction);
                 let [a, b] = pair_mut(&mut peers, i);
                 let key = a.conn.session().send_key().clone();
                 let mut wire = Vec::new();
