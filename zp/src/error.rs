@@ -85,7 +85,9 @@ pub enum Error {
     /// Authenticated decryption failed: the record or token was altered, or
     /// the key is not the sender's.
     Authentication,
-    /// The Known-mode peer does not hold the same password (or record).
+    /// The Known-mode peer does not hold the same password (or record), or
+    /// the client's offer was altered on path (both give the two sides
+    /// different SPAKE2+ keys; zp cannot tell them apart).
     WrongPassword,
     /// A cipher suite byte zp does not implement.
     UnsupportedCipher(u8),
@@ -180,7 +182,7 @@ impl fmt::Display for Error {
             Error::CounterExhausted => f.write_str("record counter exhausted: rotate the key"),
             Error::Replay => f.write_str("record counter replayed"),
             Error::Authentication => f.write_str("authentication failed"),
-            Error::WrongPassword => f.write_str("peer does not hold the same password"),
+            Error::WrongPassword => f.write_str("peer does not hold the same password, or the handshake was altered on path"),
             Error::UnsupportedCipher(c) => write!(f, "unsupported cipher suite {c:#04x}"),
             Error::NoCommonCipher => f.write_str("no common cipher suite"),
             Error::CipherDowngrade => f.write_str("cipher suite downgrade refused"),

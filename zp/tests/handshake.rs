@@ -114,6 +114,50 @@ fn wrong_password_fails_on_both_sides() {
     );
 }
 
+/// Issue 21, finding 10: the client's offer is bound into SPAKE2+'s
+/// context. Stripping ZP_PQC_2 from the KnownHello on path makes the server
+/// pick ZP_PQC_1, a suite the client offered; without the binding both sides
+/// would agree on the weaker suite. With it, the keys differ and both refuse.
+#[test]
+fn a_known_offer_altered_on_path_fails_on_both_sides() {
+    let mut rng = system_rng();
+    let client_secret = secret(b"correct horse battery staple");
+    let record = client_secret.verifier_record();
+    let cfg = ClientConfig {
+        ciphers: vec![CipherSuite::ZP_PQC_2, CipherSuite::ZP_PQC_1],
+        ..ClientConfig::default()
+    };
+    let server_cfg = ServerConfig {
+        ciphers: vec![CipherSuite::ZP_PQC_2, CipherSuite::ZP_PQC_1],
+        ..ServerConfig::default()
+    };
+
+    // Untouched, the pair agrees on ZP_PQC_2.
+    let (client, hello) = KnownClient::start(&cfg, &client_secret, &mut rng).unwrap();
+    let (server, resp) = KnownServer::accept(&server_cfg, &record, &hello, &mut rng).unwrap();
+    assert_eq!(resp.cipher, CipherSuite::ZP_PQC_2);
+    let (ck, honest_finish) = client.receive(&resp, &mut rng).unwrap();
+    assert!(ck.matches_peer(&server.receive(&honest_finish).unwrap()));
+
+    // On path, ZP_PQC_2 is stripped from the offer.
+    let (client, hello) = KnownClient::start(&cfg, &client_secret, &mut rng).unwrap();
+    let mut stripped = KnownHello::parse(&hello.to_bytes()).unwrap();
+    stripped.ciphers.retain(|&c| c != CipherSuite::ZP_PQC_2);
+    let stripped = KnownHello::parse(&stripped.to_bytes()).unwrap();
+    let (server, resp) = KnownServer::accept(&server_cfg, &record, &stripped, &mut rng).unwrap();
+    assert_eq!(resp.cipher, CipherSuite::ZP_PQC_1);
+    assert_eq!(
+        client.receive(&resp, &mut rng).unwrap_err(),
+        Error::WrongPassword
+    );
+    // The server, for its part, opens no KnownFinish sealed under another
+    // run's key (the client above sent none; here, the honest run's).
+    assert_eq!(
+        server.receive(&honest_finish).unwrap_err(),
+        Error::WrongPassword
+    );
+}
+
 #[test]
 fn known_mode_refuses_classical_only_offers() {
     let mut rng = system_rng();

@@ -15,7 +15,7 @@ mod rustcrypto;
 mod spake;
 
 pub use spake::{PasswordSecret, VerifierRecord};
-pub(crate) use spake::{SpakeProver, spake_verifier_respond};
+pub(crate) use spake::{CONTEXT as SPAKE_CONTEXT, SpakeProver, spake_verifier_respond};
 
 use crate::error::Error;
 use core::fmt;

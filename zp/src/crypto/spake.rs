@@ -35,8 +35,11 @@ type SuiteHash = <Suite as Spake2PlusCiphersuite>::Hash;
 type SuiteKdf = <Suite as Spake2PlusCiphersuite>::Kdf;
 const NH: usize = <Suite as Spake2PlusCiphersuite>::NH;
 
-/// RFC 9383's `Context`, binding every run to zp v1.0's Known handshake.
-const CONTEXT: &[u8] = b"zp v1.0 known handshake";
+/// The start of RFC 9383's `Context`, binding every run to zp v1.0's Known
+/// handshake; the handshake appends the client's offer and the server's
+/// selection (see [`crate::handshake::known`]), so that an offer altered on
+/// path gives the two sides different keys.
+pub(crate) const CONTEXT: &[u8] = b"zp v1.0 known handshake";
 /// Salt of the password hash; the identities are part of its input.
 const PBKDF_SALT: &[u8] = b"zp-spake2plus-registration";
 
@@ -172,6 +175,7 @@ struct Schedule {
 impl Schedule {
     #[allow(clippy::too_many_arguments)]
     fn new(
+        context: &[u8],
         ids: (&[u8], &[u8]),
         share_p: &[u8],
         share_v: &[u8],
@@ -182,7 +186,7 @@ impl Schedule {
         let m = point(pakery_crypto::SPAKE2_M_COMPRESSED.as_slice()).expect("M is valid");
         let n = point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
         let tt = build_transcript(
-            CONTEXT,
+            context,
             ids.0,
             ids.1,
             &m.to_bytes(),
@@ -240,13 +244,19 @@ impl SpakeProver {
         (SpakeProver { x, share_p }, share_p)
     }
 
-    fn schedule(&self, secret: &PasswordSecret, share_v: &[u8; 32]) -> Result<Schedule, Error> {
+    fn schedule(
+        &self,
+        secret: &PasswordSecret,
+        share_v: &[u8; 32],
+        context: &[u8],
+    ) -> Result<Schedule, Error> {
         let share_v_point = dalek_point(share_v)?;
         let n = dalek_point(pakery_crypto::SPAKE2_N_COMPRESSED.as_slice()).expect("N is valid");
         // tmp = shareV - w0*N = y*G; Z = x*tmp, V = w1*tmp.
         let tmp = Zeroizing::new(share_v_point - n * secret.w0);
         let (z, v) = z_and_v(&tmp, &self.x, &tmp, &secret.w1)?;
         Ok(Schedule::new(
+            context,
             (&secret.client_id, &secret.server_id),
             &self.share_p,
             share_v,
@@ -256,19 +266,21 @@ impl SpakeProver {
         ))
     }
 
-    /// The SPAKE2+ key, from the server's share.
+    /// The SPAKE2+ key, from the server's share and RFC 9383's `Context`.
     pub(crate) fn finish(
         self,
         secret: &PasswordSecret,
         share_v: &[u8; 32],
+        context: &[u8],
     ) -> Result<Key32, Error> {
-        Ok(self.schedule(secret, share_v)?.spake_key())
+        Ok(self.schedule(secret, share_v, context)?.spake_key())
     }
 }
 
 fn verifier_schedule(
     record: &VerifierRecord,
     share_p: &[u8; 32],
+    context: &[u8],
     y: &Scalar,
 ) -> Result<([u8; 32], Schedule), Error> {
     let share_p_point = dalek_point(share_p)?;
@@ -282,6 +294,7 @@ fn verifier_schedule(
     let tmp = Zeroizing::new(share_p_point - m * record.w0);
     let (z, v) = z_and_v(&tmp, y, &l, y)?;
     let schedule = Schedule::new(
+        context,
         (&record.client_id, &record.server_id),
         share_p,
         &share_v,
@@ -292,14 +305,16 @@ fn verifier_schedule(
     Ok((share_v, schedule))
 }
 
-/// The server's whole SPAKE2+ step: `shareV` and the SPAKE2+ key.
+/// The server's whole SPAKE2+ step: `shareV` and the SPAKE2+ key, with
+/// RFC 9383's `Context`.
 pub(crate) fn spake_verifier_respond(
     record: &VerifierRecord,
     share_p: &[u8; 32],
+    context: &[u8],
     rng: &mut impl CryptoRng,
 ) -> Result<([u8; 32], Key32), Error> {
     let y = Zeroizing::new(Group::random_scalar(rng));
-    let (share_v, schedule) = verifier_schedule(record, share_p, &y)?;
+    let (share_v, schedule) = verifier_schedule(record, share_p, context, &y)?;
     Ok((share_v, schedule.spake_key()))
 }
 
@@ -323,7 +338,7 @@ mod tests {
             Prover::<Suite>::start(&s.w0, &s.w1, CONTEXT, b"alice", b"server", &mut rng).unwrap();
         let share_p: [u8; 32] = share_p.try_into().unwrap();
         let y = Group::random_scalar(&mut rng);
-        let (share_v, schedule) = verifier_schedule(&record, &share_p, &y).unwrap();
+        let (share_v, schedule) = verifier_schedule(&record, &share_p, CONTEXT, &y).unwrap();
         let (_, confirm_v) = schedule.confirmations(&share_p, &share_v);
         let out = lib_prover.finish(&share_v, &confirm_v).unwrap();
         assert_eq!(
@@ -344,7 +359,7 @@ mod tests {
         )
         .unwrap();
         let share_v: [u8; 32] = share_v.try_into().unwrap();
-        let schedule = prover.schedule(&s, &share_v).unwrap();
+        let schedule = prover.schedule(&s, &share_v, CONTEXT).unwrap();
         let (confirm_p, my_confirm_v) = schedule.confirmations(&share_p, &share_v);
         assert_eq!(my_confirm_v, confirm_v);
         let out = lib_verifier.finish(&confirm_p).unwrap();
@@ -360,20 +375,20 @@ mod tests {
         let s = secret();
         let record = s.verifier_record();
         let (prover, share_p) = SpakeProver::start(&s, &mut rng);
-        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, &mut rng).unwrap();
-        assert_eq!(prover.finish(&s, &share_v).unwrap(), server_key);
+        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
+        assert_eq!(prover.finish(&s, &share_v, CONTEXT).unwrap(), server_key);
 
         let wrong = PasswordSecret::derive(b"battery staple", b"alice", b"server", 1);
         let (prover, share_p) = SpakeProver::start(&wrong, &mut rng);
-        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, &mut rng).unwrap();
-        assert_ne!(prover.finish(&wrong, &share_v).unwrap(), server_key);
+        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
+        assert_ne!(prover.finish(&wrong, &share_v, CONTEXT).unwrap(), server_key);
     }
 
     #[test]
     fn identity_and_invalid_shares_are_refused() {
         let mut rng = crate::crypto::system_rng();
         let record = secret().verifier_record();
-        assert!(spake_verifier_respond(&record, &[0; 32], &mut rng).is_err());
-        assert!(spake_verifier_respond(&record, &[0xff; 32], &mut rng).is_err());
+        assert!(spake_verifier_respond(&record, &[0; 32], CONTEXT, &mut rng).is_err());
+        assert!(spake_verifier_respond(&record, &[0xff; 32], CONTEXT, &mut rng).is_err());
     }
 }

@@ -5,11 +5,20 @@
 //! `SHA-256(server_random)[0..12]` and `SHA-256(client_random)[0..12]`, no
 //! AAD). A peer without the password cannot open them, so the handshake ends
 //! with [`Error::WrongPassword`] on both sides and derives nothing.
+//!
+//! SPAKE2+'s `Context` (RFC 9383 section 3.3) carries the client's whole
+//! offer (versions, minimum version, cipher suites, as in the KnownHello) and
+//! the server's selection. An offer altered on path (ZP_PQC_2 stripped, say)
+//! gives the two sides different transcripts, hence different SPAKE2+ keys:
+//! the client cannot open the server's ML-KEM key and the handshake fails as
+//! a wrong password would. The spec leaves `Context` to the implementation;
+//! zp v1.0 peers agree on this one.
 
 use super::{ClientConfig, Role, Schedule, ServerConfig, SessionKeys};
 use crate::crypto::{
     AeadAlgorithm, AeadKey, CryptoRng, KemSecret, Key32, NONCE_LEN, PasswordSecret, Provider,
-    SpakeProver, TAG_LEN, VerifierRecord, default_provider, random_array, spake_verifier_respond,
+    SPAKE_CONTEXT, SpakeProver, TAG_LEN, VerifierRecord, default_provider, random_array,
+    spake_verifier_respond,
 };
 use crate::error::Error;
 use crate::frame::{CipherSuite, KnownFinish, KnownHello, KnownResponse, Version};
@@ -64,6 +73,28 @@ fn open(
         )
         .map_err(|_| Error::WrongPassword)?;
     Ok(buf)
+}
+
+/// RFC 9383's `Context` for one run: zp's label, then the offer as the
+/// KnownHello encodes it (version count, versions, minimum, cipher count,
+/// ciphers), then the selected version and cipher.
+fn offer_context(
+    versions: &[Version],
+    min_version: Version,
+    ciphers: &[CipherSuite],
+    selected: (Version, CipherSuite),
+) -> Vec<u8> {
+    let mut c = Vec::with_capacity(SPAKE_CONTEXT.len() + 8 + 2 * versions.len() + ciphers.len());
+    c.extend_from_slice(SPAKE_CONTEXT);
+    // Counts are at most 255: the KnownHello's own encoding refuses more.
+    c.push(versions.len() as u8);
+    versions.iter().for_each(|v| v.write(&mut c));
+    min_version.write(&mut c);
+    c.push(ciphers.len() as u8);
+    c.extend(ciphers.iter().map(|s| s.0));
+    selected.0.write(&mut c);
+    c.push(selected.1.0);
+    c
 }
 
 /// Known mode needs ML-KEM: classical suites are never selected.
@@ -130,7 +161,15 @@ impl ExpectKnownResponse {
             .kem()
             .ok_or(Error::UnsupportedCipher(response.cipher.0))?;
         let provider = self.config.provider;
-        let spake_key = self.prover.finish(&self.secret, &response.spake2_share_b)?;
+        let context = offer_context(
+            &self.config.versions,
+            self.config.min_version,
+            &self.config.ciphers,
+            (response.version, response.cipher),
+        );
+        let spake_key = self
+            .prover
+            .finish(&self.secret, &response.spake2_share_b, &context)?;
         let mlkem_pub = open(
             provider,
             &spake_key,
@@ -175,7 +214,14 @@ impl KnownServer {
             post_quantum,
         )?;
         let kem_alg = cipher.kem().expect("negotiated a post-quantum suite");
-        let (share_b, spake_key) = spake_verifier_respond(record, &hello.spake2_share_a, rng)?;
+        let context = offer_context(
+            &hello.versions,
+            hello.min_version,
+            &hello.ciphers,
+            (version, cipher),
+        );
+        let (share_b, spake_key) =
+            spake_verifier_respond(record, &hello.spake2_share_a, &context, rng)?;
         let mut mlkem_pub = Vec::new();
         let provider = config.provider;
         let kem = KemSecret::generate(provider, kem_alg, rng, &mut mlkem_pub);
