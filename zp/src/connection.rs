@@ -744,7 +744,6 @@ impl Connection {
             return Err(e);
         }
         self.conn_sent += payload.len() as u64;
-        self.streams[idx].global_seq = self.conn_sent;
         if unordered {
             self.extras()
                 .sent
@@ -989,7 +988,6 @@ impl Connection {
         self.sent_since_sync = true;
         for &(id, _) in chunks {
             if let Some(idx) = self.index(id) {
-                self.streams[idx].global_seq = self.conn_sent;
                 self.touch(idx);
             }
         }

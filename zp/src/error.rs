@@ -182,7 +182,9 @@ impl fmt::Display for Error {
             Error::CounterExhausted => f.write_str("record counter exhausted: rotate the key"),
             Error::Replay => f.write_str("record counter replayed"),
             Error::Authentication => f.write_str("authentication failed"),
-            Error::WrongPassword => f.write_str("peer does not hold the same password, or the handshake was altered on path"),
+            Error::WrongPassword => f.write_str(
+                "peer does not hold the same password, or the handshake was altered on path",
+            ),
             Error::UnsupportedCipher(c) => write!(f, "unsupported cipher suite {c:#04x}"),
             Error::NoCommonCipher => f.write_str("no common cipher suite"),
             Error::CipherDowngrade => f.write_str("cipher suite downgrade refused"),

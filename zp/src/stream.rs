@@ -114,8 +114,6 @@ pub struct Stream {
     pub(crate) send_offset: u64,
     /// Offset of the next byte expected from the peer.
     pub(crate) recv_offset: u64,
-    /// The connection's data sequence when this stream last sent.
-    pub(crate) global_seq: u64,
     /// Highest offset the peer acknowledged.
     pub(crate) last_acked: u64,
     /// Highest offset this side may send up to (peer's credit).
@@ -135,7 +133,6 @@ impl Stream {
             priority: DEFAULT_PRIORITY,
             send_offset: 0,
             recv_offset: 0,
-            global_seq: 0,
             last_acked: 0,
             send_limit: DEFAULT_STREAM_WINDOW,
             recv_limit: DEFAULT_STREAM_WINDOW,
@@ -151,7 +148,9 @@ impl Stream {
     pub fn state_flags(&self) -> u8 {
         self.state_flags
     }
-    /// Bytes sent so far.
+    /// Bytes sent so far: §3.3.1's `global_seq`, the stream's own
+    /// monotonic byte counter (the `seq` of its next DataFrame, §3.3.10),
+    /// which Sync frames and the state token carry.
     pub fn send_offset(&self) -> u64 {
         self.send_offset
     }

@@ -229,7 +229,9 @@ fn seal(
     out.put_u32(p.bind_ip_hash);
     for (i, st) in streams.iter().enumerate() {
         out.put_u32(st.id);
-        out.put_u64(st.global_seq);
+        // global_seq (§3.3.1) is the stream's own byte counter: its send
+        // offset, which follows.
+        out.put_u64(st.send_offset);
         out.put_u64(st.last_acked);
         out.put_u64(st.send_offset);
         out.put_u64(st.recv_offset);
@@ -468,7 +470,10 @@ fn parse_plain(
             return Err(Error::InvalidStreamId(id));
         }
         let mut s = Stream::new(id);
-        s.global_seq = r.u64()?;
+        // global_seq, the same counter as send_offset (§3.3.1): tokens
+        // sealed before it was written so held the connection's total, so
+        // it is read past, not checked.
+        r.u64()?;
         s.last_acked = r.u64()?;
         s.send_offset = r.u64()?;
         s.recv_offset = r.u64()?;

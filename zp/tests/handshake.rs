@@ -508,6 +508,46 @@ fn state_token_sizes_and_resume() {
     }
 }
 
+/// Issue 21: §3.3.1's `global_seq` is a stream's own byte counter (the
+/// `seq` of its next DataFrame, §3.3.10). The token held the connection's
+/// total instead; opened here with the token key, as the spec lays it out.
+#[test]
+fn a_token_carries_each_streams_own_global_seq() {
+    use zp::crypto::{AeadAlgorithm, AeadKey};
+    let mut rng = system_rng();
+    let (mut client, _server, k1, _) = token_setup(2, &mut rng);
+    let (a, b) = (client.streams()[0].id(), client.streams()[1].id());
+    let mut wire = Vec::new();
+    client.send(a, &[1; 100], false, &mut wire).unwrap();
+    client.send(b, &[2; 7], false, &mut wire).unwrap();
+    let token = seal_token(&k1, client, NOW, &mut rng).unwrap();
+
+    let (nonce, rest) = token.split_at(12);
+    let (header, rest) = rest.split_at(16);
+    let (body, tag) = rest.split_at(rest.len() - 16);
+    let mut plain = body.to_vec();
+    AeadKey::new(AeadAlgorithm::Aes256Gcm, &Key32::new([7; 32]))
+        .open_in_place(
+            nonce.try_into().unwrap(),
+            header,
+            &mut plain,
+            tag.try_into().unwrap(),
+        )
+        .unwrap();
+    let entries = &plain[16 + 136 + 50..];
+    let mut seen = Vec::new();
+    for entry in entries.chunks(63) {
+        let id = u32::from_le_bytes(entry[..4].try_into().unwrap());
+        let global_seq = u64::from_le_bytes(entry[4..12].try_into().unwrap());
+        let send_offset = u64::from_le_bytes(entry[20..28].try_into().unwrap());
+        seen.push((id, global_seq, send_offset));
+    }
+    seen.sort();
+    let mut want = vec![(a, 100, 100), (b, 7, 7)];
+    want.sort();
+    assert_eq!(seen, want);
+}
+
 #[test]
 fn bad_tokens_are_refused() {
     let mut rng = system_rng();

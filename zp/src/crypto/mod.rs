@@ -14,8 +14,8 @@ mod awslc;
 mod rustcrypto;
 mod spake;
 
-pub use spake::{PasswordSecret, VerifierRecord};
 pub(crate) use spake::{CONTEXT as SPAKE_CONTEXT, SpakeProver, spake_verifier_respond};
+pub use spake::{PasswordSecret, VerifierRecord};
 
 use crate::error::Error;
 use core::fmt;

@@ -375,13 +375,18 @@ mod tests {
         let s = secret();
         let record = s.verifier_record();
         let (prover, share_p) = SpakeProver::start(&s, &mut rng);
-        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
+        let (share_v, server_key) =
+            spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
         assert_eq!(prover.finish(&s, &share_v, CONTEXT).unwrap(), server_key);
 
         let wrong = PasswordSecret::derive(b"battery staple", b"alice", b"server", 1);
         let (prover, share_p) = SpakeProver::start(&wrong, &mut rng);
-        let (share_v, server_key) = spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
-        assert_ne!(prover.finish(&wrong, &share_v, CONTEXT).unwrap(), server_key);
+        let (share_v, server_key) =
+            spake_verifier_respond(&record, &share_p, CONTEXT, &mut rng).unwrap();
+        assert_ne!(
+            prover.finish(&wrong, &share_v, CONTEXT).unwrap(),
+            server_key
+        );
     }
 
     #[test]
