@@ -130,7 +130,9 @@ pub struct PathInfo {
     pub rtt_estimate: u32,
     /// Congestion window in bytes.
     pub congestion_window: u32,
-    /// Hash of the local address the connection is bound to.
+    /// [`crate::token::ip_hash`] of the address this side is on: a
+    /// token opener with `ZP_TOKEN_BIND_IP` on resumes the token only from
+    /// that address ([`crate::token::TokenOpener::bind_ip`]).
     pub bind_ip_hash: u32,
 }
 

@@ -140,6 +140,14 @@ pub enum Error {
     /// This side's KeyUpdate got no KeyUpdate-Ack after every retry
     /// (§4.6.4, `ERR_REKEY_FAILED`).
     RekeyFailed,
+    /// The client's hello got no reply after every retransmission (§4.2,
+    /// `ERR_HANDSHAKE_TIMEOUT`).
+    HandshakeTimeout,
+    /// A token bound to an address (`ZP_TOKEN_BIND_IP`) is resumed from
+    /// another one (§6.5, `ERR_TOKEN_IP_MISMATCH`).
+    TokenIpMismatch,
+    /// Over a §8.1 rate limit (`ERR_RATE_LIMITED`): wait, then try again.
+    RateLimited,
     /// The stream ID belongs to the peer's parity, or is reserved.
     InvalidStreamId(u32),
     /// The stream was reset or finished and takes no more data.
@@ -209,6 +217,13 @@ impl fmt::Display for Error {
             Error::MigrationPending => {
                 f.write_str("migration under way: send once the SyncAck arrives")
             }
+            Error::HandshakeTimeout => {
+                f.write_str("handshake timed out: no reply to any retransmitted hello")
+            }
+            Error::TokenIpMismatch => {
+                f.write_str("state token is bound to another address (ZP_TOKEN_BIND_IP)")
+            }
+            Error::RateLimited => f.write_str("rate limited: too many attempts this minute"),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),
@@ -243,6 +258,9 @@ impl Error {
             Error::SyncRejected => ErrorCode::SYNC_REJECTED,
             Error::FlowStall => ErrorCode::FLOW_STALL,
             Error::MigrationFailed => ErrorCode::MIGRATION_FAILED,
+            Error::HandshakeTimeout => ErrorCode::HANDSHAKE_TIMEOUT,
+            Error::TokenIpMismatch => ErrorCode::TOKEN_IP_MISMATCH,
+            Error::RateLimited => ErrorCode::RATE_LIMITED,
             _ => ErrorCode::PROTOCOL_VIOLATION,
         }
     }

@@ -50,6 +50,7 @@ use crate::handshake::Role;
 use crate::session::{Session, SessionSnapshot};
 use crate::stream::{self, DEFAULT_STREAM_WINDOW, Stream, Transport};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 /// "ZPST".
@@ -76,6 +77,20 @@ pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
 pub const RESUME_NONCE_SKIP: u64 = 1000;
 /// Most sessions an opener remembers resumptions of.
 pub const MAX_REMEMBERED: usize = 1 << 16;
+
+/// The `bind_ip_hash` of an address (§6.5, `ZP_TOKEN_BIND_IP`): the low 32
+/// bits of XXH64 (seed 0) of the address as 16 bytes of IPv6, an IPv4
+/// address mapped (`::ffff:a.b.c.d`), so that one host hashes the same
+/// either way. The spec gives the field, not the hash; the token is
+/// encrypted, so the hash only has to tell addresses apart, not hide them.
+/// Set it in [`PathInfo::bind_ip_hash`] before sealing.
+pub fn ip_hash(ip: IpAddr) -> u32 {
+    let v6 = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    crate::crypto::xxh64(&v6.octets(), 0) as u32
+}
 
 /// Stored length of a token with `streams` streams.
 pub const fn stored_len(streams: usize) -> usize {
@@ -262,6 +277,8 @@ pub struct TokenOpener {
     resumed: HashMap<[u8; 16], Resumed>,
     capacity: usize,
     nonce_skip: u64,
+    /// `ZP_TOKEN_BIND_IP`: the hash of the address resuming, when bound.
+    bound_ip: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -309,7 +326,18 @@ impl TokenOpener {
             resumed: HashMap::new(),
             capacity: MAX_REMEMBERED,
             nonce_skip: RESUME_NONCE_SKIP,
+            bound_ip: None,
         }
+    }
+
+    /// `ZP_TOKEN_BIND_IP=true` (§6.5; off by default, as in Appendix C):
+    /// resume only tokens whose `bind_ip_hash` is [`ip_hash`]`(current)`,
+    /// the address this side resumes from; any other is
+    /// [`Error::TokenIpMismatch`] (`ERR_TOKEN_IP_MISMATCH`). A token sealed
+    /// without a hash (zero) resumes nowhere while binding is on.
+    pub fn bind_ip(mut self, current: IpAddr) -> Self {
+        self.bound_ip = Some(ip_hash(current));
+        self
     }
 
     /// Remembers at most `sessions` resumptions (unexpired ones are never
@@ -359,6 +387,9 @@ impl TokenOpener {
         }
         let (snapshot, streams, path, continuity) =
             parse_plain(&plain[HEADER_LEN..], header.streams)?;
+        if self.bound_ip.is_some_and(|h| h != path.bind_ip_hash) {
+            return Err(Error::TokenIpMismatch);
+        }
         let saved_at = (snapshot.key_epoch, snapshot.send_nonce);
         if let Some(prev) = self.resumed.get(&snapshot.session_id)
             && saved_at < prev.from

@@ -548,6 +548,47 @@ fn a_token_carries_each_streams_own_global_seq() {
     assert_eq!(seen, want);
 }
 
+/// Issue 21: §6.5's `ZP_TOKEN_BIND_IP`. `bind_ip_hash` was stored and never
+/// compared; an opener that binds now refuses a token from another address
+/// (and, refusing, records nothing), in both roles.
+#[test]
+fn a_token_bound_to_an_address_resumes_only_from_it() {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use zp::token::ip_hash;
+    let mut rng = system_rng();
+    let home = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+    let away = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+    assert_eq!(
+        ip_hash(home),
+        ip_hash(IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped()))
+    );
+    assert_ne!(ip_hash(home), ip_hash(away));
+    let (ck, sk) = stranger(CipherSuite::ZP_PQC_1, &mut rng);
+    let path = PathInfo {
+        bind_ip_hash: ip_hash(home),
+        ..PathInfo::default()
+    };
+    for keys in [ck, sk] {
+        let mut conn = Connection::new(keys, path);
+        conn.open_stream().unwrap();
+        let k = Key32::new([9; 32]);
+        let token = seal_token(&TokenKey::new(&k), conn, NOW, &mut rng).unwrap();
+        let mut elsewhere = TokenOpener::new(TokenKey::new(&k)).bind_ip(away);
+        for _ in 0..2 {
+            assert_eq!(
+                elsewhere.resume(&token, NOW + 60).unwrap_err(),
+                Error::TokenIpMismatch
+            );
+        }
+        assert_eq!(Error::TokenIpMismatch.code(), ErrorCode::TOKEN_IP_MISMATCH);
+        let mut at_home = TokenOpener::new(TokenKey::new(&k)).bind_ip(home);
+        assert!(at_home.resume(&token, NOW + 60).is_ok());
+        // Unbound (the default), the address is not compared.
+        let mut unbound = TokenOpener::new(TokenKey::new(&k));
+        assert!(unbound.resume(&token, NOW + 60).is_ok());
+    }
+}
+
 #[test]
 fn bad_tokens_are_refused() {
     let mut rng = system_rng();
