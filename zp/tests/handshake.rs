@@ -2,7 +2,7 @@
 //! peers would see them; negotiation, downgrade and password failures; key
 //! rotation; records and the state token over an established pair.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use zp::crypto::{Key32, PasswordSecret, SystemRng, system_rng};
 use zp::frame::*;
 use zp::handshake::*;
@@ -57,6 +57,54 @@ fn session_keys_never_print_secrets() {
         .collect();
     assert!(!shown.contains(&key_hex));
     assert!(shown.contains("SessionKeys"));
+}
+
+/// Issue 21: §4.2's handshake timeout. A lost ServerHello: the client sends
+/// the same hello again after 5 s, the server answers it and the handshake
+/// completes; with every reply lost, the fourth timeout (after three
+/// retransmissions) is `ERR_HANDSHAKE_TIMEOUT`.
+#[test]
+fn a_lost_hello_reply_is_retransmitted_then_times_out() {
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    let (client, hello) = StrangerClient::start(&ClientConfig::default(), &mut rng).unwrap();
+    let mut timer = HelloRetransmit::new(hello.to_bytes(), t0);
+    assert_eq!(timer.poll_timeout(), t0 + HANDSHAKE_TIMEOUT);
+    // The first ServerHello is lost on the way back.
+    let _lost = StrangerServer::accept(&ServerConfig::default(), &hello, &mut rng).unwrap();
+    assert_eq!(
+        timer.handle_timeout(t0 + Duration::from_millis(4999)),
+        Ok(None)
+    );
+    let again = timer
+        .handle_timeout(t0 + HANDSHAKE_TIMEOUT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, &hello.to_bytes()[..]);
+    let again = ClientHello::parse(again).unwrap();
+    let (server, reply) =
+        StrangerServer::accept(&ServerConfig::default(), &again, &mut rng).unwrap();
+    let (ck, finish) = client.receive(&reply, &mut rng).unwrap();
+    assert!(ck.matches_peer(&server.receive(&finish).unwrap()));
+
+    // Nothing ever comes back.
+    let mut timer = HelloRetransmit::new(hello.to_bytes(), t0);
+    let mut now = t0;
+    for retry in 1..=HANDSHAKE_RETRIES {
+        now += HANDSHAKE_TIMEOUT;
+        assert!(timer.handle_timeout(now).unwrap().is_some());
+        assert_eq!(timer.retries(), retry);
+    }
+    now += HANDSHAKE_TIMEOUT;
+    assert_eq!(timer.handle_timeout(now), Err(Error::HandshakeTimeout));
+    assert_eq!(Error::HandshakeTimeout.code(), ErrorCode::HANDSHAKE_TIMEOUT);
+    // A shorter timing for the racing phase.
+    let mut quick = HelloRetransmit::new(vec![1], t0).with_timing(Duration::from_millis(200), 0);
+    assert_eq!(quick.poll_timeout(), t0 + Duration::from_millis(200));
+    assert_eq!(
+        quick.handle_timeout(t0 + Duration::from_millis(200)),
+        Err(Error::HandshakeTimeout)
+    );
 }
 
 #[test]

@@ -11,7 +11,10 @@
 
 mod known;
 pub use known::wrap_nonce;
+mod retransmit;
 mod stranger;
+
+pub use retransmit::{HANDSHAKE_RETRIES, HANDSHAKE_TIMEOUT, HelloRetransmit};
 
 pub use known::{ExpectKnownFinish, ExpectKnownResponse, KnownClient, KnownServer};
 pub use stranger::{ExpectClientFinish, ExpectServerHello, StrangerClient, StrangerServer};
