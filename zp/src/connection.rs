@@ -44,6 +44,9 @@ pub const SYNC_TIMEOUT_MAX: Duration = Duration::from_secs(8);
 /// Most times a Sync is sent again before the migration fails (§3.3.3,
 /// RETRY "max 3").
 pub const SYNC_RETRIES: u8 = 3;
+/// §8.1: "Sync-Frames per connection: 5/min". Syncs beyond it in any
+/// 60-second window are ignored ([`Event::SyncRateLimited`]).
+pub const SYNCS_PER_MINUTE: usize = 5;
 
 /// Where a transport migration stands (§3.3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -180,6 +183,11 @@ pub enum Event<'a> {
         /// The answer's status (OK or PARTIAL).
         status: SyncStatus,
     },
+    /// A Sync beyond §8.1's [`SYNCS_PER_MINUTE`]: ignored, not answered.
+    /// The peer sends it again after its Sync timeout (or its migration
+    /// fails); a caller that wants to say why may send an ErrorFrame
+    /// `ERR_RATE_LIMITED`.
+    SyncRateLimited,
     /// A multiplexed DataFrame (§3.3.7, stream ID 0xFFFFFFFF): its chunks,
     /// each already applied to its stream, in order. A chunk for a stream
     /// this side reset (or released) was ignored: skip it.
@@ -305,6 +313,8 @@ struct Extras {
     migration: Migration,
     sync_flags: u8,
     sync_sent_at: Option<Instant>,
+    /// When the peer's last [`SYNCS_PER_MINUTE`] Syncs were taken (§8.1).
+    syncs_taken: [Option<Instant>; SYNCS_PER_MINUTE],
 }
 
 /// What a receiver on an unordered transport tracks of one stream (§6.4.4).
@@ -1356,11 +1366,27 @@ impl Connection {
                 })
             }
             Frame::Error(e) => Ok(Event::PeerError(e.code)),
+            Frame::Sync(_) if !self.take_sync(now) => Ok(Event::SyncRateLimited),
             Frame::Sync(sync) => self.on_sync(&sync, out),
             Frame::SyncAck(ack) => self.on_sync_ack(ack),
             // Handshake frames never travel inside records.
             _ => Err(Error::UnexpectedFrame),
         }
+    }
+
+    /// Whether a Sync arriving at `now` is within §8.1's rate (and if so,
+    /// counts it): at most [`SYNCS_PER_MINUTE`] in any 60 seconds.
+    fn take_sync(&mut self, now: Instant) -> bool {
+        let taken = &mut self.extras().syncs_taken;
+        let oldest = taken
+            .iter_mut()
+            .min_by_key(|t| t.map(|t| (1, t)).unwrap_or((0, now)))
+            .expect("SYNCS_PER_MINUTE > 0");
+        if oldest.is_some_and(|t| now < t + Duration::from_secs(60)) {
+            return false;
+        }
+        *oldest = Some(now);
+        true
     }
 
     /// Answers a Sync (§3.3.5, §3.3.6): REJECT for another session (and

@@ -1809,3 +1809,35 @@ fn a_reset_after_a_fin_is_taken() {
         );
     });
 }
+
+/// Issue 21: §8.1's "Sync-Frames per connection: 5/min". A sixth Sync
+/// within a minute is ignored (no SyncAck, nothing reset); a minute after
+/// the first, Syncs are answered again.
+#[test]
+fn syncs_beyond_five_a_minute_are_ignored() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"data", false, &mut wire).unwrap();
+        let t0 = Instant::now();
+        deliver(b, &mut wire, t0);
+        for i in 0..zp::connection::SYNCS_PER_MINUTE as u64 {
+            let mut sync = Vec::new();
+            a.sync(0, &mut sync).unwrap();
+            let (events, answer) = deliver(b, &mut sync, t0 + Duration::from_secs(10 * i));
+            assert_eq!(events, ["Synced { status: Ok }"], "{role} sync {i}");
+            assert!(!answer.is_empty());
+        }
+        let mut sync = Vec::new();
+        a.sync(0, &mut sync).unwrap();
+        let (events, answer) = deliver(b, &mut sync, t0 + Duration::from_secs(59));
+        assert_eq!(events, ["SyncRateLimited"], "{role}");
+        assert!(answer.is_empty(), "{role}: a limited Sync is not answered");
+        // The first Sync's minute is over: one more fits.
+        let mut sync = Vec::new();
+        a.sync(0, &mut sync).unwrap();
+        let (events, _) = deliver(b, &mut sync, t0 + Duration::from_secs(60));
+        assert_eq!(events, ["Synced { status: Ok }"], "{role}");
+        assert_eq!(b.stream(id).unwrap().recv_offset(), 4, "{role}");
+    });
+}
