@@ -4,7 +4,8 @@
 //! ([`record`]), the Stranger and Known handshakes ([`handshake`]), key
 //! rotation ([`session`]), streams and connections ([`stream`],
 //! [`connection`]) and the state token that resumes a hibernated session
-//! ([`token`]). Every primitive comes from a maintained crate behind one
+//! ([`token`]), with the caller's helpers for stream scheduling
+//! ([`schedule`]) and per-address rate limits ([`ratelimit`]). Every primitive comes from a maintained crate behind one
 //! provider boundary ([`crypto`]).
 //!
 //! ```
@@ -29,8 +30,10 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod pinning;
+pub mod ratelimit;
 pub mod record;
 pub mod reliability;
+pub mod schedule;
 pub mod session;
 pub mod stream;
 pub mod token;
