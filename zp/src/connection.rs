@@ -274,6 +274,10 @@ pub struct Connection {
     /// sync back when the peer's Sync arrives (else two Syncs answering
     /// each other would never end).
     sent_since_sync: bool,
+    /// §3.4: on QUIC, whether the client opened stream 0 with its
+    /// connection-level WindowUpdate; until then neither side sends a
+    /// control frame (true on every other transport, and once resumed).
+    control_open: bool,
     /// What only closed streams and unordered transports need, allocated
     /// the first time one does (a connection that never closes a stream
     /// pays one pointer for it).
@@ -499,6 +503,7 @@ impl Connection {
             rekey_due: false,
             key_update: None,
             sent_since_sync: false,
+            control_open: true,
             extras,
             path,
         }
@@ -539,6 +544,19 @@ impl Connection {
             return Err(Error::InvalidValue(
                 "transport set after streams were opened",
             ));
+        }
+        // §3.4: the client opens QUIC stream 0 with a connection-level
+        // WindowUpdate that advertises its receive window; the server's
+        // connection credit starts from that WindowUpdate.
+        let (was, quic) = (
+            self.transport == Transport::Quic,
+            transport == Transport::Quic,
+        );
+        if was != quic {
+            self.control_open = !quic;
+            if self.session.role() == Role::Server {
+                self.conn_send_limit = if quic { 0 } else { DEFAULT_CONNECTION_WINDOW };
+            }
         }
         self.transport = transport;
         self.next_stream_id = transport.first_stream_id(self.session.role());
@@ -1006,9 +1024,51 @@ impl Connection {
         self.count_sent(total as usize, out)
     }
 
-    /// Appends a record carrying any control frame to `out`.
+    /// Appends a record carrying any control frame to `out`. On QUIC, no
+    /// control frame goes out before the client opened stream 0
+    /// ([`Connection::open_control_stream`]; [`Error::ControlStreamClosed`]).
     pub fn send_control(&mut self, frame: &Frame<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+        if !matches!(frame, Frame::Data(_)) {
+            self.check_control_open()?;
+        }
         self.session.sealer().seal_append(out, |b| frame.encode(b))
+    }
+
+    /// §3.4: on QUIC, no control frame before the client opened stream 0
+    /// (checked before any state moves).
+    fn check_control_open(&self) -> Result<(), Error> {
+        if self.control_open {
+            Ok(())
+        } else {
+            Err(Error::ControlStreamClosed)
+        }
+    }
+
+    /// §3.4, QUIC only, the client, once, right after the handshake: opens
+    /// the control stream (QUIC stream 0) with a connection-level
+    /// WindowUpdate advertising this side's receive window
+    /// ([`DEFAULT_CONNECTION_WINDOW`] unless granted more), appended to
+    /// `out`. The server's connection credit starts from it, and neither
+    /// side sends another control frame before it.
+    pub fn open_control_stream(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.transport != Transport::Quic || self.session.role() != Role::Client {
+            return Err(Error::InvalidValue(
+                "the control stream is opened by a QUIC client",
+            ));
+        }
+        if self.control_open {
+            return Err(Error::InvalidValue("the control stream is already open"));
+        }
+        self.control_open = true;
+        let frame = Frame::WindowUpdate(WindowUpdate {
+            stream_id: 0,
+            increment: self.conn_recv_limit - self.conn_received,
+        });
+        if let Err(e) = self.send_control(&frame, out) {
+            self.control_open = false;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Grants the peer `increment` more bytes on a stream (or the
@@ -1019,6 +1079,7 @@ impl Connection {
         increment: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        self.check_control_open()?;
         let granted = if stream_id == 0 {
             let before = self.conn_recv_limit;
             self.conn_recv_limit = (self.conn_recv_limit.saturating_add(increment))
@@ -1042,6 +1103,7 @@ impl Connection {
     /// Starts a key update; appends the KeyUpdate record to `out`. The
     /// rotation triggers (§4.6.1) count from here again.
     pub fn update_keys(&mut self, direction: KeyDirection, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.check_control_open()?;
         let update = self.session.initiate_key_update(direction)?;
         self.send_control(&Frame::KeyUpdate(update), out)?;
         self.key_update = Some(KeyUpdateInFlight {
@@ -1297,7 +1359,22 @@ impl Connection {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Result<Event<'a>, Error> {
-        match parse_frame(plaintext)? {
+        let frame = parse_frame(plaintext)?;
+        if !self.control_open && !matches!(frame, Frame::Data(_)) {
+            // §3.4: the server's first control frame from the client is
+            // the connection-level WindowUpdate that opens stream 0; the
+            // client takes none before it opened the stream.
+            let opens = self.session.role() == Role::Server
+                && matches!(
+                    frame,
+                    Frame::WindowUpdate(WindowUpdate { stream_id: 0, .. })
+                );
+            if !opens {
+                return Err(Error::ControlStreamClosed);
+            }
+            self.control_open = true;
+        }
+        match frame {
             Frame::Data(d) if self.transport == Transport::Unordered => {
                 self.on_unordered_data(d, now, out)
             }

@@ -146,6 +146,10 @@ pub enum Error {
     /// A token bound to an address (`ZP_TOKEN_BIND_IP`) is resumed from
     /// another one (§6.5, `ERR_TOKEN_IP_MISMATCH`).
     TokenIpMismatch,
+    /// On QUIC, a control frame before the client opened stream 0 with its
+    /// connection-level WindowUpdate (§3.4): refused to send, and a
+    /// protocol violation to receive.
+    ControlStreamClosed,
     /// Over a §8.1 rate limit (`ERR_RATE_LIMITED`): wait, then try again.
     RateLimited,
     /// The stream ID belongs to the peer's parity, or is reserved.
@@ -224,6 +228,9 @@ impl fmt::Display for Error {
                 f.write_str("state token is bound to another address (ZP_TOKEN_BIND_IP)")
             }
             Error::RateLimited => f.write_str("rate limited: too many attempts this minute"),
+            Error::ControlStreamClosed => f.write_str(
+                "QUIC control stream 0 not opened yet: the client's WindowUpdate comes first",
+            ),
             Error::InvalidStreamId(id) => write!(f, "invalid stream id {id}"),
             Error::StreamClosed(id) => write!(f, "stream {id} is closed"),
             Error::SequenceRegression => f.write_str("data sequence went backwards"),

@@ -662,6 +662,7 @@ fn stream_ids_and_stream_zero_per_transport() {
     let (mut c, mut s) = pair(&mut rng);
     c.set_transport(Transport::Quic).unwrap();
     s.set_transport(Transport::Quic).unwrap();
+    open_quic_control_stream(&mut c, &mut s);
     assert_eq!(c.open_stream().unwrap().stream_id, 4);
     assert_eq!(c.open_stream().unwrap().stream_id, 8);
     assert_eq!(s.open_stream().unwrap().stream_id, 5);
@@ -1483,6 +1484,13 @@ fn a_resumed_connection_keeps_its_transport_and_never_reuses_a_stream_id() {
             let role = format!("{transport:?}, client saves: {saver_is_client}");
             a.set_transport(transport).unwrap();
             b.set_transport(transport).unwrap();
+            if transport == Transport::Quic {
+                if saver_is_client {
+                    open_quic_control_stream(&mut a, &mut b);
+                } else {
+                    open_quic_control_stream(&mut b, &mut a);
+                }
+            }
             let mut wire = Vec::new();
             // The peer's stream, then 14 of `a`'s; the peer's and `a`'s
             // highest are used least recently, so the token drops them.
@@ -1840,4 +1848,119 @@ fn syncs_beyond_five_a_minute_are_ignored() {
         assert_eq!(events, ["Synced { status: Ok }"], "{role}");
         assert_eq!(b.stream(id).unwrap().recv_offset(), 4, "{role}");
     });
+}
+
+/// §3.4: the QUIC client opens stream 0 with a connection-level
+/// WindowUpdate; the server takes it as its connection credit.
+fn open_quic_control_stream(client: &mut Connection, server: &mut Connection) {
+    let mut wire = Vec::new();
+    client.open_control_stream(&mut wire).unwrap();
+    let (events, _) = deliver(server, &mut wire, Instant::now());
+    assert_eq!(events, ["WindowUpdated { stream_id: 0 }"]);
+}
+
+/// Issue 21: §3.4's control stream initialisation. On QUIC the client opens
+/// stream 0 with a connection-level WindowUpdate of its receive window;
+/// before it, the server has no connection credit and neither side sends
+/// or takes a control frame.
+#[test]
+fn on_quic_the_client_opens_the_control_stream_first() {
+    use zp::stream::Transport;
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    let (mut c, mut s) = pair(&mut rng);
+    c.set_transport(Transport::Quic).unwrap();
+    s.set_transport(Transport::Quic).unwrap();
+    // Before: the server neither sends control frames nor data.
+    let sid = s.open_stream().unwrap().stream_id;
+    let mut wire = Vec::new();
+    assert_eq!(s.grant(0, 10, &mut wire), Err(Error::ControlStreamClosed));
+    assert_eq!(
+        s.update_keys(KeyDirection::Both, &mut wire),
+        Err(Error::ControlStreamClosed)
+    );
+    assert_eq!(
+        s.send(sid, b"early", false, &mut wire),
+        Err(Error::FlowControl)
+    );
+    assert!(wire.is_empty());
+    // The client neither, except the opening WindowUpdate; a control
+    // frame it receives first is a protocol violation.
+    assert_eq!(c.grant(0, 10, &mut wire), Err(Error::ControlStreamClosed));
+    assert_eq!(
+        s.open_control_stream(&mut wire),
+        Err(Error::InvalidValue(
+            "the control stream is opened by a QUIC client"
+        ))
+    );
+    // Data on the client's own streams may go first.
+    let mut early = Vec::new();
+    let cid = c.open_stream().unwrap().stream_id;
+    c.send(cid, b"data first is fine", false, &mut early)
+        .unwrap();
+    assert!(deliver(&mut s, &mut early, t0).0[0].starts_with("Data"));
+    // Open: the server's credit is the client's advertised window.
+    let mut open = Vec::new();
+    c.open_control_stream(&mut open).unwrap();
+    assert_eq!(open.len(), 29 + 17);
+    let (events, _) = deliver(&mut s, &mut open, t0);
+    assert_eq!(events, ["WindowUpdated { stream_id: 0 }"]);
+    assert_eq!(
+        c.open_control_stream(&mut open),
+        Err(Error::InvalidValue("the control stream is already open"))
+    );
+    // 1 MiB: four streams' whole windows, then not one byte more.
+    let window = vec![0; DEFAULT_STREAM_WINDOW as usize];
+    s.send(sid, &window, false, &mut wire).unwrap();
+    for _ in 0..3 {
+        let more = s.open_stream().unwrap().stream_id;
+        s.send(more, &window, false, &mut wire).unwrap();
+    }
+    let last = s.open_stream().unwrap().stream_id;
+    assert_eq!(
+        s.send(last, b"x", false, &mut wire),
+        Err(Error::FlowControl)
+    );
+    let (events, _) = deliver(&mut c, &mut wire, t0);
+    assert_eq!(events.len(), 4);
+    // Control frames flow both ways now.
+    s.grant(0, 10, &mut wire).unwrap();
+    assert_eq!(
+        deliver(&mut c, &mut wire, t0).0,
+        ["WindowUpdated { stream_id: 0 }"]
+    );
+    // The refused update above left nothing pending.
+    s.update_keys(KeyDirection::Both, &mut wire).unwrap();
+    assert_eq!(
+        deliver(&mut c, &mut wire, t0).0,
+        ["KeyUpdated { epoch: 1 }"]
+    );
+}
+
+/// A client whose first control frame is not the opening WindowUpdate, and
+/// a server that receives a control frame before it: refused as protocol
+/// violations (the server's side is played by a connection on records,
+/// whose keys match, standing in for a peer that ignores §3.4).
+#[test]
+fn on_quic_a_control_frame_before_the_opening_window_update_is_a_violation() {
+    use zp::stream::Transport;
+    let mut rng = system_rng();
+    let t0 = Instant::now();
+    // The server receives a KeyUpdate first.
+    let (mut c, mut s) = pair(&mut rng);
+    s.set_transport(Transport::Quic).unwrap();
+    let mut wire = Vec::new();
+    c.update_keys(KeyDirection::Both, &mut wire).unwrap();
+    let err = s.receive(&mut wire, t0, &mut Vec::new()).unwrap_err();
+    assert_eq!(err, Error::ControlStreamClosed);
+    assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
+    // The client receives a WindowUpdate before it opened stream 0.
+    let (mut c, mut s) = pair(&mut rng);
+    c.set_transport(Transport::Quic).unwrap();
+    let mut wire = Vec::new();
+    s.grant(0, 10, &mut wire).unwrap();
+    assert_eq!(
+        c.receive(&mut wire, t0, &mut Vec::new()).unwrap_err(),
+        Error::ControlStreamClosed
+    );
 }
