@@ -1024,10 +1024,37 @@ impl Connection {
         self.count_sent(total as usize, out)
     }
 
-    /// Appends a record carrying any control frame to `out`. On QUIC, no
-    /// control frame goes out before the client opened stream 0
+    /// Appends a record carrying a control frame to `out`: a WindowUpdate,
+    /// an AckFrame, a Sync or SyncAck, or an ErrorFrame. A KeyUpdate or
+    /// KeyUpdate-Ack would move the peer's keys without this side's (they
+    /// go through [`Connection::update_keys`] and [`Connection::receive`]),
+    /// and a DataFrame past this side's stream state: both are refused
+    /// with [`Error::InvalidValue`]. On QUIC, no control frame goes out
+    /// before the client opened stream 0
     /// ([`Connection::open_control_stream`]; [`Error::ControlStreamClosed`]).
     pub fn send_control(&mut self, frame: &Frame<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
+        match frame {
+            Frame::KeyUpdate(_) | Frame::KeyUpdateAck(_) => Err(Error::InvalidValue(
+                "key updates are sent by update_keys and receive",
+            )),
+            Frame::Data(_) => Err(Error::InvalidValue("stream data is sent by send")),
+            _ => self.seal_frame(frame, out),
+        }
+    }
+
+    /// Seals any frame, bypassing every state this side keeps: for tests
+    /// and fuzz targets that play a misbehaving peer. Using it on a real
+    /// connection desynchronises keys and streams.
+    #[doc(hidden)]
+    pub fn send_frame_unchecked(
+        &mut self,
+        frame: &Frame<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.seal_frame(frame, out)
+    }
+
+    fn seal_frame(&mut self, frame: &Frame<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
         if !matches!(frame, Frame::Data(_)) {
             self.check_control_open()?;
         }
@@ -1064,7 +1091,7 @@ impl Connection {
             stream_id: 0,
             increment: self.conn_recv_limit - self.conn_received,
         });
-        if let Err(e) = self.send_control(&frame, out) {
+        if let Err(e) = self.seal_frame(&frame, out) {
             self.control_open = false;
             return Err(e);
         }
@@ -1091,7 +1118,7 @@ impl Connection {
                 .ok_or(Error::UnknownStream(stream_id))?;
             self.streams[idx].grant_recv(increment)
         };
-        self.send_control(
+        self.seal_frame(
             &Frame::WindowUpdate(WindowUpdate {
                 stream_id,
                 increment: granted,
@@ -1105,7 +1132,7 @@ impl Connection {
     pub fn update_keys(&mut self, direction: KeyDirection, out: &mut Vec<u8>) -> Result<(), Error> {
         self.check_control_open()?;
         let update = self.session.initiate_key_update(direction)?;
-        self.send_control(&Frame::KeyUpdate(update), out)?;
+        self.seal_frame(&Frame::KeyUpdate(update), out)?;
         self.key_update = Some(KeyUpdateInFlight {
             frame: update,
             sent_at: None,
@@ -1232,7 +1259,7 @@ impl Connection {
                 .map(|s| SyncStream::new(s.id, s.send_offset, s.last_acked))
                 .collect(),
         };
-        self.send_control(&Frame::Sync(frame), out)
+        self.seal_frame(&Frame::Sync(frame), out)
     }
 
     /// Where a migration stands (§3.3.3).
@@ -1381,7 +1408,7 @@ impl Connection {
             Frame::Data(d) => self.on_data(d, out),
             Frame::KeyUpdate(u) => {
                 let ack = self.session.on_key_update(&u)?;
-                self.send_control(&Frame::KeyUpdateAck(ack), out)?;
+                self.seal_frame(&Frame::KeyUpdateAck(ack), out)?;
                 Ok(Event::KeyUpdated {
                     epoch: ack.acked_epoch,
                 })
@@ -1472,7 +1499,7 @@ impl Connection {
     /// knows cannot be true), resetting every MISMATCH stream to zero.
     fn on_sync(&mut self, sync: &Sync, out: &mut Vec<u8>) -> Result<Event<'static>, Error> {
         if sync.session_id != *self.session.session_id() {
-            self.send_control(&Frame::SyncAck(SyncAck::reject()), out)?;
+            self.seal_frame(&Frame::SyncAck(SyncAck::reject()), out)?;
             return Err(Error::SyncRejected);
         }
         // On an ordered transport the old path lost this side's data in
@@ -1524,7 +1551,7 @@ impl Connection {
         }
         let ack = SyncAck::answer(answers);
         let status = ack.status;
-        self.send_control(&Frame::SyncAck(ack), out)?;
+        self.seal_frame(&Frame::SyncAck(ack), out)?;
         for idx in mismatched {
             self.reset_to_zero(idx);
         }
@@ -1802,7 +1829,7 @@ impl Connection {
                 stream_id: id,
                 ranges: vec![(d.seq, d.seq)],
             };
-            self.send_control(&Frame::Ack(ack), out)?;
+            self.seal_frame(&Frame::Ack(ack), out)?;
             return Ok(event);
         }
         if self.ignores(id) {
@@ -1900,7 +1927,7 @@ impl Connection {
             };
             r.unacked = 0;
             r.ack_at = None;
-            self.send_control(&Frame::Ack(ack), out)?;
+            self.seal_frame(&Frame::Ack(ack), out)?;
         } else {
             r.ack_at.get_or_insert(now + ACK_DELAY);
         }
@@ -1950,7 +1977,7 @@ impl Connection {
                 stream_id: id,
                 ranges,
             };
-            self.send_control(&Frame::Ack(ack), out)?;
+            self.seal_frame(&Frame::Ack(ack), out)?;
         }
         Ok(Event::Ignored { stream_id: id })
     }
@@ -2028,7 +2055,7 @@ impl Connection {
         {
             // The same epoch and direction again (§4.6.4 "Retry
             // Idempotency"); the peer acknowledges a repeat again.
-            self.send_control(&Frame::KeyUpdate(k.frame), out)?;
+            self.seal_frame(&Frame::KeyUpdate(k.frame), out)?;
             self.key_update = Some(KeyUpdateInFlight {
                 sent_at: Some(now),
                 retries: k.retries + 1,
@@ -2118,7 +2145,7 @@ impl Connection {
                     stream_id: r.stream_id,
                     ranges,
                 };
-                self.send_control(&Frame::Ack(ack), out)?;
+                self.seal_frame(&Frame::Ack(ack), out)?;
                 let r = &mut self.extras().received[i];
                 r.unacked = 0;
                 r.ack_at = None;

@@ -457,7 +457,7 @@ fn multiplexed_frames_feed_each_stream_in_turn() {
             payload: &payload,
         });
         wire.clear();
-        a.send_control(&forged, &mut wire).unwrap();
+        a.send_frame_unchecked(&forged, &mut wire).unwrap();
         assert_eq!(
             b.receive(&mut wire, Instant::now(), &mut out),
             Err(Error::UnknownStream(own + 2)),
@@ -677,7 +677,8 @@ fn stream_ids_and_stream_zero_per_transport() {
                 flags: 0,
                 payload: b"data",
             };
-            from.send_control(&Frame::Data(frame), &mut wire).unwrap();
+            from.send_frame_unchecked(&Frame::Data(frame), &mut wire)
+                .unwrap();
             let err = to.receive(&mut wire, t0, &mut Vec::new()).unwrap_err();
             assert_eq!(err, Error::InvalidStreamId(bad), "{role}");
             assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
@@ -866,7 +867,8 @@ fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
             flags: 0,
             payload: b"x",
         };
-        a.send_control(&Frame::Data(past), &mut wire).unwrap();
+        a.send_frame_unchecked(&Frame::Data(past), &mut wire)
+            .unwrap();
         assert_eq!(
             b.receive(&mut wire, t0, &mut Vec::new()),
             Err(Error::StreamClosed(id)),
@@ -1111,7 +1113,7 @@ fn a_gap_holds_back_credit_so_the_reorder_buffer_stays_within_a_window() {
         // A FIN below what arrived.
         let other = a.open_stream().unwrap().stream_id;
         let mut ahead = Vec::new();
-        a.send_control(
+        a.send_frame_unchecked(
             &Frame::Data(DataFrame {
                 stream_id: other,
                 seq: 10,
@@ -1123,7 +1125,7 @@ fn a_gap_holds_back_credit_so_the_reorder_buffer_stays_within_a_window() {
         .unwrap();
         b.receive(&mut ahead, t0, &mut Vec::new()).unwrap();
         let mut fin = Vec::new();
-        a.send_control(
+        a.send_frame_unchecked(
             &Frame::Data(DataFrame {
                 stream_id: other,
                 seq: 5,
@@ -1258,12 +1260,14 @@ fn sequence_gaps_are_accepted_and_regressions_refused() {
             flags: 0,
             payload: b"xy",
         };
-        a.send_control(&Frame::Data(frame(100)), &mut wire).unwrap();
+        a.send_frame_unchecked(&Frame::Data(frame(100)), &mut wire)
+            .unwrap();
         let (events, _) = deliver(b, &mut wire, t0);
         assert!(events[0].starts_with("Data"), "{role}: a gap is accepted");
         assert_eq!(b.stream(id).unwrap().recv_offset(), 102, "{role}");
         for seq in [50, 101] {
-            a.send_control(&Frame::Data(frame(seq)), &mut wire).unwrap();
+            a.send_frame_unchecked(&Frame::Data(frame(seq)), &mut wire)
+                .unwrap();
             let err = b.receive(&mut wire, t0, &mut Vec::new()).unwrap_err();
             assert_eq!(err, Error::SequenceRegression, "{role}: seq {seq}");
             assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
@@ -1292,7 +1296,7 @@ fn data_at(from: &mut Connection, id: u32, seq: u64, payload: &[u8]) -> Vec<u8> 
         flags: 0,
         payload,
     });
-    from.send_control(&frame, &mut wire).unwrap();
+    from.send_frame_unchecked(&frame, &mut wire).unwrap();
     wire
 }
 
@@ -1963,4 +1967,58 @@ fn on_quic_a_control_frame_before_the_opening_window_update_is_a_violation() {
         c.receive(&mut wire, t0, &mut Vec::new()).unwrap_err(),
         Error::ControlStreamClosed
     );
+}
+
+/// Issue 21 (found in review): `send_control` sealed any frame, so a
+/// careless caller could send a KeyUpdate or KeyUpdate-Ack that moved the
+/// peer's keys and not its own, or data past its own stream state. Both are
+/// refused now, with nothing written; real control frames still go out.
+#[test]
+fn send_control_refuses_key_updates_and_stream_data() {
+    both_roles(|a, b, role| {
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        let refused = [
+            Frame::KeyUpdate(KeyUpdate {
+                key_epoch: 1,
+                direction: KeyDirection::Both,
+            }),
+            Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch: 1 }),
+            Frame::Data(DataFrame {
+                stream_id: id,
+                seq: 0,
+                flags: 0,
+                payload: b"x",
+            }),
+        ];
+        for frame in &refused {
+            assert!(
+                matches!(
+                    a.send_control(frame, &mut wire),
+                    Err(Error::InvalidValue(_))
+                ),
+                "{role}: {frame:?}"
+            );
+        }
+        assert!(wire.is_empty(), "{role}");
+        a.send_control(
+            &Frame::WindowUpdate(WindowUpdate {
+                stream_id: 0,
+                increment: 1,
+            }),
+            &mut wire,
+        )
+        .unwrap();
+        assert_eq!(
+            deliver(b, &mut wire, Instant::now()).0,
+            ["WindowUpdated { stream_id: 0 }"],
+            "{role}"
+        );
+        // The key schedule is untouched: an update still runs as epoch 1.
+        a.update_keys(KeyDirection::Both, &mut wire).unwrap();
+        assert_eq!(
+            deliver(b, &mut wire, Instant::now()).0,
+            ["KeyUpdated { epoch: 1 }"]
+        );
+    });
 }

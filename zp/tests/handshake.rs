@@ -450,7 +450,7 @@ fn records_flow_both_ways_and_keys_rotate() {
     for (acked_epoch, refused) in [(1, false), (2, false), (7, true)] {
         let mut rec = Vec::new();
         server
-            .send_control(&Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch }), &mut rec)
+            .send_frame_unchecked(&Frame::KeyUpdateAck(KeyUpdateAck { acked_epoch }), &mut rec)
             .unwrap();
         let got = client.receive(&mut rec, Instant::now(), &mut Vec::new());
         assert_eq!(got.is_err(), refused, "{acked_epoch}: {got:?}");

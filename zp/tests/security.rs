@@ -310,7 +310,7 @@ fn a_retransmitted_key_update_is_acknowledged_again() {
         let after_first = format!("{:?}", b.session());
         // The Ack is lost; the initiator sends the same KeyUpdate again.
         acks.clear();
-        a.send_control(&Frame::KeyUpdate(update), &mut wire)
+        a.send_frame_unchecked(&Frame::KeyUpdate(update), &mut wire)
             .unwrap();
         let events = deliver(&mut b, &mut wire, &mut acks).unwrap();
         assert_eq!(events, ["KeyUpdated { epoch: 1 }"], "{initiator:?}");
@@ -555,7 +555,9 @@ fn a_peer_cannot_evict_streams_and_a_refused_frame_changes_nothing() {
         payload: &big,
     };
     let mut wire = Vec::new();
-    server.send_control(&Frame::Data(frame), &mut wire).unwrap();
+    server
+        .send_frame_unchecked(&Frame::Data(frame), &mut wire)
+        .unwrap();
     let before = common::beyond_the_record_layer(&client);
     assert_eq!(
         deliver(&mut client, &mut wire, &mut Vec::new()).unwrap_err(),
