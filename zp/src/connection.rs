@@ -1469,7 +1469,8 @@ impl Connection {
                     stream_id: a.stream_id,
                 })
             }
-            Frame::Error(e) => Ok(Event::PeerError(e.code)),
+            // §3.3.12, §3.3.13: an ErrorFrame travels in plaintext only.
+            Frame::Error(_) => Err(Error::UnexpectedFrame),
             Frame::Sync(_) if !self.take_sync(now) => Ok(Event::SyncRateLimited),
             Frame::Sync(sync) => self.on_sync(&sync, out),
             Frame::SyncAck(ack) => self.on_sync_ack(ack),
@@ -1559,14 +1560,16 @@ impl Connection {
     }
 
     fn on_sync_ack<'a>(&mut self, ack: SyncAck) -> Result<Event<'a>, Error> {
-        if ack.status == SyncStatus::Reject {
-            return Err(Error::SyncRejected);
-        }
         if !matches!(self.migration(), Migration::SyncSent { .. }) {
             // An answer to a Sync already answered (a retransmission's):
             // its offsets are stale, and acting on them would resend or
             // reset what has moved on since (the network fuzzer found it).
+            // A REJECT with no Sync awaiting an answer aborts nothing
+            // either (found in review).
             return Ok(Event::SyncAcked(ack));
+        }
+        if ack.status == SyncStatus::Reject {
+            return Err(Error::SyncRejected);
         }
         for s in &ack.streams {
             let Some(idx) = self.index(s.stream_id) else {

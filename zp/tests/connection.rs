@@ -385,11 +385,54 @@ fn a_sync_for_another_session_is_rejected_with_err_sync_rejected() {
         let (r, mut answer) = sync_to(a, b, [0xEE; 16], vec![SyncStream::new(id, 0, 0)]);
         assert_eq!(r, Err(Error::SyncRejected), "{role}");
         assert_eq!(Error::SyncRejected.code(), ErrorCode::SYNC_REJECTED);
-        // `b` answered REJECT, and `a` aborts the migration on it.
+        // `b` answered REJECT. With no Sync of its own awaiting an answer
+        // (this one was forged), `a` ignores it (found in review: it used
+        // to abort the connection on any REJECT).
         let mut out = Vec::new();
+        assert!(
+            matches!(
+                a.receive(&mut answer, Instant::now(), &mut out),
+                Ok(Event::SyncAcked(_))
+            ),
+            "{role}"
+        );
+        // Migrating, `a` aborts the migration on a REJECT.
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut Vec::new()).unwrap();
+        let (_, mut answer) = sync_to(a, b, [0xEE; 16], vec![SyncStream::new(id, 0, 0)]);
         assert_eq!(
             a.receive(&mut answer, Instant::now(), &mut out),
             Err(Error::SyncRejected),
+            "{role}"
+        );
+    });
+}
+
+/// Found in review: an ErrorFrame travels only in plaintext (§3.3.12; every
+/// post-handshake frame *except* ErrorFrame is an EncryptedRecord). One
+/// inside a record is refused.
+#[test]
+fn an_error_frame_inside_a_record_is_refused() {
+    both_roles(|a, b, role| {
+        let mut wire = Vec::new();
+        a.send_frame_unchecked(
+            &Frame::Error(ErrorFrame {
+                code: ErrorCode::FLOW_STALL,
+            }),
+            &mut wire,
+        )
+        .unwrap();
+        assert_eq!(
+            b.receive(&mut wire, Instant::now(), &mut Vec::new()),
+            Err(Error::UnexpectedFrame),
+            "{role}"
+        );
+        // In plaintext it is the peer's error.
+        let mut plain = Vec::new();
+        Connection::error_frame(ErrorCode::FLOW_STALL, &mut plain);
+        assert_eq!(
+            b.receive(&mut plain, Instant::now(), &mut Vec::new()),
+            Ok(Event::PeerError(ErrorCode::FLOW_STALL)),
             "{role}"
         );
     });
