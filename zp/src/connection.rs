@@ -1061,14 +1061,25 @@ impl Connection {
         self.session.sealer().seal_append(out, |b| frame.encode(b))
     }
 
-    /// §3.4: on QUIC, no control frame before the client opened stream 0
-    /// (checked before any state moves).
+    /// §3.4: on QUIC, no control frame before the client opened stream 0.
     fn check_control_open(&self) -> Result<(), Error> {
         if self.control_open {
             Ok(())
         } else {
             Err(Error::ControlStreamClosed)
         }
+    }
+
+    /// Whether a control frame can go out now, checked before any state
+    /// moves for it: the control stream is open, and the sending counter
+    /// is not used up (found in review: a grant or a key update moved
+    /// state, then failed to seal).
+    fn check_control_sendable(&mut self) -> Result<(), Error> {
+        self.check_control_open()?;
+        if self.session.sealer().exhausted() {
+            return Err(Error::CounterExhausted);
+        }
+        Ok(())
     }
 
     /// §3.4, QUIC only, the client, once, right after the handshake: opens
@@ -1106,7 +1117,7 @@ impl Connection {
         increment: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
-        self.check_control_open()?;
+        self.check_control_sendable()?;
         let granted = if stream_id == 0 {
             let before = self.conn_recv_limit;
             self.conn_recv_limit = (self.conn_recv_limit.saturating_add(increment))
@@ -1130,7 +1141,7 @@ impl Connection {
     /// Starts a key update; appends the KeyUpdate record to `out`. The
     /// rotation triggers (§4.6.1) count from here again.
     pub fn update_keys(&mut self, direction: KeyDirection, out: &mut Vec<u8>) -> Result<(), Error> {
-        self.check_control_open()?;
+        self.check_control_sendable()?;
         let update = self.session.initiate_key_update(direction)?;
         self.seal_frame(&Frame::KeyUpdate(update), out)?;
         self.key_update = Some(KeyUpdateInFlight {

@@ -134,6 +134,12 @@ impl RecordSealer {
         self.key.heap_bytes()
     }
 
+    /// Whether the counter is used up: nothing more can be sealed under
+    /// this key ([`Error::CounterExhausted`]).
+    pub fn exhausted(&self) -> bool {
+        self.next_counter == u64::MAX
+    }
+
     /// Seals one record in place. `record` is the whole record: 13 bytes of
     /// header space, the plaintext, and 16 bytes of tag space. The header
     /// and tag are written here.

@@ -2065,3 +2065,36 @@ fn send_control_refuses_key_updates_and_stream_data() {
         );
     });
 }
+
+/// Found in review: a grant or a key update moved state (the receive
+/// window, the pending epoch) and then failed to seal when the sending
+/// counter was used up. A connection resumed one record short of the
+/// counter's end (a skip of 2^64 − 2) shows it: both are refused with
+/// `CounterExhausted` and nothing moved.
+#[test]
+fn a_grant_or_key_update_that_cannot_be_sealed_moves_nothing() {
+    let mut rng = system_rng();
+    let key = Key32::new([3; 32]);
+    let (mut c, _) = pair(&mut rng);
+    c.open_stream().unwrap();
+    let token = seal_token(&TokenKey::new(&key), c, 1_780_000_000, &mut rng).unwrap();
+    let mut r = TokenOpener::new(TokenKey::new(&key))
+        .with_nonce_skip(u64::MAX - 1)
+        .resume(&token, 1_780_000_000)
+        .unwrap();
+    let id = r.streams()[0].id();
+    let mut wire = Vec::new();
+    r.send(id, b"last", false, &mut wire).unwrap();
+    let (bound, session) = (r.memory_bound(), format!("{:?}", r.session()));
+    assert_eq!(r.grant(0, 4096, &mut wire), Err(Error::CounterExhausted));
+    assert_eq!(
+        r.update_keys(KeyDirection::Both, &mut wire),
+        Err(Error::CounterExhausted)
+    );
+    assert_eq!(r.memory_bound(), bound, "the receive window moved");
+    assert_eq!(
+        format!("{:?}", r.session()),
+        session,
+        "the key schedule moved"
+    );
+}
