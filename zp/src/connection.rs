@@ -1672,10 +1672,37 @@ impl Connection {
         if self.past_a_gap_while_migrating(id, d.seq) {
             return Ok(Event::Ignored { stream_id: id });
         }
+        let rst = d.flags & FLAG_RST != 0;
+        // The RST's offset is the stream's final size: on an unordered
+        // transport, bytes below it that never arrived (lost, and no longer
+        // sent again) were charged to the connection's window by the
+        // sender, so they count as received here too, or each reset would
+        // keep that much credit from the peer for ever (found in review).
+        let unreceived = if rst && self.transport == Transport::Unordered {
+            self.unreceived_below(id, d.seq)
+        } else {
+            0
+        };
+        if self.conn_received + unreceived > self.conn_recv_limit {
+            return Err(Error::FlowControl);
+        }
         let idx = self.accept(id, d.seq, d.payload.len(), d.flags)?;
-        if d.flags & FLAG_RST != 0 {
+        if rst {
             self.close(idx, true);
             self.forget_unordered(id);
+            if unreceived > 0 {
+                self.conn_received += unreceived;
+                // Late copies of those bytes are now counted already.
+                if let Some(r) = self
+                    .extras()
+                    .received
+                    .iter_mut()
+                    .find(|r| r.stream_id == id)
+                {
+                    r.ranges = add_range(&r.ranges, 0, d.seq).0;
+                }
+                self.window_updates(&[], out)?;
+            }
             return Ok(Event::Reset {
                 stream_id: id,
                 seq: d.seq,
@@ -1689,6 +1716,17 @@ impl Connection {
             fin: d.flags & FLAG_FIN != 0,
             payload: d.payload,
         })
+    }
+
+    /// Bytes of stream `id` below offset `end` that never arrived
+    /// (unordered transports; its received ranges are inclusive).
+    fn unreceived_below(&self, id: u32, end: u64) -> u64 {
+        let ranges = self
+            .received()
+            .iter()
+            .find(|r| r.stream_id == id)
+            .map_or(&[][..], |r| &r.ranges[..]);
+        add_range(ranges, 0, end).1
     }
 
     /// On an ordered transport, data past a gap while this side's

@@ -2098,3 +2098,34 @@ fn a_grant_or_key_update_that_cannot_be_sealed_moves_nothing() {
         "the key schedule moved"
     );
 }
+
+/// Found in review: on the unordered transport, bytes of a reset stream
+/// that were lost (and are no longer sent again) were charged to the
+/// connection's window by the sender and never counted by the receiver, so
+/// each such reset kept credit from the sender for ever. The RST's offset is
+/// the stream's final size now. Here 24 streams each lose half of their
+/// 64 KiB and are reset: 768 KiB lost, 1.5 MiB sent through a 1 MiB window,
+/// which the sender can only do if the lost bytes come back as credit.
+#[test]
+fn credit_for_the_lost_bytes_of_a_reset_stream_comes_back() {
+    both_roles_unordered(|a, b, role| {
+        let t0 = Instant::now();
+        for round in 0..24 {
+            let id = a.open_stream().unwrap().stream_id;
+            for i in 0..64 {
+                let mut wire = Vec::new();
+                let sent = a.send(id, &[i as u8; 1024], false, &mut wire);
+                assert_eq!(sent, Ok(()), "{role}: round {round}, record {i}");
+                if i % 2 == 0 {
+                    let (_, mut back) = deliver(b, &mut wire, t0);
+                    deliver(a, &mut back, t0);
+                }
+            }
+            let mut wire = Vec::new();
+            a.reset(id, &mut wire).unwrap();
+            let (events, mut back) = deliver(b, &mut wire, t0);
+            assert_eq!(events, [format!("Reset {{ stream_id: {id}, seq: 65536 }}")]);
+            deliver(a, &mut back, t0);
+        }
+    });
+}
