@@ -1669,19 +1669,24 @@ impl Connection {
             self.window_updates(&[], out)?;
             return Ok(Event::Ignored { stream_id: id });
         }
-        if self.past_a_gap_while_migrating(id, d.seq) {
+        let rst = d.flags & FLAG_RST != 0;
+        // An RST past a gap while migrating is taken all the same: the
+        // stream ends there whatever was lost, and the peer, having closed
+        // it, would never send it again (found in review).
+        if !rst && self.past_a_gap_while_migrating(id, d.seq) {
             return Ok(Event::Ignored { stream_id: id });
         }
-        let rst = d.flags & FLAG_RST != 0;
-        // The RST's offset is the stream's final size: on an unordered
-        // transport, bytes below it that never arrived (lost, and no longer
-        // sent again) were charged to the connection's window by the
-        // sender, so they count as received here too, or each reset would
-        // keep that much credit from the peer for ever (found in review).
-        let unreceived = if rst && self.transport == Transport::Unordered {
-            self.unreceived_below(id, d.seq)
-        } else {
-            0
+        // The RST's offset is the stream's final size: bytes below it that
+        // never arrived (lost, and no longer sent again) were charged to
+        // the connection's window by the sender, so they count as received
+        // here too, or each reset would keep that much credit from the
+        // peer for ever (found in review).
+        let unreceived = match (rst, self.transport) {
+            (false, _) => 0,
+            (true, Transport::Unordered) => self.unreceived_below(id, d.seq),
+            (true, _) => d
+                .seq
+                .saturating_sub(self.index(id).map_or(0, |i| self.streams[i].recv_offset)),
         };
         if self.conn_received + unreceived > self.conn_recv_limit {
             return Err(Error::FlowControl);

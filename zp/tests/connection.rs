@@ -2129,3 +2129,37 @@ fn credit_for_the_lost_bytes_of_a_reset_stream_comes_back() {
         }
     });
 }
+
+/// Found in review: on an ordered transport, an RST arriving past a gap
+/// while this side's migration awaits its SyncAck was ignored like data,
+/// and the peer, which closed the stream, never sent it again: the stream
+/// stayed open for ever. It is taken now (a reset discards what was lost
+/// anyway), and the lost bytes count as received for the connection.
+#[test]
+fn a_reset_past_a_gap_while_migrating_is_taken() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"kept", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        a.send(id, b"lost", false, &mut Vec::new()).unwrap();
+        b.begin_migration().unwrap();
+        b.migrate(0, &mut Vec::new()).unwrap();
+        let before = b.memory_bound();
+        a.reset(id, &mut wire).unwrap();
+        let (got, _) = deliver(b, &mut wire, t0);
+        assert_eq!(
+            got,
+            [format!("Reset {{ stream_id: {id}, seq: 8 }}")],
+            "{role}"
+        );
+        assert_eq!(
+            b.stream(id).unwrap().state_flags() & flags::OPEN,
+            0,
+            "{role}"
+        );
+        // The four lost bytes were consumed: two bytes of bound each.
+        assert_eq!(before - b.memory_bound(), 2 * 4, "{role}");
+    });
+}
