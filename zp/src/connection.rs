@@ -931,7 +931,11 @@ impl Connection {
         let streams = &mut self.streams;
         let transport = self.transport;
         lingering.retain(|l| match l.since {
-            Some(t) if now >= t + STREAM_LINGER => {
+            // On an unordered transport a stream stays until what it sent
+            // is acknowledged: its tail (and FIN, or RST) may still be
+            // lost after the linger, and releasing it would stop sending
+            // them again (found in review).
+            Some(t) if now >= t + STREAM_LINGER && !sent.holds(l.stream_id) => {
                 streams.retain(|s| s.id != l.stream_id);
                 received.retain(|r| {
                     let keep = r.stream_id != l.stream_id;
@@ -1173,6 +1177,7 @@ impl Connection {
         let linger = self
             .lingering()
             .iter()
+            .filter(|l| !self.retransmits().holds(l.stream_id))
             .filter_map(|l| l.since)
             .min()
             .map(|t| t + STREAM_LINGER);
@@ -1624,19 +1629,27 @@ impl Connection {
     /// never saw the stream (`unknown`): a SyncAck says nothing of FINs,
     /// so a lone FIN lost on an ordered transport stays lost (README).
     fn resume_from(&mut self, idx: usize, receiver_seq: u64, unknown: bool) {
+        let id = self.streams[idx].id;
+        let reset = self.was_reset(id);
         let s = &mut self.streams[idx];
         if self.transport == Transport::Unordered
             || receiver_seq > s.send_offset
             || (receiver_seq == s.send_offset && !unknown)
             || receiver_seq < s.last_acked
-            || s.state_flags & stream::flags::OPEN == 0
+            || reset
         {
             return;
         }
         let lost = s.send_offset - receiver_seq;
         s.send_offset = receiver_seq;
-        s.state_flags &= !stream::flags::HALF_CLOSED_LOCAL;
+        // A stream finished both ways whose tail (and FIN) the old path
+        // lost opens again on this side's half: it lingered, and would
+        // never have sent them again (found in review).
+        s.state_flags = (s.state_flags | stream::flags::OPEN) & !stream::flags::HALF_CLOSED_LOCAL;
         self.conn_sent = self.conn_sent.saturating_sub(lost);
+        if let Some(e) = self.extras.as_deref_mut() {
+            e.lingering.retain(|l| l.stream_id != id);
+        }
     }
 
     /// MISMATCH (§3.3.6): discard what is buffered, reset, start from zero.

@@ -183,6 +183,11 @@ impl Retransmits {
         self.srtt
     }
 
+    /// Whether anything of `stream_id` awaits its acknowledgement.
+    pub fn holds(&self, stream_id: u32) -> bool {
+        self.pending.iter().any(|p| p.stream_id == stream_id)
+    }
+
     pub fn forget_stream(&mut self, stream_id: u32) {
         let (mut freed, mut removed) = (0, 0);
         self.pending.retain(|p| {

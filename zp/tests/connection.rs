@@ -1207,6 +1207,10 @@ fn a_late_copy_for_a_released_stream_is_ignored() {
         assert!(got[0].starts_with("Data"), "{roles}: {got:?}");
         let mut fin = record(b, id, b"", true);
         events(a, &mut fin, t0);
+        // a acknowledges b's FIN: b holds nothing more for the stream.
+        let mut ack = Vec::new();
+        assert_eq!(a.poll_acks(t0 + ACK_DELAY, &mut ack), Ok(1));
+        events(b, &mut ack, t0);
         // Closed both ways on b, which releases it after the linger.
         b.handle_timeout(t0).unwrap();
         b.handle_timeout(t0 + STREAM_LINGER).unwrap();
@@ -2161,5 +2165,87 @@ fn a_reset_past_a_gap_while_migrating_is_taken() {
         );
         // The four lost bytes were consumed: two bytes of bound each.
         assert_eq!(before - b.memory_bound(), 2 * 4, "{role}");
+    });
+}
+
+/// Found in review: the tail of a finished stream could be lost for good.
+/// On an ordered transport a stream closed both ways was skipped when the
+/// SyncAck said its tail (and FIN) went with the old path; it opens again
+/// on the sending half now and goes on from `receiver_seq`.
+#[test]
+fn a_finished_streams_tail_lost_at_a_migration_is_sent_again() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"head", false, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        b.send(id, b"", true, &mut wire).unwrap();
+        deliver(a, &mut wire, t0);
+        // Lost with the old path: the tail and the FIN. Closed both ways.
+        a.send(id, b"tail", true, &mut Vec::new()).unwrap();
+        assert_eq!(
+            a.stream(id).unwrap().state_flags() & flags::OPEN,
+            0,
+            "{role}"
+        );
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut wire).unwrap();
+        let (_, mut answer) = deliver(b, &mut wire, t0);
+        let (got, _) = deliver(a, &mut answer, t0);
+        assert!(
+            got.last().unwrap().contains("receiver_seq: 4"),
+            "{role}: {got:?}"
+        );
+        assert_eq!(a.stream(id).unwrap().send_offset(), 4, "{role}");
+        a.send(id, b"tail", true, &mut wire).unwrap();
+        let (got, _) = deliver(b, &mut wire, t0);
+        assert_eq!(
+            got,
+            [format!(
+                "Data {{ stream_id: {id}, seq: 4, fin: true, payload: [116, 97, 105, 108] }}"
+            )],
+            "{role}"
+        );
+        assert_eq!(
+            a.stream(id).unwrap().state_flags() & flags::OPEN,
+            0,
+            "{role}"
+        );
+    });
+}
+
+/// Found in review: on an unordered transport a stream finished both ways
+/// was released after its linger even when its tail was still
+/// unacknowledged, and then never sent again. It stays until acknowledged.
+#[test]
+fn a_finished_stream_is_not_released_while_its_tail_is_unacknowledged() {
+    both_roles_unordered(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut head = record(a, id, b"head", false);
+        deliver(b, &mut head, t0);
+        let mut fin = record(b, id, b"", true);
+        deliver(a, &mut fin, t0);
+        let _lost = record(a, id, b"tail", true);
+        a.handle_timeout(t0).unwrap();
+        let late = t0 + STREAM_LINGER + Duration::from_secs(1);
+        a.handle_timeout(late).unwrap();
+        assert!(
+            a.stream(id).is_some(),
+            "{role}: released with its tail unacknowledged"
+        );
+        let mut again = Vec::new();
+        assert!(a.poll_retransmit(late, &mut again).unwrap() >= 1, "{role}");
+        let (got, _) = deliver(b, &mut again, late);
+        assert!(
+            got.iter().any(|e| e.contains("fin: true")),
+            "{role}: {got:?}"
+        );
+        let mut acks = Vec::new();
+        b.poll_acks(late + ACK_DELAY, &mut acks).unwrap();
+        deliver(a, &mut acks, late);
+        a.handle_timeout(late).unwrap();
+        assert!(a.stream(id).is_none(), "{role}: released once acknowledged");
     });
 }
