@@ -2,8 +2,8 @@
 # Renders every page of the report site (`cargo xtask report`) in headless
 # Chromium and fails on a console error or warning, a page error, a request
 # that fails (a missing file), or a plot that is missing or empty; with
-# SCREENSHOT, saves a picture of the index there (the README's is
-# docs/report-index.png).
+# SCREENSHOT, saves a picture of the index there (the book's is
+# docs/src/images/report-index.png).
 #
 #   scripts/site-check.sh [SITE_DIR] [SCREENSHOT]     (default: profiles/site)
 #

@@ -1627,7 +1627,8 @@ impl Connection {
     /// An offset outside what was sent and not acknowledged changes nothing.
     /// A FIN sent at the peer's offset is taken back only when the peer
     /// never saw the stream (`unknown`): a SyncAck says nothing of FINs,
-    /// so a lone FIN lost on an ordered transport stays lost (README).
+    /// so a lone FIN lost on an ordered transport stays lost (the "not
+    /// yet" row of docs/src/zp/coverage.md).
     fn resume_from(&mut self, idx: usize, receiver_seq: u64, unknown: bool) {
         let id = self.streams[idx].id;
         let reset = self.was_reset(id);

@@ -39,7 +39,7 @@
 //! do not share this memory (or on one host that lost it). zp v1.0's
 //! resumption carries no fresh randomness from either peer (the token holds
 //! the keys; Sync carries none), so both copies would derive the same keys
-//! and counters. The README's security notes say what to do.
+//! and counters. docs/src/zp/security.md says what to do.
 
 use crate::codec::{Put, Reader};
 use crate::connection::{Connection, Continuity, PathInfo};

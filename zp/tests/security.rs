@@ -404,7 +404,7 @@ fn stripping_the_post_quantum_suite_is_refused_by_a_pinned_client() {
     let strip = |hello: &mut ClientHello| hello.ciphers.retain(|c| *c != CipherSuite::ZP_PQC_1);
     let server = ServerConfig::default();
 
-    // Unpinned: the attack works (this is what the README's notes warn of).
+    // Unpinned: the attack works (this is what docs/src/zp/security.md warns of).
     let (c, mut hello) = StrangerClient::start(&both, &mut rng).unwrap();
     strip(&mut hello);
     let (_, reply) = StrangerServer::accept(&server, &hello, &mut rng).unwrap();

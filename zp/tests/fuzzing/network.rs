@@ -433,7 +433,7 @@ pub fn network(data: &[u8]) {
         }
     }
     // A SyncAck says nothing of FINs: on an ordered transport a FIN lost
-    // alone with the old path is not recovered (README, known limits).
+    // alone with the old path is not recovered (docs/src/zp/coverage.md, "not yet").
     heal(&mut peers, now, migrated && !lossy);
 }
 
