@@ -65,7 +65,7 @@ open(p, "w").write(s)
 PY
 }
 
-files=(zp/src/frame/mod.rs zp/src/codec.rs zp/src/stream.rs zp/src/token.rs zp/src/session.rs zp/src/error.rs zp/src/connection.rs)
+files=(zp/src/frame/mod.rs zp/src/codec.rs zp/src/stream.rs zp/src/token.rs zp/src/session.rs zp/src/error.rs zp/src/connection/mod.rs)
 for i in $(seq 1 "$commits"); do
     if [ "$i" -eq "$at" ]; then
         plant in

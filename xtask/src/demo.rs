@@ -86,7 +86,7 @@ const HISTORY: &[Step] = &[
     ),
     filler(
         "connection: comment on events",
-        "zp/src/connection.rs",
+        "zp/src/connection/mod.rs",
         "\n// Demo: events are drained in order.\n",
     ),
     filler(

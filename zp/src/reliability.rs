@@ -49,6 +49,54 @@ pub(crate) struct Pending {
     pub retransmitted: bool,
 }
 
+/// What a receiver on an unordered transport tracks of one stream (§6.4.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub(crate) stream_id: u32,
+    /// Inclusive byte ranges received: sorted, disjoint, not adjacent.
+    pub(crate) ranges: Vec<(u64, u64)>,
+    /// The offset the FIN closes the stream at, once it arrived.
+    pub(crate) fin_at: Option<u64>,
+    /// DataFrames since the last AckFrame.
+    pub(crate) unacked: u8,
+    /// When the AckFrame for them is due.
+    pub(crate) ack_at: Option<Instant>,
+    /// Bytes handed over in order (by [`crate::Event::Data`] or
+    /// [`crate::Connection::read`]); flow-control credit follows this offset.
+    pub(crate) delivered: u64,
+    /// What arrived beyond a gap, copied: all at or past `delivered`.
+    pub(crate) buffer: ReorderBuffer,
+    /// The FIN was handed over.
+    pub(crate) fin_read: bool,
+}
+
+impl Received {
+    /// What an AckFrame of this stream names: the byte ranges received,
+    /// and once the FIN arrived, its offset too (one past the last byte,
+    /// which no data range can name), so that an empty FIN is acknowledged
+    /// only once it arrived. It was taken as acknowledged with the bytes
+    /// before it, and a lost empty FIN was never sent again (found by the
+    /// network fuzzer). Past [`crate::frame::MAX_ACK_RANGES`] the offset is left out.
+    pub(crate) fn ack_ranges(&self) -> Vec<(u64, u64)> {
+        match self.fin_at {
+            Some(f) => {
+                let (with_fin, _) = add_range(&self.ranges, f, f + 1);
+                if with_fin.len() <= crate::frame::MAX_ACK_RANGES {
+                    with_fin
+                } else {
+                    self.ranges.clone()
+                }
+            }
+            None => self.ranges.clone(),
+        }
+    }
+
+    /// Bytes its reorder buffer holds.
+    pub(crate) fn buffered_bytes(&self) -> u64 {
+        self.buffer.bytes()
+    }
+}
+
 /// The sender's side: the retransmit buffer and the round-trip estimate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Retransmits {

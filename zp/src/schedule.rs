@@ -113,7 +113,7 @@ impl Scheduler {
 
     /// The next turn: which stream sends and how many of its waiting bytes
     /// (taken off its count), or `None` when nothing waits.
-    pub fn next(&mut self) -> Option<(u32, usize)> {
+    pub fn next_turn(&mut self) -> Option<(u32, usize)> {
         if self.waiting.is_empty() {
             return None;
         }
@@ -165,7 +165,7 @@ mod tests {
     fn shares(s: &mut Scheduler, turns: usize) -> Vec<(u32, u64)> {
         let mut got: Vec<(u32, u64)> = Vec::new();
         for _ in 0..turns {
-            let Some((id, n)) = s.next() else { break };
+            let Some((id, n)) = s.next_turn() else { break };
             match got.iter_mut().find(|g| g.0 == id) {
                 Some(g) => g.1 += n as u64,
                 None => got.push((id, n as u64)),
@@ -180,9 +180,9 @@ mod tests {
         s.push(7, 25);
         s.push(3, 10);
         s.push(7, 5); // keeps its place
-        let order: Vec<_> = std::iter::from_fn(|| s.next()).collect();
+        let order: Vec<_> = std::iter::from_fn(|| s.next_turn()).collect();
         assert_eq!(order, [(7, 10), (7, 10), (7, 10), (3, 10)]);
-        assert_eq!(s.next(), None);
+        assert_eq!(s.next_turn(), None);
     }
 
     #[test]
@@ -191,7 +191,7 @@ mod tests {
         s.push(1, 8);
         s.push(2, 5);
         s.push(3, 4);
-        let order: Vec<_> = std::iter::from_fn(|| s.next()).collect();
+        let order: Vec<_> = std::iter::from_fn(|| s.next_turn()).collect();
         assert_eq!(order, [(1, 4), (2, 4), (3, 4), (1, 4), (2, 1)]);
     }
 
@@ -229,10 +229,10 @@ mod tests {
         for id in 1..=3 {
             s.push(id, 3);
         }
-        assert_eq!(s.next(), Some((1, 1)));
+        assert_eq!(s.next_turn(), Some((1, 1)));
         s.remove(2);
-        assert_eq!(s.next(), Some((3, 1)));
-        assert_eq!(s.next(), Some((1, 1)));
+        assert_eq!(s.next_turn(), Some((3, 1)));
+        assert_eq!(s.next_turn(), Some((1, 1)));
         assert_eq!(s.pending(3), 2);
         assert_eq!(s.pending(2), 0);
     }
