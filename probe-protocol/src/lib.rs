@@ -16,6 +16,58 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The four categories of the benchmark requirements. Defined once, here:
+/// zp's benchmark registry, the miniature zp of the workbench's tests and
+/// the workbench's budgets all use this type. On the wire (`probe --list`,
+/// `budgets.toml`) it is the lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// The primitives: key exchange, KEM, AEAD, KDF.
+    Crypto,
+    /// Whole handshakes and resumption.
+    Handshake,
+    /// Records and frames.
+    Datapath,
+    /// Sizes in bytes, not times.
+    Memory,
+}
+
+impl Category {
+    /// Every category, in the requirements' order.
+    pub const ALL: [Category; 4] = [
+        Category::Crypto,
+        Category::Handshake,
+        Category::Datapath,
+        Category::Memory,
+    ];
+
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Crypto => "crypto",
+            Category::Handshake => "handshake",
+            Category::Datapath => "datapath",
+            Category::Memory => "memory",
+        }
+    }
+
+    /// The criterion bench target that measures this category (memory has
+    /// none: its benchmarks are byte counts from the probe).
+    pub fn criterion_target(self) -> Option<&'static str> {
+        match self {
+            Category::Memory => None,
+            c => Some(c.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Version of the replies. Probes built before the field existed print
 /// none and decode as version 1; version 2 added [`Pprof::samples_total`]
 /// and [`Pprof::cpu_seconds`]; version 3 [`Time::cpu_ns`] and

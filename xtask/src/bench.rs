@@ -3,12 +3,13 @@
 //!
 //! A round is one short criterion run of every selected benchmark; its
 //! median is one observation (see `stats.rs` for why). Benchmarks whose
-//! verdict is inconclusive get more rounds, up to `stats::MAX_ROUNDS`.
+//! verdict is inconclusive get more rounds, up to `decide::MAX_ROUNDS`.
 //! Allocations come from the probe under dhat, memory sizes from the probe,
 //! and hotspots of a slower benchmark from the probe under pprof.
 
 use crate::budgets::{Budget, Category};
 use crate::cargo::{self, RoundShape};
+use crate::decide::{self, Verdict};
 use crate::flags;
 use crate::host::{Build, Machine, utc_now};
 use crate::measure::hotspots::{self, Exactly, Side};
@@ -16,16 +17,12 @@ use crate::measure::sampled;
 use crate::probe::{self, Probe};
 use crate::report;
 use crate::sequential::Looks;
-use crate::stats::{self, Verdict};
 use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
 use crate::verdicts::{self, Comparison};
 use crate::{Ctx, Progress, atomic};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Stored runs a benchmark's trend shows (this one included).
-pub const TREND_RUNS: usize = 16;
 
 /// What `bench` measures with: criterion rounds and the probe. The real
 /// one runs built executables; tests pass a fake.
@@ -156,9 +153,9 @@ impl flags::Bench {
             .filter(|b| b.category != Category::Memory)
             .collect();
         let mut rounds: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
-        let progress = Progress::new((stats::INITIAL_ROUNDS * timed.len()) as u64, "measuring");
-        for r in 0..stats::INITIAL_ROUNDS {
-            progress.phase(&format!("round {}/{}", r + 1, stats::INITIAL_ROUNDS));
+        let progress = Progress::new((decide::INITIAL_ROUNDS * timed.len()) as u64, "measuring");
+        for r in 0..decide::INITIAL_ROUNDS {
+            progress.phase(&format!("round {}/{}", r + 1, decide::INITIAL_ROUNDS));
             add_round(instruments, &timed, &mut rounds, &progress)?;
         }
         let mut benchmarks = BTreeMap::new();
@@ -219,7 +216,7 @@ impl flags::Bench {
                 .inconclusive()
                 .iter()
                 .filter_map(|n| ctx.budgets.get(n))
-                .filter(|b| next(b).1 <= stats::MAX_ROUNDS)
+                .filter(|b| next(b).1 <= decide::MAX_ROUNDS)
                 .collect();
             let Some(first) = pending.first() else {
                 break;
@@ -264,7 +261,7 @@ impl flags::Bench {
         let mut comparison = Comparison::build(&ctx.budgets, (&label, &run), old, None);
         let recent: Vec<Run> = ctx
             .store
-            .recent_runs(TREND_RUNS)
+            .recent_runs(crate::store::TREND_RUNS)
             .into_iter()
             .filter(|r| r.comparable(&run))
             .collect();

@@ -11,7 +11,7 @@ use crate::search::{Answer, Finding, Metric, Step};
 use crate::sequential::{Judgement, Outcome as Said, pct};
 use crate::stacks::Profile;
 use crate::stats::median;
-use crate::verdicts::{fmt_ns, short};
+use crate::units::{fmt_ns, short};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -507,6 +507,7 @@ mod tests {
             load: None,
         })
         .render();
+        insta::assert_snapshot!("bisect_report_time_culprit", text);
         assert!(
             text.starts_with("## bisect encrypt_record_1k: encrypt_record_1k regressed at 5000000000 \"change 5\": +15.0%"),
             "{text}"

@@ -5,52 +5,10 @@
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Crypto,
-    Handshake,
-    Datapath,
-    Memory,
-}
-
-impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Crypto,
-        Category::Handshake,
-        Category::Datapath,
-        Category::Memory,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Crypto => "crypto",
-            Category::Handshake => "handshake",
-            Category::Datapath => "datapath",
-            Category::Memory => "memory",
-        }
-    }
-
-    /// The criterion bench target that measures this category (memory has
-    /// none: its benchmarks are byte counts from the probe).
-    pub fn criterion_target(self) -> Option<&'static str> {
-        match self {
-            Category::Memory => None,
-            c => Some(c.as_str()),
-        }
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The four categories, defined once in `probe-protocol`.
+pub use probe_protocol::Category;
 
 /// Relative changes against a baseline: above `warning` is a WARNING, above
 /// `failure` a REGRESSION.

@@ -39,9 +39,9 @@
 //! stops the command with cargo's message and caches nothing.
 
 use crate::git::{self, CommitInfo};
-use crate::host::fnv1a;
+use crate::host::{fingerprint_of, fnv1a};
 use crate::process::{self, Stderr};
-use crate::verdicts::short;
+use crate::units::short;
 use crate::{Ctx, atomic};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -590,10 +590,6 @@ fn date_now(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub fn fingerprint_of(bytes: &[u8]) -> String {
-    format!("{:016x}", fnv1a(bytes))
 }
 
 /// Why a failed build is the commit's fault, from cargo's JSON messages

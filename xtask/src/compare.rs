@@ -6,30 +6,8 @@
 //! neither past its warning tier nor within it: not evidence of no change).
 
 use crate::verdicts::Comparison;
-use crate::{Ctx, flags, report};
+use crate::{CannotCompare, Ctx, Regressed, flags, report};
 use anyhow::{Result, bail};
-
-crate::message_error!(
-    /// The two runs could not be compared (exit code 3).
-    CannotCompare
-);
-
-/// A regression was found (exit code 1); the report is already printed.
-#[derive(Debug)]
-pub struct Regressed(pub usize);
-
-impl std::fmt::Display for Regressed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} benchmark{} regressed",
-            self.0,
-            if self.0 == 1 { "" } else { "s" }
-        )
-    }
-}
-
-impl std::error::Error for Regressed {}
 
 impl flags::Compare {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {

@@ -14,89 +14,17 @@
 //! `--mini` and the test below run it on the miniature zp of `mini.rs`.
 
 use crate::bisect_report::Report;
+use crate::bisection::Request;
 use crate::flags;
+use crate::plant::{Plant, Step, commit_history};
 use crate::search::{Finding, Metric};
-use crate::verdicts::short;
+use crate::units::short;
 use crate::{Ctx, Usage};
 use anyhow::{Context, Result, bail};
-use git2::{Oid, Repository, Signature};
+use git2::{Oid, Repository};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-
-/// One planted slowdown.
-#[derive(Debug, Clone, Copy)]
-pub struct Plant {
-    /// What kind of slowdown it is.
-    pub kind: &'static str,
-    /// The benchmark it slows.
-    pub bench: &'static str,
-    pub subject: &'static str,
-    pub file: &'static str,
-    /// The text it replaces (`find` must occur in `file`), and with what.
-    pub find: &'static str,
-    pub replace: &'static str,
-    /// Every one of these must appear in the top hotspot's name. Exact
-    /// hotspots name the real (not inlined) function the cost is in, so
-    /// where the compiler may inline the touched function into its caller,
-    /// the strings name what both have in common.
-    pub touched: &'static [&'static str],
-}
-
-/// A commit of a planted history.
-#[derive(Debug, Clone, Copy)]
-pub enum Step {
-    /// A harmless commit: `text` appended to `file`.
-    Filler {
-        subject: &'static str,
-        file: &'static str,
-        text: &'static str,
-    },
-    Plant(Plant),
-}
-
-/// Commits `steps` on top of HEAD in the repository at `dir`; returns the
-/// commit of each step.
-pub fn commit_history(repo: &Repository, dir: &Path, steps: &[Step]) -> Result<Vec<Oid>> {
-    let sig = Signature::now("zp corpus", "corpus@example.invalid")?;
-    let mut ids = Vec::new();
-    for step in steps {
-        let (subject, file) = match step {
-            Step::Filler {
-                subject,
-                file,
-                text,
-            } => {
-                let path = dir.join(file);
-                let body = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {file}"))?;
-                std::fs::write(&path, body + text)?;
-                (*subject, *file)
-            }
-            Step::Plant(p) => {
-                let path = dir.join(p.file);
-                let body = std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", p.file))?;
-                if !body.contains(p.find) {
-                    bail!(
-                        "{} no longer contains the text the {} plant replaces; update xtask/src/corpus.rs",
-                        p.file,
-                        p.kind
-                    );
-                }
-                std::fs::write(&path, body.replacen(p.find, p.replace, 1))?;
-                (p.subject, p.file)
-            }
-        };
-        let mut index = repo.index()?;
-        index.add_path(Path::new(file))?;
-        index.write()?;
-        let tree = repo.find_tree(index.write_tree()?)?;
-        let parent = repo.head()?.peel_to_commit()?;
-        ids.push(repo.commit(Some("HEAD"), &sig, &sig, subject, &tree, &[&parent])?);
-    }
-    Ok(ids)
-}
 
 /// A history with every plant, each after a harmless commit.
 fn history(plants: &[Plant], fillers: &[Step]) -> Vec<Step> {
@@ -195,8 +123,10 @@ pub fn check(ctx: &Ctx, good: Oid, plants: &[(Plant, Oid)]) -> Result<Vec<Checke
             short(&planted.to_string())
         );
         let started = Instant::now();
-        let report =
-            flags::Bisect::from_good_to_head(plant.bench, &good.to_string()).execute(ctx)?;
+        let report = crate::bisection::bisect(
+            ctx,
+            &Request::from_good_to_head(plant.bench, &good.to_string()),
+        )?;
         out.push(Checked::of(
             plant,
             *planted,

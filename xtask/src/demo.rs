@@ -5,8 +5,9 @@
 //! user's repository is only read: the clone is where everything happens.
 
 use crate::Ctx;
-use crate::corpus::{Plant, Step};
+use crate::bisection::Request;
 use crate::flags;
+use crate::plant::{Plant, Step};
 use crate::search::{Finding, Metric};
 use crate::sequential::Outcome as Said;
 use anyhow::{Context, Result, bail};
@@ -117,7 +118,7 @@ impl flags::Demo {
             HISTORY.len()
         );
         let good = repo.head()?.peel_to_commit()?.id().to_string();
-        let ids = crate::corpus::commit_history(&repo, &dir, HISTORY)?;
+        let ids = crate::plant::commit_history(&repo, &dir, HISTORY)?;
         let planted = HISTORY
             .iter()
             .zip(&ids)
@@ -135,7 +136,8 @@ impl flags::Demo {
             PLANTED.bench,
             &good[..10]
         );
-        let report = flags::Bisect::from_good_to_head(PLANTED.bench, &good).execute(&clone)?;
+        let report =
+            crate::bisection::bisect(&clone, &Request::from_good_to_head(PLANTED.bench, &good))?;
         let step = match &report.answer.outcome.finding {
             Finding::Culprit { step, .. } => step,
             f if f.undecided() => bail!(crate::CannotDecide(format!(

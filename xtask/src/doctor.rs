@@ -63,8 +63,11 @@ impl flags::Doctor {
 pub fn checks(p: &mut dyn Probe, f: &Facts) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
     // Counters, as the probe gets them.
-    let c =
-        crate::profile::Counters::from_probe(&probe::counters(p, "parse_frame", Some(100_000))?);
+    let c = crate::measure::counters::Counters::from_probe(&probe::counters(
+        p,
+        "parse_frame",
+        Some(100_000),
+    )?);
     let hw_missing: Vec<String> = c
         .unavailable
         .iter()

@@ -140,8 +140,8 @@ pub struct History {
     pub metric: HistoryMetric,
     /// Measure only every N-th commit, from the K-th (e.g. 2/4), for
     /// another machine to measure the rest; combine with --merge.
-    #[arg(long, value_name = "K/N", value_parser = crate::history::Shard::parse)]
-    pub shard: Option<crate::history::Shard>,
+    #[arg(long, value_name = "K/N", value_parser = crate::series::Shard::parse)]
+    pub shard: Option<crate::series::Shard>,
     /// Combine the history files of shards instead of measuring.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["benches", "since", "last", "shard"])]
     pub merge: Vec<PathBuf>,

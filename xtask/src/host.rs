@@ -176,6 +176,11 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A binary's fingerprint: its FNV-1a hash, as 16 hex digits.
+pub fn fingerprint_of(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a(bytes))
+}
+
 impl Build {
     pub fn detect(root: &Path) -> Result<Build> {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());

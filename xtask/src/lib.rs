@@ -18,6 +18,7 @@ pub mod atomic;
 pub mod bench;
 pub mod bisect;
 pub mod bisect_report;
+pub mod bisection;
 pub mod budgets;
 pub mod builds;
 pub mod cargo;
@@ -25,6 +26,7 @@ pub mod changepoints;
 pub mod ci;
 pub mod compare;
 pub mod corpus;
+pub mod decide;
 pub mod demo;
 pub mod doctor;
 pub mod export;
@@ -39,6 +41,7 @@ pub mod measurements;
 pub mod mini;
 pub mod observation;
 pub mod origin;
+pub mod plant;
 pub mod probe;
 pub mod process;
 pub mod profile;
@@ -47,12 +50,14 @@ pub mod rng;
 pub mod runs;
 pub mod search;
 pub mod sequential;
+pub mod series;
 pub mod site;
 pub mod sparkline;
 pub mod stacks;
 pub mod stats;
 pub mod store;
 pub mod tidy;
+pub mod units;
 pub mod verdicts;
 pub mod workspace;
 
@@ -144,6 +149,28 @@ message_error!(
     CannotDecide
 );
 
+message_error!(
+    /// The two runs could not be compared (exit code 3).
+    CannotCompare
+);
+
+/// A regression was found (exit code 1); the report is already printed.
+#[derive(Debug)]
+pub struct Regressed(pub usize);
+
+impl std::fmt::Display for Regressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} benchmark{} regressed",
+            self.0,
+            if self.0 == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for Regressed {}
+
 /// The binary's whole life: parse, find the workspace, dispatch, map the
 /// error to an exit code.
 pub fn main() -> ExitCode {
@@ -213,7 +240,7 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         if cause.is::<process::Interrupted>() {
             return 130;
         }
-        if cause.is::<compare::Regressed>() {
+        if cause.is::<Regressed>() {
             return 1;
         }
         if cause.is::<Usage>() {
@@ -221,12 +248,12 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         }
         if cause.is::<store::NotFound>()
             || cause.is::<store::Corrupt>()
-            || cause.is::<compare::CannotCompare>()
+            || cause.is::<CannotCompare>()
             || cause.is::<history::CannotMerge>()
         {
             return 3;
         }
-        if cause.is::<bisect::NothingToBisect>() {
+        if cause.is::<bisection::NothingToBisect>() {
             return 5;
         }
         if cause.is::<search::EndpointUnusable>() {
@@ -307,16 +334,13 @@ mod tests {
     #[test]
     fn error_kinds_map_to_distinct_exit_codes() {
         let code = |e: anyhow::Error| exit_code_of(&e.context("while doing something"));
-        assert_eq!(code(compare::Regressed(2).into()), 1);
+        assert_eq!(code(Regressed(2).into()), 1);
         assert_eq!(code(Usage("bad".into()).into()), 2);
         assert_eq!(code(store::NotFound("gone".into()).into()), 3);
         assert_eq!(code(store::Corrupt("bad json".into()).into()), 3);
-        assert_eq!(
-            code(compare::CannotCompare("nothing shared".into()).into()),
-            3
-        );
+        assert_eq!(code(CannotCompare("nothing shared".into()).into()), 3);
         assert_eq!(code(anyhow::anyhow!("cargo failed")), 4);
-        assert_eq!(code(bisect::NothingToBisect("flat".into()).into()), 5);
+        assert_eq!(code(bisection::NothingToBisect("flat".into()).into()), 5);
         assert_eq!(code(search::EndpointUnusable("broken".into()).into()), 6);
         assert_eq!(code(CannotDecide("busy".into()).into()), 7);
         assert_eq!(code(process::Interrupted("^C".into()).into()), 130);

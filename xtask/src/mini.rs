@@ -193,24 +193,7 @@ const SUITE: &str = r#"//! A miniature registry in the shape of zp's `benches/su
 
 use std::hint::black_box;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    Crypto,
-    Handshake,
-    Datapath,
-    Memory,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Crypto => "crypto",
-            Category::Handshake => "handshake",
-            Category::Datapath => "datapath",
-            Category::Memory => "memory",
-        }
-    }
-}
+pub use probe_protocol::Category;
 
 pub type Routine = Box<dyn FnMut()>;
 

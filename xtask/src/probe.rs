@@ -69,7 +69,7 @@ impl Process {
     pub fn fingerprint(&self) -> Result<String> {
         let bytes = std::fs::read(&self.exe)
             .with_context(|| format!("cannot read the probe {}", self.exe.display()))?;
-        Ok(crate::builds::fingerprint_of(&bytes))
+        Ok(crate::host::fingerprint_of(&bytes))
     }
 
     fn command(&self) -> Command {

@@ -4,11 +4,10 @@
 //! is snapshot-tested.
 
 use crate::budgets::Category;
+use crate::decide::Verdict;
 use crate::flags::Format;
-use crate::stats::Verdict;
-use crate::verdicts::{
-    Comparison, Row, fmt_change, fmt_count, fmt_ns, fmt_target, fmt_value, short,
-};
+use crate::units::{fmt_change, fmt_count, fmt_ns, fmt_target, fmt_value, short};
+use crate::verdicts::{Comparison, Row};
 use std::fmt::Write;
 
 pub fn render(c: &Comparison, format: Format) -> String {

@@ -2,7 +2,7 @@
 //! benchmark moved over the stored runs.
 
 use crate::store::Run;
-use crate::verdicts::{fmt_value, short};
+use crate::units::{fmt_value, short};
 use crate::{Ctx, flags};
 use anyhow::Result;
 use std::fmt::Write;
@@ -34,7 +34,7 @@ pub fn render(ctx: &Ctx) -> String {
     for id in &runs {
         let _ = writeln!(out, "  {id}");
     }
-    let recent = ctx.store.recent_runs(crate::bench::TREND_RUNS);
+    let recent = ctx.store.recent_runs(crate::store::TREND_RUNS);
     let Some(newest) = recent.last() else {
         return out;
     };
@@ -62,7 +62,7 @@ pub fn render(ctx: &Ctx) -> String {
         };
         rows.push([
             b.name.clone(),
-            crate::sparkline::render(&values, crate::bench::TREND_RUNS, span),
+            crate::sparkline::render(&values, crate::store::TREND_RUNS, span),
             values
                 .iter()
                 .rev()

@@ -5,6 +5,25 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Where a hotspot list came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Instrument {
+    /// callgrind: exact instruction counts per call stack.
+    Callgrind,
+    /// pprof: sampled stacks, in time.
+    Pprof,
+}
+
+impl Instrument {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Instrument::Callgrind => "callgrind's exact instruction counts",
+            Instrument::Pprof => "pprof's samples of time",
+        }
+    }
+}
+
 /// A profile: stacks (root first) with their sample counts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Profile {

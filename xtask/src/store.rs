@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Stored runs a benchmark's trend shows (this one included).
+pub const TREND_RUNS: usize = 16;
+
 /// Identifies the file format; a file without it is not ours.
 pub const SCHEMA: &str = "zp-workbench-run/1";
 

@@ -5,8 +5,9 @@
 //! allocations, commits). Rendering is `report.rs`'s job.
 
 use crate::budgets::{Budgets, Category, Target};
-use crate::stats::{self, Decision, Verdict};
+use crate::decide::{self, Decision, Verdict};
 use crate::store::{Measured, Run};
+use crate::units::{fmt_change, fmt_count, fmt_target, fmt_value, short};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +49,7 @@ pub struct Row {
     pub hotspot_notes: Vec<String>,
     /// Which instrument the hotspots came from, when they are a diff.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hotspot_instrument: Option<crate::measure::hotspots::Instrument>,
+    pub hotspot_instrument: Option<crate::stacks::Instrument>,
     pub recommendations: Vec<String>,
     /// Its headline in the stored runs before this one and in this one,
     /// oldest first (`bench` fills it in; a sparkline in the summary).
@@ -155,9 +156,9 @@ impl Comparison {
             let t = budgets.thresholds(b.category);
             let decision = old_m.and_then(|o| match (&o.time, &m.time, o.bytes, m.bytes) {
                 (Some(ot), Some(nt), _, _) => {
-                    Some(stats::decide_time(&ot.round_medians, &nt.round_medians, t))
+                    Some(decide::decide_time(&ot.round_medians, &nt.round_medians, t))
                 }
-                (_, _, Some(ob), Some(nb)) => Some(stats::decide_exact(ob as f64, nb as f64, t)),
+                (_, _, Some(ob), Some(nb)) => Some(decide::decide_exact(ob as f64, nb as f64, t)),
                 _ => None,
             });
             let new_metrics = Metrics::of(m);
@@ -279,10 +280,6 @@ fn cautions(old: &Run, new: &Run) -> Vec<String> {
         );
     }
     out
-}
-
-pub fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(10)]
 }
 
 /// Recommendations for one row, strongest evidence first, following the
@@ -463,58 +460,6 @@ pub fn hotspots(profile: &crate::stacks::Profile, top: usize) -> Vec<Hotspot> {
             growth: None,
         })
         .collect()
-}
-
-/// `52.7µs`, `483ns`, `1.23ms`: three significant figures, the seed's style.
-pub fn fmt_ns(ns: f64) -> String {
-    let (v, unit) = if ns < 1e3 {
-        (ns, "ns")
-    } else if ns < 1e6 {
-        (ns / 1e3, "µs")
-    } else if ns < 1e9 {
-        (ns / 1e6, "ms")
-    } else {
-        (ns / 1e9, "s")
-    };
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{v:.digits$}{unit}")
-}
-
-pub fn fmt_value(v: f64, category: Category) -> String {
-    if category == Category::Memory {
-        format!("{v:.0}B")
-    } else {
-        fmt_ns(v)
-    }
-}
-
-pub fn fmt_target(t: Target) -> String {
-    match t {
-        Target::Nanos(ns) => format!("<{}", fmt_ns(ns)),
-        Target::Bytes(b) => format!("<{b}B"),
-    }
-}
-
-pub fn fmt_change(change: f64) -> String {
-    if change.is_infinite() {
-        "+∞%".to_string()
-    } else {
-        format!("{:+.1}%", change * 100.0)
-    }
-}
-
-pub fn fmt_count(v: f64) -> String {
-    if (v - v.round()).abs() < 0.05 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
 }
 
 #[cfg(test)]
@@ -732,17 +677,5 @@ mod tests {
                 }
             ]
         );
-    }
-
-    #[test]
-    fn formatting_follows_the_requirements_style() {
-        assert_eq!(fmt_ns(483.87), "484ns");
-        assert_eq!(fmt_ns(16.285), "16.3ns");
-        assert_eq!(fmt_ns(52_740.0), "52.7µs");
-        assert_eq!(fmt_ns(2_093.8), "2.09µs");
-        assert_eq!(fmt_ns(1_234_000.0), "1.23ms");
-        assert_eq!(fmt_change(0.283), "+28.3%");
-        assert_eq!(fmt_change(-0.05), "-5.0%");
-        assert_eq!(fmt_target(Target::Nanos(50_000.0)), "<50.0µs");
     }
 }

@@ -20,24 +20,7 @@ use crate::stacks::{Change, Profile};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-/// Where a hotspot list came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Instrument {
-    /// callgrind: exact instruction counts per call stack.
-    Callgrind,
-    /// pprof: sampled stacks, in time.
-    Pprof,
-}
-
-impl Instrument {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Instrument::Callgrind => "callgrind's exact instruction counts",
-            Instrument::Pprof => "pprof's samples of time",
-        }
-    }
-}
+pub use crate::stacks::Instrument;
 
 /// A hotspot diff and how it was obtained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,8 @@
 //! - `exact`: callgrind at a probe, for exact per-function costs (call
 //!   stacks of instruction counts) and simulated caches and branches;
 //! - `sampled`: pprof's sampled stacks, for what counts cannot see;
+//! - `counters`: counters per iteration (perf-event, or callgrind's
+//!   simulation where the kernel has no hardware counters);
 //! - `hotspots`: the diff of two commits' costs by zp function, exact
 //!   where the change shows in instruction counts, sampled where only time
 //!   shows it.
@@ -16,6 +18,7 @@
 //! `sequential`, `stacks`, `stats`), the probe client and the measurement
 //! cache, never a command.
 
+pub mod counters;
 pub mod exact;
 pub mod hotspots;
 pub mod load;

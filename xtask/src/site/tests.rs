@@ -5,8 +5,8 @@
 use super::*;
 use crate::builds::BuildKey;
 use crate::git::CommitInfo;
-use crate::history::{Bench, Cost, Point, SCHEMA};
 use crate::search::{Answer, Metric, Outcome, Step, Visit};
+use crate::series::{Bench, Cost, Point, SCHEMA};
 use scraper::{Html, Selector};
 
 fn info(i: usize) -> CommitInfo {

@@ -27,32 +27,8 @@ use zp::record::{RECORD_OVERHEAD, RecordSealer};
 use zp::token::{TokenKey, TokenOpener, seal_token};
 use zp::{CipherSuite, parse_frame};
 
-/// The four categories of the requirements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    Crypto,
-    Handshake,
-    Datapath,
-    Memory,
-}
-
-impl Category {
-    pub const ALL: [Category; 4] = [
-        Category::Crypto,
-        Category::Handshake,
-        Category::Datapath,
-        Category::Memory,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Crypto => "crypto",
-            Category::Handshake => "handshake",
-            Category::Datapath => "datapath",
-            Category::Memory => "memory",
-        }
-    }
-}
+/// The four categories of the requirements, defined once in `probe-protocol`.
+pub use probe_protocol::Category;
 
 /// One measured iteration; the closure owns whatever its setup built.
 pub type Routine = Box<dyn FnMut()>;

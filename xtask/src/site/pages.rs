@@ -1,316 +1,9 @@
-//! `cargo xtask report`: a static site under `profiles/site/` that opens
-//! from disk, with no server, no network and no JavaScript.
-//!
-//! - `index.html`: a row per benchmark: a sparkline of its history, the
-//!   latest value against its budget, the latest verdict, its change
-//!   points; then every change point and every stored bisect.
-//! - `bench/NAME.html`: its history per metric with the change points
-//!   marked and the commits linked, its stored runs against the budget
-//!   line, the round medians of the last comparison as a strip plot, and
-//!   its newest flamegraph and differential flamegraph.
-//! - `bisect/STEM.html`: a stored bisect's path, commit against value,
-//!   good-like and bad-like coloured, the step marked.
-//!
-//! Plots are SVG drawn by `plotters` and inlined in the pages, each in a
-//! `<figure class="plot">`, which `scripts/site-check.sh` looks for when it
-//! renders every page in Chromium. The site is written into a fresh folder
-//! and renamed into place, so a reader never sees half of one.
+//! The site's HTML pages: the index, a page per benchmark, a page per
+//! bisect; static, self-contained, every plot an inline SVG.
 
-use crate::bisect_report::Report;
-use crate::budgets::{Budget, Category, Target};
-use crate::history::{self, History, Kind};
-use crate::search::{Class, Finding};
-use crate::stats::median;
-use crate::store::Run;
-use crate::verdicts::{Comparison, fmt_ns, fmt_target, fmt_value, short};
-use crate::{Ctx, atomic, flags};
-use anyhow::{Context, Result, anyhow};
-use plotters::coord::Shift;
-use plotters::prelude::*;
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use super::*;
 
-/// Stored runs a benchmark page plots (the newest).
-const RUNS_SHOWN: usize = 60;
-
-const BLUE: RGBColor = RGBColor(31, 119, 180);
-const RED: RGBColor = RGBColor(214, 39, 40);
-const GREEN: RGBColor = RGBColor(44, 160, 44);
-const GREY: RGBColor = RGBColor(150, 150, 150);
-const ORANGE: RGBColor = RGBColor(230, 120, 0);
-
-/// Everything the site shows, gathered from the store.
-pub struct Inputs {
-    pub budgets: Vec<Budget>,
-    /// The newest complete history, with its file.
-    pub history: Option<(PathBuf, History)>,
-    /// Stored runs, oldest first (the newest [`RUNS_SHOWN`]).
-    pub runs: Vec<Run>,
-    /// The newest run against what it was compared with.
-    pub last: Option<Last>,
-    /// Per benchmark: its newest flamegraph and differential flamegraph.
-    pub flames: BTreeMap<String, Flames>,
-    /// Stored bisects by file stem, oldest first.
-    pub bisects: Vec<(String, Report)>,
-    /// `https://github.com/OWNER/REPO/commit/` when origin is on GitHub.
-    pub commit_url: Option<String>,
-    /// What could not be read, said on the index.
-    pub notes: Vec<String>,
-    pub generated: String,
-}
-
-/// The newest run's comparison, and both runs for their round medians.
-pub struct Last {
-    pub comparison: Comparison,
-    pub new: Run,
-    pub old: Option<Run>,
-}
-
-#[derive(Default, Clone)]
-pub struct Flames {
-    pub flame: Option<PathBuf>,
-    pub diff: Option<PathBuf>,
-}
-
-/// What was written.
-#[derive(Debug)]
-pub struct Written {
-    pub dir: PathBuf,
-    pub pages: usize,
-    pub plots: usize,
-    pub bytes: u64,
-}
-
-impl flags::Report {
-    pub fn run(&self, ctx: &Ctx) -> Result<()> {
-        let started = Instant::now();
-        let inputs = Inputs::gather(ctx)?;
-        let dir = self
-            .out
-            .clone()
-            .unwrap_or_else(|| ctx.store.generated("site"));
-        let w = write(&inputs, &dir)?;
-        for n in &inputs.notes {
-            eprintln!("note: {n}");
-        }
-        println!(
-            "report: {} pages, {} plots, {:.0} KiB, in {:.2} s",
-            w.pages,
-            w.plots,
-            w.bytes as f64 / 1024.0,
-            started.elapsed().as_secs_f64()
-        );
-        println!("open {}", w.dir.join("index.html").display());
-        Ok(())
-    }
-}
-
-impl Inputs {
-    pub fn gather(ctx: &Ctx) -> Result<Inputs> {
-        let mut notes = Vec::new();
-        let (history, skipped) = history::latest(ctx);
-        notes.extend(skipped.into_iter().map(|s| format!("history skipped: {s}")));
-        if history.is_none() {
-            notes.push(
-                "no history stored: `cargo xtask history` measures every commit for the sparklines and change points".into(),
-            );
-        }
-        let ids = ctx.store.run_ids();
-        let mut runs = Vec::new();
-        for id in ids.iter().skip(ids.len().saturating_sub(RUNS_SHOWN)) {
-            match ctx.store.resolve(id) {
-                Ok((_, r)) => runs.push(r),
-                Err(e) => notes.push(format!("run skipped: {e:#}")),
-            }
-        }
-        let last = match runs.last() {
-            Some(new) => Some(last_comparison(ctx, new, &mut notes)),
-            None => {
-                notes.push("no runs stored: `cargo xtask bench` measures the latest values".into());
-                None
-            }
-        };
-        let flames = flames(&ctx.store.generated("flame"), &ctx.budgets.benchmarks);
-        let mut bisects = Vec::new();
-        for f in atomic::json_files(&ctx.store.reports(), "bisect-") {
-            let stem = f
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match std::fs::read_to_string(&f)
-                .map_err(anyhow::Error::from)
-                .and_then(|t| serde_json::from_str::<Report>(&t).map_err(Into::into))
-            {
-                Ok(r) if !r.commits.is_empty() => bisects.push((stem, r)),
-                Ok(_) => {}
-                Err(e) => notes.push(format!("bisect report {} skipped: {e}", f.display())),
-            }
-        }
-        Ok(Inputs {
-            budgets: ctx.budgets.benchmarks.clone(),
-            history,
-            runs,
-            last,
-            flames,
-            bisects,
-            commit_url: commit_url(&ctx.root),
-            notes,
-            generated: crate::host::utc_now().1,
-        })
-    }
-}
-
-/// The newest run compared with what `bench` compared it with (its
-/// stored report names it), else with nothing.
-fn last_comparison(ctx: &Ctx, new: &Run, notes: &mut Vec<String>) -> Last {
-    #[derive(serde::Deserialize)]
-    struct Side {
-        label: String,
-        id: String,
-    }
-    #[derive(serde::Deserialize)]
-    struct Stored {
-        old: Option<Side>,
-    }
-    let report = ctx.store.reports().join(format!("{}.json", new.id));
-    let old = std::fs::read_to_string(&report)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Stored>(&t).ok())
-        .and_then(|s| s.old)
-        .and_then(|side| {
-            let name = side
-                .label
-                .strip_prefix("baseline `")
-                .and_then(|s| s.strip_suffix('`'))
-                .map_or(side.id.clone(), String::from);
-            match ctx.store.resolve(&name) {
-                Ok((label, run)) => Some((label, run)),
-                Err(e) => {
-                    notes.push(format!(
-                        "the last run's baseline cannot be read, so it is shown without: {e:#}"
-                    ));
-                    None
-                }
-            }
-        });
-    let comparison = Comparison::build(
-        &ctx.budgets,
-        (&format!("run {}", new.id), new),
-        old.as_ref().map(|(l, r)| (l.as_str(), r)),
-        None,
-    );
-    Last {
-        comparison,
-        new: new.clone(),
-        old: old.map(|(_, r)| r),
-    }
-}
-
-/// The newest `BENCH-….svg` and `BENCH-…-diff.svg` of each benchmark.
-fn flames(dir: &Path, budgets: &[Budget]) -> BTreeMap<String, Flames> {
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "svg"))
-        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
-        .collect();
-    files.sort();
-    let mut out: BTreeMap<String, Flames> = BTreeMap::new();
-    for (_, p) in files {
-        let stem = p
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Some(b) = budgets
-            .iter()
-            .find(|b| stem.starts_with(&format!("{}-", b.name)))
-        else {
-            continue;
-        };
-        let f = out.entry(b.name.clone()).or_default();
-        if stem.ends_with("-diff") {
-            f.diff = Some(p);
-        } else {
-            f.flame = Some(p);
-        }
-    }
-    out
-}
-
-/// The commit page prefix of origin, when origin is on GitHub.
-fn commit_url(root: &Path) -> Option<String> {
-    let repo = git2::Repository::discover(root).ok()?;
-    let remote = repo.find_remote("origin").ok()?;
-    let url = remote.url().ok()?.trim_end_matches(".git").to_string();
-    let path = url
-        .strip_prefix("https://github.com/")
-        .or_else(|| url.strip_prefix("git@github.com:"))
-        .or_else(|| url.strip_prefix("ssh://git@github.com/"))?;
-    (path.split('/').count() == 2).then(|| format!("https://github.com/{path}/commit/"))
-}
-
-/// Writes the site into `dir` (replacing what was there).
-pub fn write(inputs: &Inputs, dir: &Path) -> Result<Written> {
-    let parent = dir
-        .parent()
-        .context("the site's folder has a parent")?
-        .to_path_buf();
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".site-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a folder in {}", parent.display()))?;
-    let mut w = Written {
-        dir: dir.to_path_buf(),
-        pages: 0,
-        plots: 0,
-        bytes: 0,
-    };
-    let mut put = |rel: &str, bytes: &[u8], plots: usize| -> Result<()> {
-        let path = tmp.path().join(rel);
-        if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p)?;
-        }
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        w.bytes += bytes.len() as u64;
-        if rel.ends_with(".html") {
-            w.pages += 1;
-            w.plots += plots;
-        }
-        Ok(())
-    };
-    put("style.css", STYLE.as_bytes(), 0)?;
-    let (index, plots) = index_page(inputs)?;
-    put("index.html", index.as_bytes(), plots)?;
-    for b in &inputs.budgets {
-        let flames = inputs.flames.get(&b.name).cloned().unwrap_or_default();
-        for f in [&flames.flame, &flames.diff].into_iter().flatten() {
-            let name = f.file_name().context("a flamegraph file")?;
-            let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-            put(&format!("flame/{}", name.to_string_lossy()), &bytes, 0)?;
-        }
-        let (page, plots) = bench_page(inputs, b, &flames)?;
-        put(&format!("bench/{}.html", b.name), page.as_bytes(), plots)?;
-    }
-    for (stem, r) in &inputs.bisects {
-        let (page, plots) = bisect_page(inputs, stem, r)?;
-        put(&format!("bisect/{stem}.html"), page.as_bytes(), plots)?;
-    }
-    if dir.exists() {
-        atomic::remove_dir(dir)?;
-    }
-    let kept = tmp.keep();
-    std::fs::rename(&kept, dir)
-        .with_context(|| format!("cannot move the site to {}", dir.display()))?;
-    Ok(w)
-}
-
-const STYLE: &str = r#"body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em 2em; color: #222; }
+pub(super) const STYLE: &str = r#"body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em 2em; color: #222; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 nav { font-size: 0.9em; margin-bottom: 1em; } .meta { color: #666; font-size: 0.9em; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; }
@@ -329,7 +22,7 @@ td figure.plot { margin: 0; } figcaption { color: #555; font-size: 0.88em; }
 object.flame { width: 100%; min-height: 420px; border: 1px solid #ddd; }
 "#;
 
-fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -345,7 +38,7 @@ fn esc(s: &str) -> String {
 }
 
 /// A whole page; `up` is the way back to the site's root ("" or "../").
-fn page(title: &str, up: &str, plots: usize, body: &str) -> String {
+pub(super) fn page(title: &str, up: &str, plots: usize, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<link rel=\"stylesheet\" href=\"{up}style.css\">\n</head>\n<body data-plots=\"{plots}\">\n<nav><a href=\"{up}index.html\">zp performance</a></nav>\n{body}\n</body>\n</html>\n",
         esc(title)
@@ -353,7 +46,7 @@ fn page(title: &str, up: &str, plots: usize, body: &str) -> String {
 }
 
 /// A plot in its figure (the browser check counts these).
-fn figure(name: &str, svg: &str, caption: &str) -> String {
+pub(super) fn figure(name: &str, svg: &str, caption: &str) -> String {
     let caption = if caption.is_empty() {
         String::new()
     } else {
@@ -365,14 +58,14 @@ fn figure(name: &str, svg: &str, caption: &str) -> String {
     )
 }
 
-fn commit_link(inputs: &Inputs, id: &str) -> String {
+pub(super) fn commit_link(inputs: &Inputs, id: &str) -> String {
     match &inputs.commit_url {
         Some(u) => format!("<a href=\"{u}{id}\"><code>{}</code></a>", short(id)),
         None => format!("<code title=\"{id}\">{}</code>", short(id)),
     }
 }
 
-fn verdict_badge(v: Option<crate::stats::Verdict>) -> String {
+pub(super) fn verdict_badge(v: Option<crate::decide::Verdict>) -> String {
     match v {
         Some(v) => format!("<span class=\"verdict {v}\">{v}</span>"),
         None => "<span class=\"meta\">no baseline</span>".into(),
@@ -380,15 +73,15 @@ fn verdict_badge(v: Option<crate::stats::Verdict>) -> String {
 }
 
 /// A series for a sparkline, with its change points (index, improvement).
-struct Trend {
-    kind: Kind,
-    values: Vec<Option<f64>>,
-    changes: Vec<(usize, bool)>,
+pub(super) struct Trend {
+    pub(super) kind: Kind,
+    pub(super) values: Vec<Option<f64>>,
+    pub(super) changes: Vec<(usize, bool)>,
 }
 
 /// The series a sparkline shows: the history's instruction counts, else
 /// its time or sizes, else the stored runs' medians.
-fn trend(inputs: &Inputs, b: &Budget) -> Option<Trend> {
+pub(super) fn trend(inputs: &Inputs, b: &Budget) -> Option<Trend> {
     if let Some((_, h)) = &inputs.history {
         for kind in [Kind::Instructions, Kind::Bytes, Kind::Time] {
             if let Some(s) = h.series(&b.name, kind)
@@ -424,7 +117,7 @@ fn trend(inputs: &Inputs, b: &Budget) -> Option<Trend> {
 }
 
 /// The headline of `b` in every stored run that has it: (run id, value).
-fn run_values(inputs: &Inputs, b: &Budget) -> Vec<(String, f64)> {
+pub(super) fn run_values(inputs: &Inputs, b: &Budget) -> Vec<(String, f64)> {
     inputs
         .runs
         .iter()
@@ -432,7 +125,7 @@ fn run_values(inputs: &Inputs, b: &Budget) -> Vec<(String, f64)> {
         .collect()
 }
 
-fn index_page(inputs: &Inputs) -> Result<(String, usize)> {
+pub(super) fn index_page(inputs: &Inputs) -> Result<(String, usize)> {
     let mut body = String::new();
     let mut plots = 0;
     let _ = writeln!(body, "<h1>zp performance</h1>");
@@ -570,7 +263,7 @@ fn index_page(inputs: &Inputs) -> Result<(String, usize)> {
 }
 
 /// The change points of the history (of one benchmark when `bench`).
-fn changes_table(inputs: &Inputs, h: &History, bench: Option<&str>) -> String {
+pub(super) fn changes_table(inputs: &Inputs, h: &History, bench: Option<&str>) -> String {
     let picked: Vec<&history::Change> = h
         .changes
         .iter()
@@ -634,7 +327,7 @@ fn changes_table(inputs: &Inputs, h: &History, bench: Option<&str>) -> String {
     out
 }
 
-fn bench_page(inputs: &Inputs, b: &Budget, flames: &Flames) -> Result<(String, usize)> {
+pub(super) fn bench_page(inputs: &Inputs, b: &Budget, flames: &Flames) -> Result<(String, usize)> {
     let mut body = String::new();
     let mut plots = 0;
     let _ = writeln!(body, "<h1>{}</h1>", esc(&b.name));
@@ -825,7 +518,7 @@ fn bench_page(inputs: &Inputs, b: &Budget, flames: &Flames) -> Result<(String, u
     Ok((page(&b.name, "../", plots, &body), plots))
 }
 
-fn bisect_page(inputs: &Inputs, stem: &str, r: &Report) -> Result<(String, usize)> {
+pub(super) fn bisect_page(inputs: &Inputs, stem: &str, r: &Report) -> Result<(String, usize)> {
     let mut body = String::new();
     let _ = writeln!(body, "<h1>Bisect of {}</h1>", esc(&r.bench));
     let _ = writeln!(body, "<p>{}</p>", esc(&r.headline()));
@@ -891,289 +584,9 @@ fn bisect_page(inputs: &Inputs, stem: &str, r: &Report) -> Result<(String, usize
     Ok((page(&format!("bisect {}", r.bench), "../", 1, &body), 1))
 }
 
-fn value_of(r: &Report, v: f64) -> String {
+pub(super) fn value_of(r: &Report, v: f64) -> String {
     match r.answer.metric {
         crate::search::Metric::Instructions => format!("{v:.0} instr"),
         crate::search::Metric::Time => fmt_ns(v),
     }
 }
-
-// ---- Plots ----
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-/// An SVG of `w` × `h` pixels drawn by `f`.
-fn draw(w: u32, h: u32, f: impl FnOnce(&Area) -> DrawResult) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("cannot draw: {e}"))?;
-        f(&root).map_err(|e| anyhow!("cannot draw a plot: {e}"))?;
-        root.present().map_err(|e| anyhow!("cannot draw: {e}"))?;
-    }
-    Ok(svg)
-}
-
-/// A y range around `values` with a little room, at least `min_span` of
-/// their middle high (an exact series that moves 0.1 % looks flat).
-fn y_range(values: impl Iterator<Item = f64>, min_span: f64) -> (f64, f64) {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let mid = (lo + hi) / 2.0;
-    let span = (hi - lo).max(mid.abs() * min_span).max(1e-9);
-    let extra = (span - (hi - lo)) / 2.0 + span * 0.08;
-    (lo - extra, hi + extra)
-}
-
-fn tick(kind: Kind, v: f64) -> String {
-    match kind {
-        Kind::Time => fmt_ns(v),
-        Kind::Instructions if v >= 1e6 => format!("{:.2}M", v / 1e6),
-        Kind::Instructions if v >= 1e4 => format!("{:.1}k", v / 1e3),
-        _ => format!("{v:.0}"),
-    }
-}
-
-struct SeriesPlot<'a> {
-    title: &'a str,
-    x_desc: &'a str,
-    kind: Kind,
-    values: &'a [Option<f64>],
-    /// The x axis's labels, one per value.
-    labels: &'a [String],
-    /// Change points: (first index after, improvement).
-    changes: &'a [(usize, bool)],
-    budget: Option<f64>,
-}
-
-fn series_svg(p: &SeriesPlot) -> Result<String> {
-    let n = p.values.len().max(1);
-    let points: Vec<(f64, f64)> = p
-        .values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-        .collect();
-    let (lo, hi) = y_range(
-        points.iter().map(|(_, v)| *v).chain(p.budget),
-        if p.kind.exact() { 0.02 } else { 0.1 },
-    );
-    let labels = p.labels;
-    let kind = p.kind;
-    draw(860, 320, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(p.title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
-        let x_label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < labels.len() {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let y_label = |y: &f64| tick(kind, *y);
-        chart
-            .configure_mesh()
-            .x_labels(n.min(10))
-            .x_label_formatter(&x_label)
-            .y_labels(6)
-            .y_label_formatter(&y_label)
-            .x_desc(p.x_desc)
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()?;
-        for (at, improvement) in p.changes {
-            let color = if *improvement { GREEN } else { RED };
-            let x = *at as f64 - 0.5;
-            chart.draw_series(LineSeries::new([(x, lo), (x, hi)], color.stroke_width(2)))?;
-        }
-        if let Some(b) = p.budget {
-            chart.draw_series(DashedLineSeries::new(
-                [(-0.5, b), (n as f64 - 0.5, b)],
-                6,
-                4,
-                ORANGE.stroke_width(2),
-            ))?;
-        }
-        chart.draw_series(LineSeries::new(
-            points.iter().copied(),
-            BLUE.stroke_width(2),
-        ))?;
-        chart.draw_series(
-            points
-                .iter()
-                .map(|(x, y)| Circle::new((*x, *y), 3, BLUE.filled())),
-        )?;
-        Ok(())
-    })
-}
-
-fn sparkline_svg(values: &[Option<f64>], changes: &[(usize, bool)]) -> Result<String> {
-    let n = values.len().max(1);
-    let points: Vec<(f64, f64)> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.map(|v| (i as f64, v)))
-        .collect();
-    let (lo, hi) = y_range(points.iter().map(|(_, v)| *v), 0.02);
-    draw(160, 34, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(4)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
-        chart.draw_series(LineSeries::new(
-            points.iter().copied(),
-            BLUE.stroke_width(1),
-        ))?;
-        for (at, improvement) in changes {
-            if let Some(p) = points.iter().find(|(x, _)| *x as usize == *at) {
-                let color = if *improvement { GREEN } else { RED };
-                chart.draw_series([Circle::new(*p, 3, color.filled())])?;
-            }
-        }
-        Ok(())
-    })
-}
-
-fn strip_svg(old: &[f64], new: &[f64], old_label: &str, new_label: &str) -> Result<String> {
-    let (lo, hi) = y_range(old.iter().chain(new).copied(), 0.02);
-    let labels = [old_label.to_string(), new_label.to_string()];
-    draw(520, 300, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("round medians", ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.5f64..1.5f64, lo..hi)?;
-        let x_label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && (0.0..=1.0).contains(&i) {
-                labels[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let y_label = |y: &f64| fmt_ns(*y);
-        chart
-            .configure_mesh()
-            .x_labels(3)
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&y_label)
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()?;
-        for (side, values, color) in [(0.0, old, GREY), (1.0, new, BLUE)] {
-            // Spread the dots sideways, reproducibly (golden-ratio steps).
-            let dots = values.iter().enumerate().map(move |(k, v)| {
-                let jitter = ((k as f64 * 0.618_034) % 1.0 - 0.5) * 0.3;
-                Circle::new((side + jitter, *v), 4, color.filled())
-            });
-            chart.draw_series(dots)?;
-            if !values.is_empty() {
-                let m = median(values);
-                chart.draw_series(LineSeries::new(
-                    [(side - 0.25, m), (side + 0.25, m)],
-                    BLACK.stroke_width(2),
-                ))?;
-            }
-        }
-        Ok(())
-    })
-}
-
-fn bisect_svg(r: &Report) -> Result<String> {
-    let n = r.commits.len().max(1);
-    let good_like = |c: Class| {
-        matches!(
-            c,
-            Class::Good | Class::BetweenGoodLike | Class::UncertainGoodLike
-        )
-    };
-    let measured: Vec<(f64, f64, Class)> = r
-        .answer
-        .outcome
-        .visits
-        .iter()
-        .filter(|v| !v.samples.is_empty())
-        .map(|v| (v.index as f64, median(&v.samples), v.class))
-        .collect();
-    let (lo, hi) = y_range(
-        measured.iter().map(|(_, v, _)| *v),
-        if r.answer.metric == crate::search::Metric::Instructions {
-            0.02
-        } else {
-            0.1
-        },
-    );
-    let metric = r.answer.metric;
-    let step = match &r.answer.outcome.finding {
-        Finding::Culprit { step, .. } => Some(step.culprit),
-        _ => None,
-    };
-    let skipped: Vec<usize> = r
-        .answer
-        .outcome
-        .visits
-        .iter()
-        .filter(|v| v.class == Class::Skipped)
-        .map(|v| v.index)
-        .collect();
-    draw(860, 320, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("bisect path", ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(72)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
-        let y_label = |y: &f64| match metric {
-            crate::search::Metric::Instructions => tick(Kind::Instructions, *y),
-            crate::search::Metric::Time => fmt_ns(*y),
-        };
-        let x_label = |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < r.commits.len() {
-                short(&r.commits[i as usize].id).chars().take(7).collect()
-            } else {
-                String::new()
-            }
-        };
-        chart
-            .configure_mesh()
-            .x_labels(n.min(10))
-            .x_label_formatter(&x_label)
-            .y_label_formatter(&y_label)
-            .x_desc("candidate commit, good → bad")
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()?;
-        if let Some(c) = step {
-            let x = c as f64 - 0.5;
-            chart.draw_series(DashedLineSeries::new(
-                [(x, lo), (x, hi)],
-                6,
-                4,
-                ORANGE.stroke_width(2),
-            ))?;
-        }
-        chart.draw_series(measured.iter().map(|(x, y, c)| {
-            let color = if good_like(*c) { GREEN } else { RED };
-            Circle::new((*x, *y), 5, color.filled())
-        }))?;
-        chart.draw_series(
-            skipped
-                .iter()
-                .map(|i| Cross::new((*i as f64, lo + (hi - lo) * 0.04), 5, GREY.stroke_width(2))),
-        )?;
-        Ok(())
-    })
-}
-
-#[cfg(test)]
-mod tests;
