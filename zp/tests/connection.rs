@@ -8,47 +8,13 @@ use zp::connection::{
 };
 use zp::crypto::{Key32, SystemRng, system_rng};
 use zp::frame::*;
-use zp::handshake::*;
 use zp::stream::DEFAULT_STREAM_WINDOW;
 use zp::stream::flags;
 use zp::token::{TokenKey, TokenOpener, TokenOverflow, seal_token, seal_token_with};
-use zp::{Connection, Error, Event, PathInfo};
+use zp::{Connection, Error, Event};
 
-fn pair(rng: &mut SystemRng) -> (Connection, Connection) {
-    let (client, hello) = StrangerClient::start(&ClientConfig::default(), rng).unwrap();
-    let (server, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, rng).unwrap();
-    let (ck, finish) = client.receive(&reply, rng).unwrap();
-    let sk = server.receive(&finish).unwrap();
-    (
-        Connection::new(ck, PathInfo::default()),
-        Connection::new(sk, PathInfo::default()),
-    )
-}
-
-/// (a, b) with the client as `a`, then with the server as `a`.
-fn both_roles(mut test: impl FnMut(&mut Connection, &mut Connection, &str)) {
-    let mut rng = system_rng();
-    let (mut c, mut s) = pair(&mut rng);
-    test(&mut c, &mut s, "client→server");
-    let (mut c, mut s) = pair(&mut rng);
-    test(&mut s, &mut c, "server→client");
-}
-
-/// Delivers every unit of `wire` (records and plaintext ErrorFrames) to
-/// `to` at `now`; returns the events (Debug) and what `to` wrote back.
-fn deliver(to: &mut Connection, wire: &mut Vec<u8>, now: Instant) -> (Vec<String>, Vec<u8>) {
-    let mut events = Vec::new();
-    let mut out = Vec::new();
-    let mut rest = &mut wire[..];
-    while !rest.is_empty() {
-        let len = zp::record::unit_len(rest).unwrap().unwrap();
-        let (unit, tail) = rest.split_at_mut(len);
-        events.push(format!("{:?}", to.receive(unit, now, &mut out).unwrap()));
-        rest = tail;
-    }
-    wire.clear();
-    (events, out)
-}
+mod common;
+use common::{Pair, both_roles, both_roles_on, deliver};
 
 #[test]
 fn a_live_connection_holds_more_than_twelve_streams_and_refuses_past_its_limit() {
@@ -106,7 +72,7 @@ fn a_token_keeps_twelve_streams_by_its_overflow_policy() {
     // 14 streams; stream ids[1] and ids[3] were used least recently, and
     // ids[5], ids[6] carry the lowest priority.
     let setup = |rng: &mut SystemRng| {
-        let (mut c, _) = pair(rng);
+        let (mut c, _) = Pair::new(rng).parts();
         let ids: Vec<u32> = (0..14)
             .map(|_| c.open_stream().unwrap().stream_id)
             .collect();
@@ -691,7 +657,7 @@ fn reset_closes_at_once_ignores_in_flight_data_and_lingers() {
 fn stream_ids_and_stream_zero_per_transport() {
     use zp::stream::Transport;
     let mut rng = system_rng();
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     assert_eq!(c.transport(), Transport::Records);
     assert_eq!(c.open_stream().unwrap().stream_id, 2);
     assert_eq!(c.open_stream().unwrap().stream_id, 4);
@@ -702,7 +668,7 @@ fn stream_ids_and_stream_zero_per_transport() {
         "streams are open"
     );
 
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     c.set_transport(Transport::Quic).unwrap();
     s.set_transport(Transport::Quic).unwrap();
     open_quic_control_stream(&mut c, &mut s);
@@ -738,13 +704,6 @@ fn stream_ids_and_stream_zero_per_transport() {
 }
 
 /// A pair on an unordered transport (§6.4.3).
-fn unordered_pair(rng: &mut SystemRng) -> (Connection, Connection) {
-    let (mut c, mut s) = pair(rng);
-    c.set_transport(zp::stream::Transport::Unordered).unwrap();
-    s.set_transport(zp::stream::Transport::Unordered).unwrap();
-    (c, s)
-}
-
 /// One record per call, so that they can be delivered in any order.
 fn record(from: &mut Connection, id: u32, payload: &[u8], fin: bool) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -759,13 +718,8 @@ fn record(from: &mut Connection, id: u32, payload: &[u8], fin: bool) -> Vec<u8> 
 fn an_unordered_transport_opens_records_in_any_order_once_and_delivers_in_order() {
     let mut rng = system_rng();
     let t0 = Instant::now();
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         let mut recs: Vec<Vec<u8>> = (0..3u8).map(|i| record(a, id, &[i; 3], false)).collect();
         let mut events = Vec::new();
@@ -807,7 +761,7 @@ fn an_unordered_transport_opens_records_in_any_order_once_and_delivers_in_order(
         );
     }
     // The same order on an ordered transport: the late record is a replay.
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     let id = c.open_stream().unwrap().stream_id;
     let mut first = record(&mut c, id, b"1", false);
     let mut second = record(&mut c, id, b"2", false);
@@ -826,13 +780,8 @@ fn an_unordered_transport_opens_records_in_any_order_once_and_delivers_in_order(
 fn an_unordered_receiver_acknowledges_ranges_after_two_frames_or_50_ms() {
     let mut rng = system_rng();
     let t0 = Instant::now();
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         // Two frames: the second brings the ACK at once.
         let first = a.open_stream().unwrap().stream_id;
         let mut acks = Vec::new();
@@ -936,13 +885,8 @@ fn a_lost_record_is_sent_again_after_the_timeout() {
     let mut rng = system_rng();
     let t0 = Instant::now();
     let ms = Duration::from_millis;
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         let mut r1 = record(a, id, b"abc", false);
         let _lost = record(a, id, b"def", false);
@@ -1007,13 +951,8 @@ fn unacknowledged_expirations_back_off_to_the_degradation_trigger() {
     let mut rng = system_rng();
     let t0 = Instant::now();
     let s = Duration::from_secs;
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut sv) = unordered_pair(&mut rng);
-        let a = if roles == "client→server" {
-            &mut c
-        } else {
-            &mut sv
-        };
+    for (role, roles) in common::ROLES {
+        let (a, _) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         record(a, id, b"lost every time", false);
         a.handle_timeout(t0).unwrap();
@@ -1042,13 +981,8 @@ fn unacknowledged_expirations_back_off_to_the_degradation_trigger() {
 fn the_retransmit_buffer_holds_four_mib_then_refuses_until_acknowledged() {
     let mut rng = system_rng();
     let t0 = Instant::now();
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         let mut first = record(a, id, b"x", false);
         let mut grants = Vec::new();
@@ -1092,13 +1026,8 @@ fn the_retransmit_buffer_holds_four_mib_then_refuses_until_acknowledged() {
 fn a_gap_holds_back_credit_so_the_reorder_buffer_stays_within_a_window() {
     let mut rng = system_rng();
     let t0 = Instant::now();
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         let chunk = vec![1u8; 16 * 1024];
         let mut lost = record(a, id, &chunk, false);
@@ -1193,13 +1122,8 @@ fn a_gap_holds_back_credit_so_the_reorder_buffer_stays_within_a_window() {
 fn a_late_copy_for_a_released_stream_is_ignored() {
     let mut rng = system_rng();
     let t0 = Instant::now();
-    for roles in ["client→server", "server→client"] {
-        let (mut c, mut s) = unordered_pair(&mut rng);
-        let (a, b) = if roles == "client→server" {
-            (&mut c, &mut s)
-        } else {
-            (&mut s, &mut c)
-        };
+    for (role, roles) in common::ROLES {
+        let (a, b) = &mut Pair::on(zp::stream::Transport::Unordered, &mut rng).first(role);
         let id = a.open_stream().unwrap().stream_id;
         let mut first = record(a, id, b"abc", true);
         a.handle_timeout(t0).unwrap();
@@ -1323,16 +1247,6 @@ fn sequence_gaps_are_accepted_and_regressions_refused() {
     });
 }
 
-/// Runs `test` on an unordered pair with the client as `a`, then with the
-/// server as `a`.
-fn both_roles_unordered(mut test: impl FnMut(&mut Connection, &mut Connection, &str)) {
-    let mut rng = system_rng();
-    let (mut c, mut s) = unordered_pair(&mut rng);
-    test(&mut c, &mut s, "client→server");
-    let (mut c, mut s) = unordered_pair(&mut rng);
-    test(&mut s, &mut c, "server→client");
-}
-
 /// A DataFrame of `payload` at `seq` on `id`, sealed by `from` as one
 /// record (any offset, as a peer may send it).
 fn data_at(from: &mut Connection, id: u32, seq: u64, payload: &[u8]) -> Vec<u8> {
@@ -1354,7 +1268,7 @@ fn data_at(from: &mut Connection, id: u32, seq: u64, payload: &[u8]) -> Vec<u8> 
 /// was ~1 MB for 20 KB, one entry and one allocation per frame).
 #[test]
 fn many_small_frames_ahead_of_a_gap_cost_memory_by_bytes_not_frames() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let id = a.open_stream().unwrap().stream_id;
         let t0 = Instant::now();
         for descending in [false, true] {
@@ -1394,7 +1308,7 @@ fn many_small_frames_ahead_of_a_gap_cost_memory_by_bytes_not_frames() {
 /// more than the cap (20 KB unacknowledged held 1.86 MB).
 #[test]
 fn the_retransmit_cap_bounds_memory_for_small_records() {
-    both_roles_unordered(|a, _b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, _b, role| {
         let id = a.open_stream().unwrap().stream_id;
         let before = a.memory_footprint();
         let mut sent = 0;
@@ -1425,7 +1339,7 @@ fn the_retransmit_cap_bounds_memory_for_small_records() {
 /// the record is a replay.
 #[test]
 fn a_record_overtaking_a_simultaneous_key_update_opens_once() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let t0 = Instant::now();
         let id = a.open_stream().unwrap().stream_id;
         let mut first = record(a, id, b"open", false);
@@ -1530,7 +1444,7 @@ fn a_resumed_connection_keeps_its_transport_and_never_reuses_a_stream_id() {
     let t0 = Instant::now();
     for transport in [Transport::Records, Transport::Unordered, Transport::Quic] {
         for saver_is_client in [true, false] {
-            let (c, s) = pair(&mut rng);
+            let (c, s) = Pair::new(&mut rng).parts();
             let (mut a, mut b) = if saver_is_client { (c, s) } else { (s, c) };
             let role = format!("{transport:?}, client saves: {saver_is_client}");
             a.set_transport(transport).unwrap();
@@ -1630,7 +1544,7 @@ fn a_lost_key_update_is_sent_again_then_fails_after_three_retries() {
         assert_eq!(Error::RekeyFailed.code(), ErrorCode::REKEY_FAILED);
     };
     both_roles(check);
-    both_roles_unordered(check);
+    both_roles_on(zp::stream::Transport::Unordered, check);
 }
 
 /// Issue 21, finding 6 (§3.3.11 steps 4 and 6 on an unordered transport):
@@ -1640,7 +1554,7 @@ fn a_lost_key_update_is_sent_again_then_fails_after_three_retries() {
 /// the RST yet, does not send it again for ever.
 #[test]
 fn a_lost_reset_is_sent_again_and_ignored_data_is_acknowledged() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let id = a.open_stream().unwrap().stream_id;
@@ -1751,7 +1665,7 @@ fn after_a_migration_both_sides_resume_from_what_the_other_received() {
 /// that data arrives; the FIN was never handed over.
 #[test]
 fn an_empty_fin_ahead_of_the_last_data_ends_the_stream_with_it() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let t0 = Instant::now();
         let id = a.open_stream().unwrap().stream_id;
         let mut data = record(a, id, b"abc", false);
@@ -1919,7 +1833,7 @@ fn on_quic_the_client_opens_the_control_stream_first() {
     use zp::stream::Transport;
     let mut rng = system_rng();
     let t0 = Instant::now();
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     c.set_transport(Transport::Quic).unwrap();
     s.set_transport(Transport::Quic).unwrap();
     // Before: the server neither sends control frames nor data.
@@ -1998,7 +1912,7 @@ fn on_quic_a_control_frame_before_the_opening_window_update_is_a_violation() {
     let mut rng = system_rng();
     let t0 = Instant::now();
     // The server receives a KeyUpdate first.
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     s.set_transport(Transport::Quic).unwrap();
     let mut wire = Vec::new();
     c.update_keys(KeyDirection::Both, &mut wire).unwrap();
@@ -2006,7 +1920,7 @@ fn on_quic_a_control_frame_before_the_opening_window_update_is_a_violation() {
     assert_eq!(err, Error::ControlStreamClosed);
     assert_eq!(err.code(), ErrorCode::PROTOCOL_VIOLATION);
     // The client receives a WindowUpdate before it opened stream 0.
-    let (mut c, mut s) = pair(&mut rng);
+    let (mut c, mut s) = Pair::new(&mut rng).parts();
     c.set_transport(Transport::Quic).unwrap();
     let mut wire = Vec::new();
     s.grant(0, 10, &mut wire).unwrap();
@@ -2079,7 +1993,7 @@ fn send_control_refuses_key_updates_and_stream_data() {
 fn a_grant_or_key_update_that_cannot_be_sealed_moves_nothing() {
     let mut rng = system_rng();
     let key = Key32::new([3; 32]);
-    let (mut c, _) = pair(&mut rng);
+    let (mut c, _) = Pair::new(&mut rng).parts();
     c.open_stream().unwrap();
     let token = seal_token(&TokenKey::new(&key), c, 1_780_000_000, &mut rng).unwrap();
     let mut r = TokenOpener::new(TokenKey::new(&key))
@@ -2112,7 +2026,7 @@ fn a_grant_or_key_update_that_cannot_be_sealed_moves_nothing() {
 /// which the sender can only do if the lost bytes come back as credit.
 #[test]
 fn credit_for_the_lost_bytes_of_a_reset_stream_comes_back() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let t0 = Instant::now();
         for round in 0..24 {
             let id = a.open_stream().unwrap().stream_id;
@@ -2220,7 +2134,7 @@ fn a_finished_streams_tail_lost_at_a_migration_is_sent_again() {
 /// unacknowledged, and then never sent again. It stays until acknowledged.
 #[test]
 fn a_finished_stream_is_not_released_while_its_tail_is_unacknowledged() {
-    both_roles_unordered(|a, b, role| {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
         let t0 = Instant::now();
         let id = a.open_stream().unwrap().stream_id;
         let mut head = record(a, id, b"head", false);

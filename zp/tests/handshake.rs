@@ -9,18 +9,8 @@ use zp::handshake::*;
 use zp::token::{TokenKey, TokenOpener, seal_token, stored_len};
 use zp::{Connection, Error, Event, PathInfo};
 
-fn stranger(cipher: CipherSuite, rng: &mut SystemRng) -> (SessionKeys, SessionKeys) {
-    let (client, hello) = StrangerClient::start(&ClientConfig::with_cipher(cipher), rng).unwrap();
-    let hello = ClientHello::parse(&hello.to_bytes()).unwrap();
-    let (server, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, rng).unwrap();
-    let reply_bytes = reply.to_bytes();
-    let reply = ServerHello::parse(&reply_bytes).unwrap();
-    let (ck, finish) = client.receive(&reply, rng).unwrap();
-    let sk = server
-        .receive(&ClientFinish::parse(&finish.to_bytes()).unwrap())
-        .unwrap();
-    (ck, sk)
-}
+mod common;
+use common::{Pair, handshake, try_deliver};
 
 fn secret(password: &[u8]) -> PasswordSecret {
     PasswordSecret::derive(password, b"alice@example", b"zp.example", 1000)
@@ -34,20 +24,20 @@ fn stranger_handshakes_agree_for_every_suite() {
         CipherSuite::ZP_PQC_2,
         CipherSuite::ZP_CLASSICAL_1,
     ] {
-        let (ck, sk) = stranger(cipher, &mut rng);
+        let (ck, sk) = handshake(cipher, &mut rng);
         assert!(ck.matches_peer(&sk), "{cipher:?}");
         assert_eq!(ck.cipher(), cipher);
         assert_eq!(ck.role(), Role::Client);
         assert_ne!(ck.client_to_server(), ck.server_to_client());
         // Two runs never share keys.
-        let (ck2, _) = stranger(cipher, &mut rng);
+        let (ck2, _) = handshake(cipher, &mut rng);
         assert_ne!(ck.session_id(), ck2.session_id());
     }
 }
 
 #[test]
 fn session_keys_never_print_secrets() {
-    let (ck, _) = stranger(CipherSuite::ZP_CLASSICAL_1, &mut system_rng());
+    let (ck, _) = handshake(CipherSuite::ZP_CLASSICAL_1, &mut system_rng());
     let shown = format!("{ck:?}");
     let key_hex: String = ck
         .client_to_server()
@@ -374,34 +364,15 @@ fn wrong_length_ml_kem_material_is_refused() {
     ));
 }
 
-fn pair(rng: &mut SystemRng) -> (Connection, Connection) {
-    let (ck, sk) = stranger(CipherSuite::ZP_PQC_1, rng);
-    (
-        Connection::new(ck, PathInfo::default()),
-        Connection::new(sk, PathInfo::default()),
-    )
-}
-
+/// Every record of `wire` delivered to `to` now, each accepted.
 fn deliver(to: &mut Connection, wire: &mut Vec<u8>, out: &mut Vec<u8>) -> Vec<String> {
-    let mut events = Vec::new();
-    let mut rest = &mut wire[..];
-    while !rest.is_empty() {
-        let len = zp::record::record_len(rest).unwrap().unwrap();
-        let (rec, tail) = rest.split_at_mut(len);
-        events.push(format!(
-            "{:?}",
-            to.receive(rec, Instant::now(), out).unwrap()
-        ));
-        rest = tail;
-    }
-    wire.clear();
-    events
+    try_deliver(to, wire, out, Instant::now()).unwrap()
 }
 
 #[test]
 fn records_flow_both_ways_and_keys_rotate() {
     let mut rng = system_rng();
-    let (mut client, mut server) = pair(&mut rng);
+    let (mut client, mut server) = Pair::new(&mut rng).parts();
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
     let id = client.open_stream().unwrap().stream_id;
     assert_eq!(id % 2, 0);
@@ -464,7 +435,7 @@ fn records_flow_both_ways_and_keys_rotate() {
 #[test]
 fn tampered_and_replayed_records_are_refused() {
     let mut rng = system_rng();
-    let (mut client, mut server) = pair(&mut rng);
+    let (mut client, mut server) = Pair::new(&mut rng).parts();
     let id = client.open_stream().unwrap().stream_id;
     let mut rec = Vec::new();
     client.send(id, b"payload", true, &mut rec).unwrap();
@@ -496,7 +467,7 @@ fn tampered_and_replayed_records_are_refused() {
 #[test]
 fn memory_of_an_idle_connection_and_a_stream_stay_in_budget() {
     let mut rng = system_rng();
-    let (mut client, _) = pair(&mut rng);
+    let (mut client, _) = Pair::new(&mut rng).parts();
     client.open_stream().unwrap();
     let conn = client.memory_footprint();
     let stream = size_of::<zp::stream::Stream>();
@@ -509,7 +480,7 @@ fn token_setup(
     streams: usize,
     rng: &mut SystemRng,
 ) -> (Connection, Connection, TokenKey, TokenKey) {
-    let (mut client, server) = pair(rng);
+    let (mut client, server) = Pair::new(rng).parts();
     for _ in 0..streams {
         client.open_stream().unwrap();
     }
@@ -611,7 +582,7 @@ fn a_token_bound_to_an_address_resumes_only_from_it() {
         ip_hash(IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped()))
     );
     assert_ne!(ip_hash(home), ip_hash(away));
-    let (ck, sk) = stranger(CipherSuite::ZP_PQC_1, &mut rng);
+    let (ck, sk) = handshake(CipherSuite::ZP_PQC_1, &mut rng);
     let path = PathInfo {
         bind_ip_hash: ip_hash(home),
         ..PathInfo::default()
@@ -665,7 +636,7 @@ fn bad_tokens_are_refused() {
         Error::Authentication
     );
     // A connection without streams has nothing to save.
-    let (empty, _) = pair(&mut rng);
+    let (empty, _) = Pair::new(&mut rng).parts();
     let refused = seal_token(&k1, empty, NOW, &mut rng).unwrap_err();
     assert_eq!(refused.error, Error::Empty("streams"));
     assert!(

@@ -4,6 +4,7 @@
 //! the nonce-reuse tests.
 
 mod common;
+use common::{Pair, try_deliver};
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -13,49 +14,21 @@ use zp::handshake::*;
 use zp::pinning::CapabilityStore;
 use zp::record::REKEY_GRACE;
 use zp::token::{TokenKey, TokenOpener, seal_token};
-use zp::{Connection, Error, PathInfo};
+use zp::{Connection, Error};
 
 const NOW: u64 = 1_780_000_000;
 
-fn keys(cipher: CipherSuite, rng: &mut SystemRng) -> (SessionKeys, SessionKeys) {
-    let (c, hello) = StrangerClient::start(&ClientConfig::with_cipher(cipher), rng).unwrap();
-    let (s, reply) = StrangerServer::accept(&ServerConfig::default(), &hello, rng).unwrap();
-    let (ck, finish) = c.receive(&reply, rng).unwrap();
-    (ck, s.receive(&finish).unwrap())
-}
-
 /// Client and server, each with one stream the other knows.
-fn pair(rng: &mut SystemRng) -> (Connection, Connection) {
-    let (ck, sk) = keys(CipherSuite::ZP_PQC_1, rng);
-    let mut client = Connection::new(ck, PathInfo::default());
-    let mut server = Connection::new(sk, PathInfo::default());
-    let c = client.open_stream().unwrap().stream_id;
-    let s = server.open_stream().unwrap().stream_id;
+fn pair(rng: &mut SystemRng) -> Pair {
+    let mut p = Pair::new(rng);
+    let c = p.client.open_stream().unwrap().stream_id;
+    let s = p.server.open_stream().unwrap().stream_id;
     let mut wire = Vec::new();
-    client.send(c, b"hi", false, &mut wire).unwrap();
-    deliver(&mut server, &mut wire, &mut Vec::new()).unwrap();
-    server.send(s, b"hi", false, &mut wire).unwrap();
-    deliver(&mut client, &mut wire, &mut Vec::new()).unwrap();
-    (client, server)
-}
-
-/// Opens every record in `wire` at `now`; replies go to `out`.
-fn deliver_at(
-    to: &mut Connection,
-    wire: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-    now: Instant,
-) -> Result<Vec<String>, Error> {
-    let mut events = Vec::new();
-    let mut rest = &mut wire[..];
-    while !rest.is_empty() {
-        let len = zp::record::record_len(rest).unwrap().unwrap();
-        let (rec, tail) = rest.split_at_mut(len);
-        events.push(format!("{:?}", to.receive(rec, now, out)?));
-        rest = tail;
-    }
-    wire.clear();
-    Ok(events)
+    p.client.send(c, b"hi", false, &mut wire).unwrap();
+    deliver(&mut p.server, &mut wire, &mut Vec::new()).unwrap();
+    p.server.send(s, b"hi", false, &mut wire).unwrap();
+    deliver(&mut p.client, &mut wire, &mut Vec::new()).unwrap();
+    p
 }
 
 fn deliver(
@@ -63,7 +36,7 @@ fn deliver(
     wire: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<Vec<String>, Error> {
-    deliver_at(to, wire, out, Instant::now())
+    try_deliver(to, wire, out, Instant::now())
 }
 
 /// Every (sending key, counter) a set of connections sealed.
@@ -107,11 +80,7 @@ fn token_key() -> TokenKey {
 fn tokens_of_one_session_never_reuse_a_key_and_counter() {
     let mut rng = system_rng();
     for hibernating in [Role::Client, Role::Server] {
-        let (client, server) = pair(&mut rng);
-        let (mut a, mut peer) = match hibernating {
-            Role::Client => (client, server),
-            Role::Server => (server, client),
-        };
+        let (mut a, mut peer) = pair(&mut rng).first(hibernating);
         let mut ledger = Ledger::default();
         let mut wire = Vec::new();
         for _ in 0..3 {
@@ -162,7 +131,7 @@ fn tokens_of_one_session_never_reuse_a_key_and_counter() {
 #[test]
 fn a_connection_that_cannot_be_saved_comes_back() {
     let mut rng = system_rng();
-    let (mut client, _) = pair(&mut rng);
+    let (mut client, _) = pair(&mut rng).parts();
     client
         .update_keys(KeyDirection::Both, &mut Vec::new())
         .unwrap();
@@ -179,7 +148,7 @@ fn a_connection_that_cannot_be_saved_comes_back() {
 fn a_resumed_side_accepts_its_peer_in_both_directions() {
     let mut rng = system_rng();
     for hibernating in [Role::Client, Role::Server] {
-        let (client, server) = pair(&mut rng);
+        let (client, server) = pair(&mut rng).parts();
         let (a, mut peer) = match hibernating {
             Role::Client => (client, server),
             Role::Server => (server, client),
@@ -210,7 +179,7 @@ fn a_full_replay_memory_refuses_rather_than_forgets() {
     let mut opener = TokenOpener::new(token_key()).with_capacity(2);
     let tokens: Vec<Vec<u8>> = (0..3)
         .map(|i| {
-            let (client, _) = pair(&mut rng);
+            let (client, _) = pair(&mut rng).parts();
             seal_token(&token_key(), client, NOW + i, &mut rng).unwrap()
         })
         .collect();
@@ -227,7 +196,7 @@ fn a_full_replay_memory_refuses_rather_than_forgets() {
     );
     // A day later the first two are expired and forgotten, and so is any
     // token old enough to have been among them.
-    let (client, _) = pair(&mut rng);
+    let (client, _) = pair(&mut rng).parts();
     let fresh = seal_token(&token_key(), client, NOW + 86_401, &mut rng).unwrap();
     opener.resume(&fresh, NOW + 86_402).unwrap();
 }
@@ -245,7 +214,7 @@ fn simultaneous_key_updates_complete_for_every_combination_of_directions() {
     ];
     for c_dir in dirs {
         for s_dir in dirs {
-            let (mut client, mut server) = pair(&mut rng);
+            let (mut client, mut server) = pair(&mut rng).parts();
             let (c0, s0) = (
                 client.session().send_key().clone(),
                 server.session().send_key().clone(),
@@ -294,11 +263,7 @@ fn simultaneous_key_updates_complete_for_every_combination_of_directions() {
 fn a_retransmitted_key_update_is_acknowledged_again() {
     let mut rng = system_rng();
     for initiator in [Role::Client, Role::Server] {
-        let (client, server) = pair(&mut rng);
-        let (mut a, mut b) = match initiator {
-            Role::Client => (client, server),
-            Role::Server => (server, client),
-        };
+        let (mut a, mut b) = pair(&mut rng).first(initiator);
         let mut wire = Vec::new();
         a.update_keys(KeyDirection::Both, &mut wire).unwrap();
         let update = KeyUpdate {
@@ -340,11 +305,7 @@ fn a_retransmitted_key_update_is_acknowledged_again() {
 fn records_in_flight_under_the_old_key_open_during_the_grace_period() {
     let mut rng = system_rng();
     for initiator in [Role::Client, Role::Server] {
-        let (client, server) = pair(&mut rng);
-        let (mut a, mut b) = match initiator {
-            Role::Client => (client, server),
-            Role::Server => (server, client),
-        };
+        let (mut a, mut b) = pair(&mut rng).first(initiator);
         let t0 = Instant::now();
         let mut update = Vec::new();
         a.update_keys(KeyDirection::Both, &mut update).unwrap();
@@ -354,15 +315,15 @@ fn records_in_flight_under_the_old_key_open_during_the_grace_period() {
         let mut late_from_b_2 = Vec::new();
         b.grant(0, 1, &mut late_from_b_2).unwrap();
         let mut ack = Vec::new();
-        deliver_at(&mut b, &mut update, &mut ack, t0).unwrap();
+        try_deliver(&mut b, &mut update, &mut ack, t0).unwrap();
         let mut fresh_from_b = Vec::new();
         b.send(own_stream(&b), b"new", false, &mut fresh_from_b)
             .unwrap();
-        deliver_at(&mut a, &mut ack, &mut Vec::new(), t0).unwrap();
+        try_deliver(&mut a, &mut ack, &mut Vec::new(), t0).unwrap();
         // a sees b's first new-epoch record, then the two old ones.
-        deliver_at(&mut a, &mut fresh_from_b, &mut Vec::new(), t0).unwrap();
+        try_deliver(&mut a, &mut fresh_from_b, &mut Vec::new(), t0).unwrap();
         assert_eq!(a.poll_timeout(), Some(t0 + REKEY_GRACE));
-        deliver_at(
+        try_deliver(
             &mut a,
             &mut late_from_b,
             &mut Vec::new(),
@@ -370,7 +331,7 @@ fn records_in_flight_under_the_old_key_open_during_the_grace_period() {
         )
         .unwrap();
         assert_eq!(
-            deliver_at(
+            try_deliver(
                 &mut a,
                 &mut late_from_b_2,
                 &mut Vec::new(),
@@ -453,7 +414,7 @@ fn stripping_the_post_quantum_suite_is_refused_by_a_pinned_client() {
 #[test]
 fn forged_records_get_one_opaque_error_and_change_nothing() {
     let mut rng = system_rng();
-    let (mut client, mut server) = pair(&mut rng);
+    let (mut client, mut server) = pair(&mut rng).parts();
     for to in [&mut client, &mut server] {
         let before = format!("{to:?}");
         for counter in [0u64, 1, 2, 1 << 40, u64::MAX - 1, u64::MAX] {
@@ -497,11 +458,7 @@ fn forged_records_get_one_opaque_error_and_change_nothing() {
 fn a_peer_cannot_evict_streams_and_a_refused_frame_changes_nothing() {
     let mut rng = system_rng();
     for receiver in [Role::Client, Role::Server] {
-        let (client, server) = pair(&mut rng);
-        let (mut me, mut peer) = match receiver {
-            Role::Client => (client, server),
-            Role::Server => (server, client),
-        };
+        let (mut me, mut peer) = pair(&mut rng).first(receiver);
         // This side's limit, lowered from the default to keep the test short.
         me.set_limits(zp::connection::Limits {
             max_streams: 12,
@@ -545,7 +502,7 @@ fn a_peer_cannot_evict_streams_and_a_refused_frame_changes_nothing() {
         }
     }
     // A new stream whose first frame exceeds the window is not opened.
-    let (mut client, mut server) = pair(&mut rng);
+    let (mut client, mut server) = pair(&mut rng).parts();
     let id = server.open_stream().unwrap().stream_id;
     let big = vec![0u8; 300 * 1024];
     let frame = DataFrame {
