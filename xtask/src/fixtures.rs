@@ -3,7 +3,7 @@
 
 use crate::budgets::{Budgets, Category};
 use crate::host::{Build, Machine};
-use crate::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
+use crate::storage::store::{Allocs, Measured, Run, SCHEMA, Settings, Timing};
 use std::collections::BTreeMap;
 
 pub fn budgets() -> Budgets {
@@ -139,7 +139,7 @@ pub fn temp_ctx() -> (tempfile::TempDir, crate::Ctx) {
 pub fn target() -> std::path::PathBuf {
     static TARGET: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     TARGET
-        .get_or_init(|| crate::workspace::target_dir(&crate::workspace_root()).unwrap())
+        .get_or_init(|| crate::vcs::workspace::target_dir(&crate::workspace_root()).unwrap())
         .clone()
 }
 
@@ -165,7 +165,7 @@ pub fn checkout_probe(m: &crate::mini::Mini) -> std::path::PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    crate::cargo::executables(&String::from_utf8_lossy(&out.stdout))["probe"].clone()
+    crate::vcs::cargo::executables(&String::from_utf8_lossy(&out.stdout))["probe"].clone()
 }
 
 /// The probe's answer to an `alloc` request for a routine that allocates

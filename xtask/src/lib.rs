@@ -14,60 +14,46 @@
 //! out on this machine: the message gives the interval, the load and what
 //! would decide it); 130 interrupted (Ctrl-C).
 
-pub mod atomic;
-pub mod bench;
-pub mod bisect;
-pub mod bisect_report;
-pub mod bisection;
-pub mod budgets;
-pub mod builds;
-pub mod cargo;
-pub mod changepoints;
-pub mod ci;
-pub mod compare;
-pub mod corpus;
-pub mod decide;
-pub mod demo;
-pub mod doctor;
-pub mod export;
-pub mod flags;
-pub mod flame;
-pub mod flamegraph;
-pub mod git;
-pub mod history;
-pub mod host;
+// The layers, top to bottom. A layer imports only the layers below it and
+// the kernel; no command imports another; nothing imports a command but
+// `run` below. `cargo test -p xtask --test layers` checks all three.
+pub mod cli;
+pub mod commands;
 pub mod measure;
-pub mod measurements;
+pub mod model;
+pub mod render;
+pub mod storage;
+pub mod vcs;
+pub mod workflows;
+
+// The kernel, which every layer may import: the budgets, the machine
+// (`host`), child processes, summaries and folded stacks, number
+// formatting, the deterministic RNG, the miniature zp the tests and the
+// corpus build, and the tidy rules (test only).
+pub mod budgets;
+pub mod host;
 pub mod mini;
-pub mod observation;
-pub mod origin;
-pub mod plant;
-pub mod probe;
 pub mod process;
-pub mod profile;
-pub mod report;
 pub mod rng;
-pub mod runs;
-pub mod search;
-pub mod sequential;
-pub mod series;
-pub mod site;
-pub mod sparkline;
 pub mod stacks;
 pub mod stats;
-pub mod store;
 pub mod tidy;
 pub mod units;
-pub mod verdicts;
-pub mod workspace;
 
 use anyhow::Result;
 use clap::Parser;
+use cli::flags;
+use commands::history;
 use indicatif::{ProgressBar, ProgressStyle};
+use model::search;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::OnceLock;
+use storage::measurements;
+use storage::store;
+use vcs::workspace;
+use workflows::bisection;
 
 /// Everything a subcommand needs about the workspace.
 pub struct Ctx {
@@ -324,12 +310,11 @@ impl Progress {
 
 #[cfg(test)]
 mod fixtures;
-#[cfg(test)]
-mod sim;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::builds;
 
     #[test]
     fn error_kinds_map_to_distinct_exit_codes() {

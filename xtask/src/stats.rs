@@ -110,8 +110,8 @@ pub fn erfc(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::budgets::Thresholds;
-    use crate::decide::*;
-    use crate::sequential::{self, Looks};
+    use crate::model::decide::*;
+    use crate::model::sequential::{self, Looks};
 
     const CRYPTO: Thresholds = Thresholds {
         warning: 0.10,

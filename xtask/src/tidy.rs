@@ -54,7 +54,7 @@ mod tests {
     fn every_generated_folder_is_ignored_and_holds_no_committed_file() {
         let root = crate::workspace_root();
         let repo = git2::Repository::open(&root).unwrap();
-        for folder in crate::store::GENERATED {
+        for folder in crate::storage::store::GENERATED {
             let path = format!("profiles/{folder}/x.json");
             assert!(
                 repo.is_path_ignored(Path::new(&path)).unwrap(),

@@ -12,9 +12,9 @@
 #[test]
 fn every_kind_of_slowdown_is_found_and_blamed_on_the_function_it_touched() {
     let root = xtask::workspace_root();
-    let target = xtask::workspace::target_dir(&root).unwrap();
-    let (rows, _mini) = xtask::corpus::mini(&root, &target, "dev", None).unwrap();
-    let table = xtask::corpus::render(&rows);
+    let target = xtask::vcs::workspace::target_dir(&root).unwrap();
+    let (rows, _mini) = xtask::commands::corpus::mini(&root, &target, "dev", None).unwrap();
+    let table = xtask::commands::corpus::render(&rows);
     eprintln!("{table}");
     assert_eq!(rows.len(), 5, "{table}");
     for r in &rows {

@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use std::path::{Path, PathBuf};
-use xtask::flags::Xtask;
+use xtask::cli::flags::Xtask;
 
 /// README.md and every Markdown file under docs/.
 fn pages() -> Vec<PathBuf> {

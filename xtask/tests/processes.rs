@@ -14,7 +14,7 @@ use xtask::mini::Mini;
 fn target() -> PathBuf {
     static TARGET: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     TARGET
-        .get_or_init(|| xtask::workspace::target_dir(&xtask::workspace_root()).unwrap())
+        .get_or_init(|| xtask::vcs::workspace::target_dir(&xtask::workspace_root()).unwrap())
         .clone()
 }
 
@@ -381,7 +381,7 @@ fn ctrl_c_leaves_no_worktree_no_partial_cache_entry_and_the_checkout_as_it_was()
     let before = m.state();
     let good = m.ids[0].to_string();
     let bisect = ["bisect", "spin", "--good", &good, "--metric", "time"];
-    let slots = xtask::builds::slots_base(m.root());
+    let slots = xtask::storage::builds::slots_base(m.root());
     let check = |when: &str| {
         let worktrees: Vec<_> = std::fs::read_dir(&slots)
             .map(|d| {
@@ -515,7 +515,7 @@ fn the_features_valgrind_shows_are_a_subset_of_the_hosts() {
             Command::new(exe)
         };
         let out = c
-            .env(xtask::measurements::PRINT_FEATURES, "1")
+            .env(xtask::storage::measurements::PRINT_FEATURES, "1")
             .output()
             .unwrap();
         assert!(

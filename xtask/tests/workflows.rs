@@ -6,7 +6,7 @@
 //! workbench's own flags, each script is in `scripts/` and executable).
 
 use clap::Parser;
-use xtask::flags::Xtask;
+use xtask::cli::flags::Xtask;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn load(name: &str) -> Yaml {
@@ -127,7 +127,7 @@ fn the_gate_workflow_triggers_cancels_and_fails_as_it_should() {
     for p in [
         "zp/src/record.rs",
         "Cargo.lock",
-        "xtask/src/ci.rs",
+        "xtask/src/commands/ci/mod.rs",
         "profiles/budgets.toml",
     ] {
         assert!(triggers(p), "{p} must trigger the gate");

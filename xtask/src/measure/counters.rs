@@ -5,7 +5,7 @@
 
 use crate::budgets::Budget;
 use crate::measure::exact::{self, Simulated};
-use crate::probe::{self, Probe};
+use crate::vcs::probe::{self, Probe};
 use anyhow::Result;
 use serde::Serialize;
 
@@ -25,10 +25,10 @@ pub fn counters(p: &mut dyn Probe, b: &Budget) -> Result<Counters> {
         let simulated = p
             .callgrind_out(
                 &b.name,
-                crate::measurements::CALLGRIND_ITERS,
+                crate::storage::measurements::CALLGRIND_ITERS,
                 &exact::Options { simulate: true }.args(),
             )
-            .and_then(|text| exact::parse(&text, crate::measurements::CALLGRIND_ITERS));
+            .and_then(|text| exact::parse(&text, crate::storage::measurements::CALLGRIND_ITERS));
         match simulated.map(|e| e.simulated()) {
             Ok(Some(s)) => c.rows.splice(0..0, simulated_rows(&s)).for_each(drop),
             Ok(None) => c.unavailable.push((

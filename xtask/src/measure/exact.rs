@@ -18,9 +18,9 @@
 //! line after a `calls=` line is that call's inclusive cost, which belongs
 //! to the callee, not to the caller's own cost.
 
-use crate::measurements::{self, CALLGRIND_ITERS, Key};
-use crate::probe::Probe;
 use crate::stacks::Profile;
+use crate::storage::measurements::{self, CALLGRIND_ITERS, Key};
+use crate::vcs::probe::Probe;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -364,11 +364,12 @@ pub mod tests {
         let mut cache = measurements::Cache::new(dir.path());
         let runs = std::rc::Rc::new(std::cell::Cell::new(0));
         let counted = runs.clone();
-        let mut p = crate::probe::Fake::new(|_| unreachable!()).with_callgrind(move |_, opts| {
-            counted.set(counted.get() + 1);
-            assert!(opts.iter().any(|o| o.starts_with("--separate-callers=")));
-            Ok(sample_output(1000))
-        });
+        let mut p =
+            crate::vcs::probe::Fake::new(|_| unreachable!()).with_callgrind(move |_, opts| {
+                counted.set(counted.get() + 1);
+                assert!(opts.iter().any(|o| o.starts_with("--separate-callers=")));
+                Ok(sample_output(1000))
+            });
         let key = ("fp1", "valgrind-3.19.0", "avx2");
         let plain = Options { simulate: false };
         let a = costs(&mut p, &mut cache, key, "encrypt_record_1k", plain).unwrap();

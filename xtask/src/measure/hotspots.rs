@@ -14,9 +14,9 @@
 
 use super::exact::{self, Exact};
 use super::sampled;
-use crate::measurements;
-use crate::probe::Probe;
 use crate::stacks::{Change, Profile};
+use crate::storage::measurements;
+use crate::vcs::probe::Probe;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
@@ -196,8 +196,8 @@ mod tests {
     /// `encrypt_record_1k` explained between two fake probes.
     fn explain_1k(
         exactly: Option<&mut Exactly>,
-        before: &mut crate::probe::Fake,
-        after: &mut crate::probe::Fake,
+        before: &mut crate::vcs::probe::Fake,
+        after: &mut crate::vcs::probe::Fake,
         time_change: Option<f64>,
     ) -> Diff {
         explain(
@@ -226,7 +226,7 @@ mod tests {
             cpu: String::new(),
         };
         let fake = |seal: u64| {
-            crate::probe::Fake::new(|_| unreachable!())
+            crate::vcs::probe::Fake::new(|_| unreachable!())
                 .with_callgrind(move |_, _| Ok(sample_output(seal)))
         };
         let (mut b, mut a) = (fake(1000), fake(2000));
@@ -260,8 +260,8 @@ mod tests {
             }
         };
         let (mut b, mut a) = (
-            crate::probe::Fake::new(pprof(200)),
-            crate::probe::Fake::new(pprof(250)),
+            crate::vcs::probe::Fake::new(pprof(200)),
+            crate::vcs::probe::Fake::new(pprof(250)),
         );
         let d = explain_1k(None, &mut b, &mut a, None);
         assert_eq!(d.instrument, Instrument::Pprof);

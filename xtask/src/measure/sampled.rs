@@ -7,8 +7,8 @@
 //! functions' growths lie within that noise of each other, instead of
 //! picking one.
 
-use crate::probe::{self, Probe};
 use crate::stacks::{Change, Profile};
+use crate::vcs::probe::{self, Probe};
 use crate::{Progress, budgets::Budget};
 use anyhow::{Result, bail};
 

@@ -4,9 +4,9 @@
 //! around it. Every command that measures time takes its observations here.
 
 use super::load::Span;
-use crate::observation::Observation;
-use crate::probe::{self, Probe};
+use crate::model::observation::Observation;
 use crate::stats::median;
+use crate::vcs::probe::{self, Probe};
 use anyhow::Result;
 
 /// Probe samples per observation (about 10 ms each): the observation is
@@ -46,7 +46,7 @@ mod tests {
 
     #[test]
     fn an_observation_is_the_median_of_each_clock_and_the_share_waited() {
-        let mut p = crate::probe::Fake::new(|_| {
+        let mut p = crate::vcs::probe::Fake::new(|_| {
             Ok(Body::Time(Time {
                 iters_per_sample: 10,
                 samples_ns: vec![100.0, 300.0, 110.0],
@@ -59,7 +59,7 @@ mod tests {
         assert!((o.waiting.unwrap() - 204.0 / 510.0).abs() < 1e-12);
         assert!(o.descheduled());
         // A probe of protocol 2: wall time only.
-        let mut p = crate::probe::Fake::new(|_| {
+        let mut p = crate::vcs::probe::Fake::new(|_| {
             Ok(Body::Time(Time {
                 iters_per_sample: 10,
                 samples_ns: vec![100.0],

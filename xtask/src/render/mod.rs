@@ -1,0 +1,10 @@
+//! Rendering: the bench report (terminal, Markdown, JSON), sparklines,
+//! flamegraphs and hotspot tables. The gate comment, the history table and
+//! the site pages live beside their commands.
+//!
+//! May import `cli` (for output formats), `measure` and below; imported by
+//! `workflows` and commands.
+
+pub mod flamegraph;
+pub mod report;
+pub mod sparkline;
