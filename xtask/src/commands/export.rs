@@ -5,10 +5,11 @@
 //! nanoseconds (value: the median of round medians, bounds: the lowest and
 //! highest round median); sizes and allocations are custom measures.
 
+use crate::render::bmf::{Bmf, Measures};
 use crate::storage::store::Run;
 use crate::{Ctx, cli::flags};
 use anyhow::{Context, Result};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 impl flags::Export {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
@@ -32,37 +33,20 @@ impl flags::Export {
 }
 
 pub fn bmf(run: &Run) -> Value {
-    let mut out = Map::new();
+    let mut out = Bmf::default();
     for (name, m) in &run.benchmarks {
-        let mut measures = Map::new();
-        if let Some(t) = &m.time {
-            let lo = t
-                .round_medians
-                .iter()
-                .copied()
-                .fold(f64::INFINITY, f64::min);
-            let hi = t
-                .round_medians
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            measures.insert(
-                "latency".into(),
-                json!({ "value": t.median(), "lower_value": lo, "upper_value": hi }),
-            );
-        }
-        if let Some(b) = m.bytes {
-            measures.insert("bytes".into(), json!({ "value": b as f64 }));
-        }
-        if let Some(a) = &m.allocs {
-            measures.insert("allocations".into(), json!({ "value": a.per_iter }));
-        }
-        out.insert(
-            format!("zp::{}::{name}", m.category),
-            Value::Object(measures),
+        out.bench(
+            m.category,
+            name,
+            Measures {
+                latency: m.time.as_ref().map(|t| (t.median(), &t.round_medians[..])),
+                bytes: m.bytes.map(|b| b as f64),
+                allocations: m.allocs.as_ref().map(|a| a.per_iter),
+                ..Measures::default()
+            },
         );
     }
-    Value::Object(out)
+    out.into_value()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! May import `cli` (for output formats), `measure` and below; imported by
 //! `workflows` and commands.
 
+pub mod bmf;
 pub mod flamegraph;
 pub mod report;
 pub mod sparkline;

@@ -2,6 +2,7 @@
 //! only what is not PASS expanded) and its Bencher Metric Format export.
 
 use super::*;
+use crate::render::bmf::{Bmf, Measures};
 
 pub(super) fn severity(v: Verdict) -> u8 {
     match v {
@@ -210,24 +211,18 @@ pub fn comment(g: &Gate) -> String {
 
 /// The head's figures in Bencher Metric Format.
 pub fn bmf(g: &Gate) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
+    let mut out = Bmf::default();
     for r in &g.rows {
-        let mut m = serde_json::Map::new();
-        if let Some([_, h]) = r.instructions {
-            m.insert("instructions".into(), serde_json::json!({ "value": h }));
-        }
-        if let Some([_, h]) = &r.time {
-            let lo = h.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = h.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            m.insert(
-                "latency".into(),
-                serde_json::json!({ "value": median(h), "lower_value": lo, "upper_value": hi }),
-            );
-        }
-        if let Some([_, h]) = r.bytes {
-            m.insert("bytes".into(), serde_json::json!({ "value": h as f64 }));
-        }
-        out.insert(format!("zp::{}::{}", r.category, r.name), m.into());
+        out.bench(
+            r.category,
+            &r.name,
+            Measures {
+                instructions: r.instructions.map(|[_, h]| h),
+                latency: r.time.as_ref().map(|[_, h]| (median(h), &h[..])),
+                bytes: r.bytes.map(|[_, h]| h as f64),
+                allocations: None,
+            },
+        );
     }
-    out.into()
+    out.into_value()
 }
