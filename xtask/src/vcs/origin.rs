@@ -139,18 +139,35 @@ mod tests {
         let a = crate::fixtures::mini_history(true);
         let b = crate::fixtures::mini_history(false);
         let build = crate::fixtures::checkout_probe;
-        let exe_a = build(&a);
-        check_checkout_build(&exe_a, a.root()).unwrap();
+        // Other tests build miniature zps into the same target directory at
+        // the same time (CI found one handed to A): A's own build is made
+        // sure of by touching its sources first, up to three times.
+        let exe_a = (0..3)
+            .find_map(|_| {
+                std::fs::File::options()
+                    .append(true)
+                    .open(a.root().join("zp/src/lib.rs"))
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                    .unwrap();
+                let exe = build(&a);
+                check_checkout_build(&exe, a.root()).ok().map(|_| exe)
+            })
+            .expect("a build of A's own files");
+        assert!(check_checkout_build(&exe_a, a.root()).is_ok());
+        // B's files are older than A's build: cargo hands B a build of
+        // another checkout's files (A's, or another test's).
         let exe_b = build(&b);
         let err = check_checkout_build(&exe_b, b.root()).unwrap_err();
         assert!(err.is::<crate::Usage>(), "{err:#}");
         let text = err.to_string();
         assert!(text.contains("touch zp/src/lib.rs"), "{text}");
-        let a_root = std::fs::canonicalize(a.root()).unwrap();
+        let b_root = std::fs::canonicalize(b.root()).unwrap();
+        let (_, compiled_in) = text.split_once("compiled in ").expect("says where");
+        let compiled_in = compiled_in.split(',').next().unwrap();
         assert!(
-            text.contains(&a_root.display().to_string())
-                || text.contains(&a.root().display().to_string()),
-            "names where it was compiled: {text}"
+            !compiled_in.starts_with(&b_root.display().to_string())
+                && !compiled_in.starts_with(&b.root().display().to_string()),
+            "names another checkout as where it was compiled: {text}"
         );
     }
 }
