@@ -129,9 +129,10 @@ impl Scheduler {
                 let i = self.cursor % self.waiting.len();
                 self.cursor = i + 1;
                 let w = &mut self.waiting[i];
-                let earned =
-                    (quantum * u64::from(w.priority)).div_ceil(u64::from(DEFAULT_PRIORITY));
-                w.deficit += earned;
+                let earned = quantum
+                    .saturating_mul(u64::from(w.priority))
+                    .div_ceil(u64::from(DEFAULT_PRIORITY));
+                w.deficit = w.deficit.saturating_add(earned);
                 let grant = w.deficit.min(w.pending);
                 w.deficit -= grant;
                 (i, grant)

@@ -41,7 +41,12 @@ impl HelloRetransmit {
     /// Other values of `ZP_HANDSHAKE_TIMEOUT` and `ZP_HANDSHAKE_RETRIES`
     /// (the racing phase may want to give up sooner, Appendix C).
     pub fn with_timing(mut self, timeout: Duration, retries: u32) -> Self {
-        self.deadline = self.deadline - self.timeout + timeout;
+        // Before any retransmission the deadline is the send time plus the
+        // timeout: move it by the difference, never below the send time.
+        self.deadline = match timeout.checked_sub(self.timeout) {
+            Some(longer) => self.deadline + longer,
+            None => self.deadline - (self.timeout - timeout),
+        };
         self.timeout = timeout;
         self.max_retries = retries;
         self
