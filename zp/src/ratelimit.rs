@@ -88,7 +88,9 @@ impl RateLimiter {
     }
 
     fn key(&self, ip: IpAddr) -> [u8; 16] {
-        match ip {
+        // A dual-stack listener reports IPv4 peers as `::ffff:a.b.c.d`:
+        // those are IPv4 addresses, not one /64 (found in review).
+        match ip.to_canonical() {
             // IPv4 keys are the mapped form; no IPv6 prefix can collide
             // with it unless it is that mapped address.
             IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -179,6 +181,18 @@ mod tests {
         assert_eq!(per_64.check(host(99), t0), Err(Error::RateLimited));
         let other_64 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
         per_64.check(other_64, t0).unwrap();
+
+        // IPv4 peers seen through a dual-stack socket are their own keys.
+        let mapped = |n: u8| IpAddr::V6(Ipv4Addr::new(198, 51, 100, n).to_ipv6_mapped());
+        let mut dual = RateLimiter::handshakes();
+        for _ in 0..10 {
+            dual.check(mapped(1), t0).unwrap();
+        }
+        dual.check(mapped(2), t0).unwrap();
+        assert_eq!(
+            dual.check(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)), t0),
+            Err(Error::RateLimited)
+        );
 
         let mut per_host = RateLimiter::handshakes().with_ipv6_prefix(128);
         for h in 0..20 {

@@ -75,7 +75,7 @@ impl Scheduler {
             return;
         }
         match self.waiting.iter_mut().find(|w| w.stream_id == stream_id) {
-            Some(w) => w.pending += bytes,
+            Some(w) => w.pending = w.pending.saturating_add(bytes),
             None => self.waiting.push(Waiting {
                 stream_id,
                 pending: bytes,

@@ -371,6 +371,8 @@ fn a_sync_for_another_session_is_rejected_with_err_sync_rejected() {
             Err(Error::SyncRejected),
             "{role}"
         );
+        // Aborted (§3.3.6): the Sync is not sent again.
+        assert_eq!(a.migration(), Migration::Failed, "{role}");
     });
 }
 
@@ -1951,6 +1953,9 @@ fn send_control_refuses_key_updates_and_stream_data() {
                 flags: 0,
                 payload: b"x",
             }),
+            Frame::Error(ErrorFrame {
+                code: ErrorCode::FLOW_STALL,
+            }),
         ];
         for frame in &refused {
             assert!(
@@ -2161,5 +2166,70 @@ fn a_finished_stream_is_not_released_while_its_tail_is_unacknowledged() {
         deliver(a, &mut acks, late);
         a.handle_timeout(late).unwrap();
         assert!(a.stream(id).is_none(), "{role}: released once acknowledged");
+    });
+}
+
+/// Found in review: a stream finished both ways that the peer has already
+/// released is UNKNOWN to the peer's SyncAck. It was reopened from zero,
+/// and its bytes handed back as connection credit the peer had counted.
+#[test]
+fn a_finished_stream_the_peer_released_stays_closed_at_a_migration() {
+    both_roles(|a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut wire = Vec::new();
+        a.send(id, b"all of it", true, &mut wire).unwrap();
+        deliver(b, &mut wire, t0);
+        b.send(id, b"", true, &mut wire).unwrap();
+        deliver(a, &mut wire, t0);
+        // Closed both ways on both sides; `b` releases it after its linger.
+        b.handle_timeout(t0).unwrap();
+        b.handle_timeout(t0 + STREAM_LINGER).unwrap();
+        assert!(b.stream(id).is_none(), "{role}");
+        let before = a.memory_bound();
+        a.begin_migration().unwrap();
+        a.migrate(0, &mut wire).unwrap();
+        let (_, mut answer) = deliver(b, &mut wire, t0 + STREAM_LINGER);
+        let (got, _) = deliver(a, &mut answer, t0 + STREAM_LINGER);
+        assert!(got.iter().any(|e| e.contains("Unknown")), "{role}: {got:?}");
+        let s = a.stream(id).unwrap();
+        assert_eq!(s.state_flags() & flags::OPEN, 0, "{role}: reopened");
+        assert_eq!(s.send_offset(), 9, "{role}");
+        assert_eq!(a.memory_bound(), before, "{role}");
+    });
+}
+
+/// Found in review: on the unordered transport, a copy of an empty FIN
+/// for a stream the receiver has released was not acknowledged, so the
+/// sender kept sending it and never released the stream.
+#[test]
+fn an_empty_fin_for_a_released_stream_is_still_acknowledged() {
+    both_roles_on(zp::stream::Transport::Unordered, |a, b, role| {
+        let t0 = Instant::now();
+        let id = a.open_stream().unwrap().stream_id;
+        let mut data = record(a, id, b"x", false);
+        deliver(b, &mut data, t0);
+        let mut fin = record(a, id, b"", true);
+        deliver(b, &mut fin, t0);
+        let mut theirs = record(b, id, b"", true);
+        deliver(a, &mut theirs, t0);
+        // `a` acknowledges b's FIN; `b`'s acknowledgements are all lost.
+        let mut ack = Vec::new();
+        a.poll_acks(t0 + ACK_DELAY, &mut ack).unwrap();
+        deliver(b, &mut ack, t0);
+        b.handle_timeout(t0).unwrap();
+        b.handle_timeout(t0 + STREAM_LINGER).unwrap();
+        assert!(b.stream(id).is_none(), "{role}: b released it");
+        // `a` sends both again; each copy is acknowledged, the FIN too.
+        let late = t0 + STREAM_LINGER;
+        let mut again = Vec::new();
+        assert_eq!(a.poll_retransmit(late, &mut again), Ok(2), "{role}");
+        let (got, mut acks) = deliver(b, &mut again, late);
+        assert_eq!(got.len(), 2, "{role}");
+        let (_, _) = deliver(a, &mut acks, late);
+        assert_eq!(a.unacknowledged_bytes(), 0, "{role}");
+        a.handle_timeout(late).unwrap();
+        a.handle_timeout(late + STREAM_LINGER).unwrap();
+        assert!(a.stream(id).is_none(), "{role}: a released it");
     });
 }

@@ -26,11 +26,13 @@ impl Connection {
     }
 
     /// Appends a record carrying a control frame to `out`: a WindowUpdate,
-    /// an AckFrame, a Sync or SyncAck, or an ErrorFrame. A KeyUpdate or
-    /// KeyUpdate-Ack would move the peer's keys without this side's (they
-    /// go through [`Connection::update_keys`] and [`Connection::receive`]),
-    /// and a DataFrame past this side's stream state: both are refused
-    /// with [`Error::InvalidValue`]. On QUIC, no control frame goes out
+    /// an AckFrame, a Sync or SyncAck. A KeyUpdate or KeyUpdate-Ack would
+    /// move the peer's keys without this side's (they go through
+    /// [`Connection::update_keys`] and [`Connection::receive`]), a
+    /// DataFrame past this side's stream state, and an ErrorFrame goes in
+    /// plaintext ([`Connection::error_frame`]): these are refused with
+    /// [`Error::InvalidValue`]. A WindowUpdate sent here grants what this
+    /// side's own windows do not count ([`Connection::grant`] does both). On QUIC, no control frame goes out
     /// before the client opened stream 0
     /// ([`Connection::open_control_stream`]; [`Error::ControlStreamClosed`]).
     pub fn send_control(&mut self, frame: &Frame<'_>, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -39,6 +41,10 @@ impl Connection {
                 "key updates are sent by update_keys and receive",
             )),
             Frame::Data(_) => Err(Error::InvalidValue("stream data is sent by send")),
+            // §3.3.13: an ErrorFrame travels in plaintext only.
+            Frame::Error(_) => Err(Error::InvalidValue(
+                "an ErrorFrame is sent in plaintext by error_frame",
+            )),
             _ => self.seal_frame(frame, out),
         }
     }

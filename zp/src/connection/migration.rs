@@ -206,6 +206,8 @@ impl Connection {
             return Ok(Event::SyncAcked(ack));
         }
         if ack.status == SyncStatus::Reject {
+            // §3.3.6: abort the migration (no Sync is sent again).
+            self.extras().migration = Migration::Failed;
             return Err(Error::SyncRejected);
         }
         for s in &ack.streams {
@@ -259,6 +261,11 @@ impl Connection {
             || (receiver_seq == s.send_offset && !unknown)
             || receiver_seq < s.last_acked
             || reset
+            // A closed stream of this side's that the peer calls UNKNOWN
+            // was released there after both FINs: nothing was lost, and
+            // going back would hand out credit the peer has counted
+            // (found in review).
+            || (unknown && s.state_flags & stream::flags::OPEN == 0)
         {
             return;
         }

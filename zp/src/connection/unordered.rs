@@ -181,8 +181,9 @@ impl Connection {
                 self.window_updates(&[], out)?;
                 merged
             }
-            None if len > 0 => vec![(seq, end - 1)],
-            None => Vec::new(),
+            // An empty FIN is acknowledged by a range naming its offset,
+            // or its sender would keep sending it (found in review).
+            None => vec![(seq, end.max(seq + 1) - 1)],
         };
         if !ranges.is_empty() {
             let ack = AckFrame {

@@ -41,6 +41,9 @@ impl HelloRetransmit {
     /// Other values of `ZP_HANDSHAKE_TIMEOUT` and `ZP_HANDSHAKE_RETRIES`
     /// (the racing phase may want to give up sooner, Appendix C).
     pub fn with_timing(mut self, timeout: Duration, retries: u32) -> Self {
+        // Longer than a day is no handshake timeout; the clamp keeps the
+        // deadlines representable.
+        let timeout = timeout.min(Duration::from_secs(24 * 60 * 60));
         // Before any retransmission the deadline is the send time plus the
         // timeout: move it by the difference, never below the send time.
         self.deadline = match timeout.checked_sub(self.timeout) {
