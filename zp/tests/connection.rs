@@ -670,10 +670,7 @@ fn stream_ids_and_stream_zero_per_transport() {
         "streams are open"
     );
 
-    let (mut c, mut s) = Pair::new(&mut rng).parts();
-    c.set_transport(Transport::Quic).unwrap();
-    s.set_transport(Transport::Quic).unwrap();
-    open_quic_control_stream(&mut c, &mut s);
+    let (mut c, mut s) = Pair::on(Transport::Quic, &mut rng).parts();
     assert_eq!(c.open_stream().unwrap().stream_id, 4);
     assert_eq!(c.open_stream().unwrap().stream_id, 8);
     assert_eq!(s.open_stream().unwrap().stream_id, 5);
@@ -1445,19 +1442,9 @@ fn a_resumed_connection_keeps_its_transport_and_never_reuses_a_stream_id() {
     let key = Key32::new([7; 32]);
     let t0 = Instant::now();
     for transport in [Transport::Records, Transport::Unordered, Transport::Quic] {
-        for saver_is_client in [true, false] {
-            let (c, s) = Pair::new(&mut rng).parts();
-            let (mut a, mut b) = if saver_is_client { (c, s) } else { (s, c) };
-            let role = format!("{transport:?}, client saves: {saver_is_client}");
-            a.set_transport(transport).unwrap();
-            b.set_transport(transport).unwrap();
-            if transport == Transport::Quic {
-                if saver_is_client {
-                    open_quic_control_stream(&mut a, &mut b);
-                } else {
-                    open_quic_control_stream(&mut b, &mut a);
-                }
-            }
+        for (saver, saves) in common::ROLES {
+            let (mut a, mut b) = Pair::on(transport, &mut rng).first(saver);
+            let role = format!("{transport:?}, {saves}");
             let mut wire = Vec::new();
             // The peer's stream, then 14 of `a`'s; the peer's and `a`'s
             // highest are used least recently, so the token drops them.
@@ -1815,15 +1802,6 @@ fn syncs_beyond_five_a_minute_are_ignored() {
         assert_eq!(events, ["Synced { status: Ok }"], "{role}");
         assert_eq!(b.stream(id).unwrap().recv_offset(), 4, "{role}");
     });
-}
-
-/// §3.4: the QUIC client opens stream 0 with a connection-level
-/// WindowUpdate; the server takes it as its connection credit.
-fn open_quic_control_stream(client: &mut Connection, server: &mut Connection) {
-    let mut wire = Vec::new();
-    client.open_control_stream(&mut wire).unwrap();
-    let (events, _) = deliver(server, &mut wire, Instant::now());
-    assert_eq!(events, ["WindowUpdated { stream_id: 0 }"]);
 }
 
 /// Issue 21: §3.4's control stream initialisation. On QUIC the client opens

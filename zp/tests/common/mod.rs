@@ -53,7 +53,8 @@ impl Pair {
         if transport == Transport::Quic {
             let mut wire = Vec::new();
             p.client.open_control_stream(&mut wire).unwrap();
-            deliver(&mut p.server, &mut wire, Instant::now());
+            let (events, _) = deliver(&mut p.server, &mut wire, Instant::now());
+            assert_eq!(events, ["WindowUpdated { stream_id: 0 }"]);
         }
         p
     }
@@ -70,6 +71,25 @@ impl Pair {
             Role::Server => (self.server, self.client),
         }
     }
+}
+
+/// A stored token opened with its key as the spec lays it out (nonce 12,
+/// header 16 as the AAD, ciphertext, tag 16): the header and the plain body.
+pub fn open_token(token: &[u8], key: &zp::crypto::Key32) -> (Vec<u8>, Vec<u8>) {
+    use zp::crypto::{AeadAlgorithm, AeadKey};
+    let (nonce, rest) = token.split_at(12);
+    let (header, sealed) = rest.split_at(16);
+    let (ct, tag) = sealed.split_at(sealed.len() - 16);
+    let mut plain = ct.to_vec();
+    AeadKey::new(AeadAlgorithm::Aes256Gcm, key)
+        .open_in_place(
+            nonce.try_into().unwrap(),
+            header,
+            &mut plain,
+            tag.try_into().unwrap(),
+        )
+        .unwrap();
+    (header.to_vec(), plain)
 }
 
 /// Both roles, as tests name them.
