@@ -33,7 +33,8 @@ pub enum Command {
 /// Run the benchmarks, store the run, compare it with a baseline and report.
 #[derive(Debug, clap::Args)]
 pub struct Bench {
-    /// Only benchmarks whose name contains this, or a category name.
+    /// Only benchmarks whose name contains this, or a category name; or
+    /// `peers`: zp beside rustls, Noise and aws-lc's raw AEAD loops.
     pub filter: Option<String>,
     /// Also store this run as the named baseline (e.g. `main`).
     #[arg(long, value_name = "NAME")]

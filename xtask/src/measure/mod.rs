@@ -10,6 +10,7 @@
 //! - `sampled`: pprof's sampled stacks, for what counts cannot see;
 //! - `counters`: counters per iteration (perf-event, or callgrind's
 //!   simulation where the kernel has no hardware counters);
+//! - `clock`: the CPU's clock while it computes (for cycles per byte);
 //! - `hotspots`: the diff of two commits' costs by zp function, exact
 //!   where the change shows in instruction counts, sampled where only time
 //!   shows it.
@@ -18,6 +19,7 @@
 //! `sequential`, `stacks`, `stats`), the probe client and the measurement
 //! cache, never a command.
 
+pub mod clock;
 pub mod counters;
 pub mod exact;
 pub mod hotspots;

@@ -17,6 +17,17 @@ pub fn build_benches_in(
     profile: &str,
     features: &[String],
 ) -> Result<BTreeMap<String, PathBuf>> {
+    build_package_benches(root, "zp", targets, profile, features)
+}
+
+/// Builds bench targets `targets` of workspace package `package`.
+pub fn build_package_benches(
+    root: &Path,
+    package: &str,
+    targets: &[&str],
+    profile: &str,
+    features: &[String],
+) -> Result<BTreeMap<String, PathBuf>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root).args([
@@ -24,7 +35,7 @@ pub fn build_benches_in(
         "--profile",
         profile,
         "--package",
-        "zp",
+        package,
         "--message-format=json-render-diagnostics",
     ]);
     for t in targets {
@@ -36,7 +47,7 @@ pub fn build_benches_in(
     let out = process::output(&mut cmd, Stderr::Show)?;
     if !out.status.success() {
         bail!(
-            "cannot build the benchmarks: `cargo build --profile {profile}` failed ({})",
+            "cannot build the benchmarks: `cargo build --profile {profile} --package {package}` failed ({})",
             out.status
         );
     }

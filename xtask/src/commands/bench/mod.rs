@@ -6,6 +6,9 @@
 //! verdict is inconclusive get more rounds, up to `decide::MAX_ROUNDS`.
 //! Allocations come from the probe under dhat, memory sizes from the probe,
 //! and hotspots of a slower benchmark from the probe under pprof.
+//!
+//! `bench peers` (in `peers.rs`) measures zp beside rustls, Noise and the
+//! raw AEAD instead.
 
 use crate::budgets::{Budget, Category};
 use crate::cli::flags;
@@ -23,6 +26,9 @@ use crate::{Ctx, Progress, storage::atomic};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod peers;
+pub use peers::PeerInstruments;
 
 /// What `bench` measures with: criterion rounds and the probe. The real
 /// one runs built executables; tests pass a fake.
@@ -43,6 +49,9 @@ pub trait Instruments {
 
 impl flags::Bench {
     pub fn run(&self, ctx: &Ctx) -> Result<()> {
+        if self.filter.as_deref() == Some("peers") {
+            return self.run_peers(ctx);
+        }
         let selected = ctx.budgets.select(self.filter.as_deref())?;
         let features = self.feature_list();
         let mut targets: Vec<&str> = Category::ALL

@@ -1,0 +1,325 @@
+//! `cargo xtask bench peers`: zp beside rustls, Noise and aws-lc's raw
+//! AEAD loops, all in the `zp-peers` crate's one criterion group, measured
+//! in the same rounds on the same machine, and reported as zp ÷ peer with
+//! intervals, plus cycles per byte at the measured clock.
+
+use crate::cli::flags;
+use crate::host::{Machine, utc_now};
+use crate::measure::clock::Clock;
+use crate::measure::load;
+use crate::model::peers::{self, PAIRS};
+use crate::render::peers::{PeerReport, render};
+use crate::rng::Rng;
+use crate::storage::atomic;
+use crate::vcs::cargo::{self, RoundShape};
+use crate::{Ctx, Progress};
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+
+/// The crate and its bench target.
+const PACKAGE: &str = "zp-peers";
+const TARGET: &str = "peers";
+
+/// Paired rounds: at least `peers::min_rounds()` (7) for any interval.
+const ROUNDS: usize = 12;
+const QUICK_ROUNDS: usize = 8;
+
+/// What a peer run measures with: one benchmark's per-iteration times,
+/// and the clock. The real one runs the built executable; tests pass a fake.
+pub trait PeerInstruments {
+    fn measure(&mut self, name: &str) -> Result<Vec<f64>>;
+    fn clock(&mut self) -> Clock;
+}
+
+impl flags::Bench {
+    /// `bench peers`: refuses the flags that make no sense for it, builds,
+    /// measures, stores the report and prints it.
+    pub(super) fn run_peers(&self, ctx: &Ctx) -> Result<()> {
+        self.check_peer_flags()?;
+        let features = self.feature_list();
+        eprintln!("building the peer benchmarks ({PACKAGE}) …");
+        let exes = cargo::build_package_benches(
+            &ctx.root,
+            PACKAGE,
+            &[TARGET],
+            &ctx.probe_profile,
+            &features,
+        )?;
+        let xtask_dir = ctx.target_dir()?.join("xtask");
+        std::fs::create_dir_all(&xtask_dir)
+            .with_context(|| format!("cannot create {}", xtask_dir.display()))?;
+        let scratch = tempfile::Builder::new()
+            .prefix("criterion-peers-")
+            .tempdir_in(&xtask_dir)
+            .with_context(|| {
+                format!("cannot create a scratch folder in {}", xtask_dir.display())
+            })?;
+        let mut bencher = Bencher {
+            exe: exes[TARGET].clone(),
+            package_dir: ctx.root.join("peers"),
+            home: scratch.path().to_path_buf(),
+            shape: self.shape(),
+        };
+        self.execute_peers(ctx, &mut bencher)
+    }
+
+    fn check_peer_flags(&self) -> Result<()> {
+        if self.save_baseline.is_some() || self.baseline.is_some() {
+            bail!(
+                "`bench peers` compares zp with its peers within one run, so it neither saves nor \
+                 reads a baseline: leave out --save-baseline and --baseline"
+            );
+        }
+        Ok(())
+    }
+
+    /// Measures every pair's benchmarks in shuffled rounds, judges them,
+    /// stores the report under profiles/reports/ and prints it.
+    pub fn execute_peers(&self, ctx: &Ctx, instruments: &mut dyn PeerInstruments) -> Result<()> {
+        self.check_peer_flags()?;
+        let features = self.feature_list();
+        let rounds = if self.quick { QUICK_ROUNDS } else { ROUNDS };
+        let span = load::Span::start();
+        let before = instruments.clock();
+        // Per pair, both sides' round medians. A round takes the pairs in
+        // a random order and each pair's two sides back to back, in a
+        // random order, so the two sides of a ratio are seconds apart
+        // whatever else the round measures. (A benchmark in two pairs is
+        // measured for each.)
+        let mut medians: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); PAIRS.len()];
+        let mut rng = Rng::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x7065_6572, |d| d.as_nanos() as u64),
+        );
+        let progress = Progress::new((rounds * PAIRS.len() * 2) as u64, "zp and its peers");
+        for r in 0..rounds {
+            let mut order: Vec<usize> = (0..PAIRS.len()).collect();
+            rng.shuffle(&mut order);
+            for i in order {
+                let pair = &PAIRS[i];
+                let mut sides = [(pair.zp, true), (pair.peer, false)];
+                rng.shuffle(&mut sides);
+                for (name, is_zp) in sides {
+                    progress.phase(&format!("round {}/{rounds}: {name}", r + 1));
+                    let m = crate::stats::median(&instruments.measure(name)?);
+                    let (zp, peer) = &mut medians[i];
+                    if is_zp {
+                        zp.push(m)
+                    } else {
+                        peer.push(m)
+                    }
+                    progress.inc();
+                }
+            }
+        }
+        progress.finish();
+        let after = instruments.clock();
+        let (clock, moved) = Clock::combine(&before, &after, 0.03);
+
+        let mut cautions: Vec<String> = moved.into_iter().collect();
+        let pressure = span.share();
+        if let Some(p) = pressure.filter(|p| *p > 0.05) {
+            cautions.push(format!(
+                "CPU pressure was {:.0}% during the run: another process wanted the CPU. \
+                 Paired rounds keep the ratios fair to both sides, but times and cycles per byte \
+                 are slower than on an idle machine",
+                p * 100.0
+            ));
+        }
+        let head = crate::vcs::git::head(&ctx.root)?;
+        let (time, _) = utc_now();
+        let code = match &head {
+            Some(h) => format!(
+                "commit {}{}",
+                &h.commit[..7],
+                if h.dirty {
+                    " + uncommitted changes"
+                } else {
+                    ""
+                }
+            ),
+            None => "no commit".into(),
+        };
+        let mut id = format!("peers-{time}");
+        if let Some(h) = &head {
+            id.push('-');
+            id.push_str(&h.commit[..7]);
+        }
+        if !features.is_empty() {
+            id = format!("{id}-{}", features.join("+"));
+        }
+        let machine = Machine::detect();
+        let report = PeerReport {
+            id,
+            code,
+            provider: if features.iter().any(|f| f == "aws-lc") {
+                "aws-lc-rs".into()
+            } else {
+                "RustCrypto".into()
+            },
+            machine: format!(
+                "{}; CPU pressure during the run: {}",
+                machine.describe(),
+                pressure.map_or("not exposed".into(), |p| format!("{:.0}%", p * 100.0))
+            ),
+            clock,
+            rounds,
+            round_seconds: self.shape().warm_up_s + self.shape().measurement_s,
+            pairs: PAIRS
+                .iter()
+                .zip(&medians)
+                .map(|(p, (zp, peer))| peers::judge(p, zp, peer))
+                .collect(),
+            cautions,
+        };
+        let reports = ctx.store.reports();
+        let md = reports.join(format!("{}.md", report.id));
+        atomic::write(&md, render(&report, flags::Format::Markdown).as_bytes())?;
+        atomic::write(
+            &reports.join(format!("{}.json", report.id)),
+            render(&report, flags::Format::Json).as_bytes(),
+        )?;
+        print!("{}", render(&report, self.format));
+        eprintln!("stored: {}", md.display());
+        Ok(())
+    }
+}
+
+/// The built peers executable and how to run it.
+struct Bencher {
+    exe: PathBuf,
+    package_dir: PathBuf,
+    home: PathBuf,
+    shape: RoundShape,
+}
+
+impl PeerInstruments for Bencher {
+    fn measure(&mut self, name: &str) -> Result<Vec<f64>> {
+        let mut samples = cargo::criterion_round(
+            &self.exe,
+            &self.package_dir,
+            TARGET,
+            &[name],
+            self.shape,
+            &self.home,
+            &mut || {},
+        )?;
+        samples
+            .remove(name)
+            .with_context(|| format!("criterion measured nothing for peers/{name}"))
+    }
+
+    fn clock(&mut self) -> Clock {
+        Clock::measure()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Times from a closure, a fixed clock, and the order of the calls.
+    struct Fake {
+        time: fn(&str) -> f64,
+        calls: Vec<String>,
+    }
+
+    impl PeerInstruments for Fake {
+        fn measure(&mut self, name: &str) -> Result<Vec<f64>> {
+            self.calls.push(name.to_string());
+            let t = (self.time)(name);
+            Ok(vec![t * 0.99, t, t * 1.01])
+        }
+        fn clock(&mut self) -> Clock {
+            Clock {
+                ghz: Some(2.0),
+                how: "fake".into(),
+                nominal_ghz: None,
+            }
+        }
+    }
+
+    fn sorted(mut two: [&str; 2]) -> [&str; 2] {
+        two.sort();
+        two
+    }
+
+    fn peers_bench() -> flags::Bench {
+        flags::Bench {
+            filter: Some("peers".into()),
+            save_baseline: None,
+            baseline: None,
+            quick: true,
+            features: Some("aws-lc".into()),
+            format: flags::Format::Json,
+        }
+    }
+
+    #[test]
+    fn every_benchmark_runs_once_a_round_in_varying_orders_and_the_report_is_stored() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        let mut fake = Fake {
+            time: |name| match name {
+                "stranger_handshake_pqc1" => 200_000.0,
+                "rustls_handshake_x25519mlkem768" => 300_000.0,
+                _ => 30_000.0,
+            },
+            calls: Vec::new(),
+        };
+        peers_bench().execute_peers(&ctx, &mut fake).unwrap();
+        let per_round = 2 * PAIRS.len();
+        assert_eq!(fake.calls.len(), QUICK_ROUNDS * per_round);
+        let rounds: Vec<&[String]> = fake.calls.chunks(per_round).collect();
+        let mut want: Vec<[&str; 2]> = PAIRS.iter().map(|p| sorted([p.zp, p.peer])).collect();
+        want.sort();
+        for r in &rounds {
+            // Each pair once, its two sides back to back.
+            let mut got: Vec<[&str; 2]> = r
+                .chunks(2)
+                .map(|s| sorted([s[0].as_str(), s[1].as_str()]))
+                .collect();
+            got.sort();
+            assert_eq!(got, want);
+        }
+        assert!(
+            rounds.windows(2).any(|w| w[0] != w[1]),
+            "the order is drawn anew each round"
+        );
+        let stored: Vec<PathBuf> = std::fs::read_dir(ctx.store.reports())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        assert_eq!(stored.len(), 1);
+        let r: PeerReport = serde_json::from_slice(&std::fs::read(&stored[0]).unwrap()).unwrap();
+        assert!(
+            r.id.starts_with("peers-") && r.id.ends_with("-aws-lc"),
+            "{}",
+            r.id
+        );
+        assert_eq!(r.provider, "aws-lc-rs");
+        let hs = &r.pairs[0];
+        assert_eq!(hs.standing, peers::Standing::Met, "{hs:?}");
+        assert!((hs.ratio.estimate - 2.0 / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_baseline_flag_is_refused_with_the_reason() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        let mut b = peers_bench();
+        b.save_baseline = Some("main".into());
+        let mut fake = Fake {
+            time: |_| 1.0,
+            calls: Vec::new(),
+        };
+        let err = b.execute_peers(&ctx, &mut fake).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("neither saves nor reads a baseline"),
+            "{err}"
+        );
+        assert!(fake.calls.is_empty(), "refused before measuring");
+    }
+}
