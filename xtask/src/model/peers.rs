@@ -6,12 +6,15 @@
 //! Each round measures every pair once, its two sides back to back, so
 //! they share whatever the machine did then; the ratio
 //! zp ÷ peer is the centre of the per-round ratios with its Wilcoxon
-//! signed-rank interval (`sequential::paired`), one look at level α per
-//! side. A target is met only when the whole interval is inside it, missed
+//! signed-rank interval (`sequential::paired`). A pair held to a target
+//! that cannot be decided gets more rounds, so intervals are looked at
+//! only at the planned round counts of `Looks::PAIRED` (8, 12, 18, 27, …),
+//! each look spending its share of α: the interval is valid at whatever
+//! look stopped, as in the rest of the workbench. A target is met only when the whole interval is inside it, missed
 //! only when the whole interval is outside; anything else is "cannot
 //! decide yet", with the interval.
 
-use crate::model::sequential::{self, Interval};
+use crate::model::sequential::{self, Interval, Looks};
 use serde::{Deserialize, Serialize};
 
 /// What a pair's ratio is held to.
@@ -134,9 +137,21 @@ pub struct Judged {
 /// The interval's confidence in percent (two-sided, one look).
 pub const CONFIDENCE_PCT: f64 = sequential::CONFIDENCE_PCT;
 
-/// Judges `pair` from per-round medians measured in the same rounds.
+/// How rounds are looked at.
+pub const LOOKS: Looks = Looks::PAIRED;
+
+/// Judges `pair` from per-round medians measured in the same rounds, at
+/// the last look their count reaches (fewer than the first look's rounds:
+/// no interval, so nothing is decided).
 pub fn judge(pair: &Pair, zp_rounds: &[f64], peer_rounds: &[f64]) -> Judged {
-    let ratio = sequential::paired(peer_rounds, zp_rounds, sequential::ALPHA);
+    let ratio = match LOOKS.reached(zp_rounds.len().min(peer_rounds.len())) {
+        Some((k, n)) => sequential::paired(&peer_rounds[..n], &zp_rounds[..n], Looks::level(k)),
+        None => Interval {
+            estimate: crate::stats::median(zp_rounds) / crate::stats::median(peer_rounds),
+            low: 0.0,
+            high: f64::INFINITY,
+        },
+    };
     let standing = match pair.target {
         Target::None => Standing::NoTarget,
         Target::AtMost(t) if ratio.high <= t => Standing::Met,
@@ -156,14 +171,6 @@ pub fn judge(pair: &Pair, zp_rounds: &[f64], peer_rounds: &[f64]) -> Judged {
         standing,
         rounds: zp_rounds.len(),
     }
-}
-
-/// The fewest rounds whose signed-rank interval can exclude anything at
-/// level α on each side: 2^-n ≤ α.
-pub fn min_rounds() -> usize {
-    (1..)
-        .find(|n| 0.5f64.powi(*n as i32) <= sequential::ALPHA)
-        .expect("α > 0")
 }
 
 #[cfg(test)]
@@ -213,9 +220,8 @@ mod tests {
 
     #[test]
     fn too_few_rounds_never_decide() {
-        assert_eq!(min_rounds(), 7);
-        let peer = [100.0; 6];
-        let zp = [50.0; 6];
+        let peer = [100.0; 7];
+        let zp = [50.0; 7];
         let j = judge(&pair(Target::AtMost(1.0)), &zp, &peer);
         assert_eq!(j.standing, Standing::CannotDecideYet, "{:?}", j.ratio);
     }

@@ -42,10 +42,11 @@ pub fn render(r: &PeerReport, format: Format) -> String {
     );
     let _ = writeln!(
         out,
-        "{} rounds; each takes the pairs in a random order and a pair's two sides back to \
-         back ({:.1} s each). Ratios are zp ÷ peer, the centre of the per-round ratios with its {CONFIDENCE_PCT:.0}% \
-         interval (Wilcoxon signed-rank, paired rounds). A target is met or missed only by \
-         the whole interval.\n",
+        "{} rounds (more, look by look, for a pair whose target they cannot decide); each \
+         takes the pairs in a random order and a pair's two sides back to back ({:.1} s \
+         each). Ratios are zp ÷ peer: the centre of the per-round ratios with its \
+         {CONFIDENCE_PCT:.0}% interval (Wilcoxon signed-rank on paired rounds, valid at \
+         whichever look stopped). A target is met or missed only by the whole interval.\n",
         r.rounds, r.round_seconds
     );
     let _ = writeln!(out, "{h}Peers\n");
@@ -62,7 +63,7 @@ pub fn render(r: &PeerReport, format: Format) -> String {
                 fmt_ns(p.zp_ns),
                 p.peer_is.clone(),
                 fmt_ns(p.peer_ns),
-                ratio(p),
+                ratio(p, r.rounds),
                 standing(p),
             ]
         })
@@ -103,7 +104,7 @@ pub fn render(r: &PeerReport, format: Format) -> String {
                     .cycles_per_byte(ns, p.bytes as f64)
                     .map_or("—".into(), |c| format!("{c:.2}")),
                 over_raw.map_or("—".into(), |q| {
-                    format!("{} {}", ratio(q), standing(q))
+                    format!("{} {}", ratio(q, r.rounds), standing(q))
                         .trim_end()
                         .to_string()
                 }),
@@ -122,12 +123,19 @@ pub fn render(r: &PeerReport, format: Format) -> String {
     out
 }
 
-fn ratio(p: &Judged) -> String {
+/// The ratio and its interval; the pair's round count when it is not the
+/// run's.
+fn ratio(p: &Judged, rounds: usize) -> String {
     let iv = &p.ratio;
+    let more = if p.rounds != rounds {
+        format!(", {} rounds", p.rounds)
+    } else {
+        String::new()
+    };
     if iv.high.is_infinite() {
         return format!("×{:.3} (too few rounds for an interval)", iv.estimate);
     }
-    format!("×{:.3} [{:.3}, {:.3}]", iv.estimate, iv.low, iv.high)
+    format!("×{:.3} [{:.3}, {:.3}]{more}", iv.estimate, iv.low, iv.high)
 }
 
 fn standing(p: &Judged) -> String {

@@ -20,15 +20,26 @@ use std::path::PathBuf;
 const PACKAGE: &str = "zp-peers";
 const TARGET: &str = "peers";
 
-/// Paired rounds: at least `peers::min_rounds()` (7) for any interval.
+/// Paired rounds for every pair: the first or second look of
+/// `peers::LOOKS` (8, 12, 18, 27, …). A pair held to a target that cannot
+/// be decided yet gets more, look by look, up to the maximum.
 const ROUNDS: usize = 12;
 const QUICK_ROUNDS: usize = 8;
+const MAX_ROUNDS: usize = 27;
+const MAX_QUICK_ROUNDS: usize = 12;
 
 /// What a peer run measures with: one benchmark's per-iteration times,
 /// and the clock. The real one runs the built executable; tests pass a fake.
 pub trait PeerInstruments {
     fn measure(&mut self, name: &str) -> Result<Vec<f64>>;
     fn clock(&mut self) -> Clock;
+    /// The seed of the round orders: the time, so that no two runs share
+    /// an order.
+    fn seed(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0x7065_6572, |d| d.as_nanos() as u64)
+    }
 }
 
 impl flags::Bench {
@@ -87,33 +98,58 @@ impl flags::Bench {
         // whatever else the round measures. (A benchmark in two pairs is
         // measured for each.)
         let mut medians: Vec<(Vec<f64>, Vec<f64>)> = vec![Default::default(); PAIRS.len()];
-        let mut rng = Rng::new(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x7065_6572, |d| d.as_nanos() as u64),
-        );
+        let mut rng = Rng::new(instruments.seed());
+        let all: Vec<usize> = (0..PAIRS.len()).collect();
         let progress = Progress::new((rounds * PAIRS.len() * 2) as u64, "zp and its peers");
         for r in 0..rounds {
-            let mut order: Vec<usize> = (0..PAIRS.len()).collect();
-            rng.shuffle(&mut order);
-            for i in order {
-                let pair = &PAIRS[i];
-                let mut sides = [(pair.zp, true), (pair.peer, false)];
-                rng.shuffle(&mut sides);
-                for (name, is_zp) in sides {
-                    progress.phase(&format!("round {}/{rounds}: {name}", r + 1));
-                    let m = crate::stats::median(&instruments.measure(name)?);
-                    let (zp, peer) = &mut medians[i];
-                    if is_zp {
-                        zp.push(m)
-                    } else {
-                        peer.push(m)
-                    }
-                    progress.inc();
-                }
-            }
+            progress.phase(&format!("round {}/{rounds}", r + 1));
+            measure_round(instruments, &all, &mut medians, &mut rng, &progress)?;
         }
         progress.finish();
+        // A pair held to a target that its interval cannot decide yet gets
+        // rounds up to the next look, up to `max`.
+        let max = if self.quick {
+            MAX_QUICK_ROUNDS
+        } else {
+            MAX_ROUNDS
+        };
+        loop {
+            // Undecided pairs were all extended together, so they share
+            // one round count; decided ones keep theirs.
+            let undecided: Vec<usize> = all
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let (zp, peer) = &medians[*i];
+                    peers::judge(&PAIRS[*i], zp, peer).standing == peers::Standing::CannotDecideYet
+                })
+                .collect();
+            let Some(first) = undecided.first() else {
+                break;
+            };
+            let have = medians[*first].0.len();
+            let next = peers::LOOKS.next_after(have);
+            if next > max {
+                break;
+            }
+            let names: Vec<String> = undecided
+                .iter()
+                .map(|i| format!("{} ÷ {}", PAIRS[*i].zp, PAIRS[*i].peer))
+                .collect();
+            let progress = Progress::new(
+                ((next - have) * undecided.len() * 2) as u64,
+                &format!(
+                    "cannot decide yet ({}), rounds {}–{next}",
+                    names.join(", "),
+                    have + 1
+                ),
+            );
+            for r in have..next {
+                progress.phase(&format!("round {}/{next}", r + 1));
+                measure_round(instruments, &undecided, &mut medians, &mut rng, &progress)?;
+            }
+            progress.finish();
+        }
         let after = instruments.clock();
         let (clock, moved) = Clock::combine(&before, &after, 0.03);
 
@@ -186,6 +222,35 @@ impl flags::Bench {
     }
 }
 
+/// One round of the pairs `which`: in a random order, each pair's two
+/// sides back to back in a random order; each side's median is appended.
+fn measure_round(
+    instruments: &mut dyn PeerInstruments,
+    which: &[usize],
+    medians: &mut [(Vec<f64>, Vec<f64>)],
+    rng: &mut Rng,
+    progress: &Progress,
+) -> Result<()> {
+    let mut order = which.to_vec();
+    rng.shuffle(&mut order);
+    for i in order {
+        let pair = &PAIRS[i];
+        let mut sides = [(pair.zp, true), (pair.peer, false)];
+        rng.shuffle(&mut sides);
+        for (name, is_zp) in sides {
+            let m = crate::stats::median(&instruments.measure(name)?);
+            let (zp, peer) = &mut medians[i];
+            if is_zp {
+                zp.push(m)
+            } else {
+                peer.push(m)
+            }
+            progress.inc();
+        }
+    }
+    Ok(())
+}
+
 /// The built peers executable and how to run it.
 struct Bencher {
     exe: PathBuf,
@@ -221,15 +286,18 @@ mod tests {
 
     /// Times from a closure, a fixed clock, and the order of the calls.
     struct Fake {
-        time: fn(&str) -> f64,
+        time: fn(&str, usize) -> f64,
         calls: Vec<String>,
     }
 
     impl PeerInstruments for Fake {
         fn measure(&mut self, name: &str) -> Result<Vec<f64>> {
             self.calls.push(name.to_string());
-            let t = (self.time)(name);
+            let t = (self.time)(name, self.calls.len());
             Ok(vec![t * 0.99, t, t * 1.01])
+        }
+        fn seed(&self) -> u64 {
+            7
         }
         fn clock(&mut self) -> Clock {
             Clock {
@@ -260,7 +328,7 @@ mod tests {
     fn every_benchmark_runs_once_a_round_in_varying_orders_and_the_report_is_stored() {
         let (_dir, ctx) = crate::fixtures::temp_ctx();
         let mut fake = Fake {
-            time: |name| match name {
+            time: |name, _| match name {
                 "stranger_handshake_pqc1" => 200_000.0,
                 "rustls_handshake_x25519mlkem768" => 300_000.0,
                 _ => 30_000.0,
@@ -306,12 +374,57 @@ mod tests {
     }
 
     #[test]
+    fn only_a_targeted_pair_that_cannot_decide_gets_more_rounds_up_to_the_maximum() {
+        let (_dir, ctx) = crate::fixtures::temp_ctx();
+        let mut fake = Fake {
+            // The raw ChaCha20 loop swings ±15 % from call to call: the
+            // record's ratio to it straddles ×1.05 whatever the rounds.
+            time: |name, call| {
+                let swing = [0.85, 1.15, 1.0, 0.9, 1.1, 0.95, 1.05][call * 5 % 7];
+                match name {
+                    "raw_chacha20poly1305_64k" => 30_000.0 * swing,
+                    _ => 30_000.0,
+                }
+            },
+            calls: Vec::new(),
+        };
+        peers_bench().execute_peers(&ctx, &mut fake).unwrap();
+        let report = std::fs::read_dir(ctx.store.reports())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .unwrap();
+        let r: PeerReport = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+        for p in &r.pairs {
+            let undecided = p.standing == peers::Standing::CannotDecideYet;
+            assert_eq!(
+                undecided,
+                p.zp == "encrypt_record_64k" && p.peer == "raw_chacha20poly1305_64k",
+                "{p:?}"
+            );
+            let want = if undecided {
+                MAX_QUICK_ROUNDS
+            } else {
+                QUICK_ROUNDS
+            };
+            assert_eq!(p.rounds, want, "{p:?}");
+        }
+        let extra = fake.calls.len() - QUICK_ROUNDS * 2 * PAIRS.len();
+        assert_eq!(
+            extra,
+            (MAX_QUICK_ROUNDS - QUICK_ROUNDS) * 2,
+            "only that pair, to the next look"
+        );
+    }
+
+    #[test]
     fn a_baseline_flag_is_refused_with_the_reason() {
         let (_dir, ctx) = crate::fixtures::temp_ctx();
         let mut b = peers_bench();
         b.save_baseline = Some("main".into());
         let mut fake = Fake {
-            time: |_| 1.0,
+            time: |_, _| 1.0,
             calls: Vec::new(),
         };
         let err = b.execute_peers(&ctx, &mut fake).unwrap_err();
