@@ -543,6 +543,31 @@ mod tests {
         }
     }
 
+    /// FIPS 203 §7.2: an encapsulation key with a coefficient not reduced
+    /// mod q (here every 12-bit coefficient is 4095 > 3329) is refused
+    /// by every provider, not encapsulated to.
+    #[test]
+    fn an_ml_kem_key_with_unreduced_coefficients_is_refused_by_every_provider() {
+        let mut rng = system_rng();
+        for p in all_providers() {
+            for alg in [KemAlgorithm::MlKem768, KemAlgorithm::MlKem1024] {
+                let mut pk = Vec::new();
+                KemSecret::generate(*p, alg, &mut rng, &mut pk);
+                // The encoded polynomials come first, the 32-byte seed last.
+                let polys = pk.len() - 32;
+                pk[..polys].fill(0xff);
+                let mut ct = Vec::new();
+                let got = p.kem_encapsulate(alg, &pk, &mut rng, &mut ct);
+                assert!(
+                    matches!(got, Err(Error::InvalidLength { .. })),
+                    "{} {alg:?}: {got:?}",
+                    p.name()
+                );
+                assert!(ct.is_empty(), "no ciphertext for a refused key");
+            }
+        }
+    }
+
     #[test]
     fn providers_compare_by_name_and_the_default_is_among_them() {
         assert!(all_providers().contains(&default_provider()));
