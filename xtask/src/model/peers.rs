@@ -132,6 +132,10 @@ pub struct Judged {
     pub target: Target,
     pub standing: Standing,
     pub rounds: usize,
+    /// Exact instructions per iteration (callgrind), zp's and the peer's,
+    /// where they were counted.
+    #[serde(default)]
+    pub instructions: Option<(f64, f64)>,
 }
 
 /// The interval's confidence in percent (two-sided, one look).
@@ -170,6 +174,7 @@ pub fn judge(pair: &Pair, zp_rounds: &[f64], peer_rounds: &[f64]) -> Judged {
         target: pair.target,
         standing,
         rounds: zp_rounds.len(),
+        instructions: None,
     }
 }
 

@@ -28,6 +28,9 @@ pub struct PeerReport {
     pub cautions: Vec<String>,
 }
 
+/// The iterations callgrind counts (the command's `COUNT_ITERS`).
+pub const COUNT_ITERS_SHOWN: u64 = 20;
+
 pub fn render(r: &PeerReport, format: Format) -> String {
     if format == Format::Json {
         return serde_json::to_string_pretty(r).expect("a report serializes") + "\n";
@@ -84,8 +87,17 @@ pub fn render(r: &PeerReport, format: Format) -> String {
 
     let _ = writeln!(out, "\n{h}Distance to the hardware\n");
     let _ = writeln!(out, "Clock: {}.\n", r.clock.describe());
+    // Exact instructions per iteration of a benchmark, from any pair.
+    let instructions = |name: &str| -> Option<f64> {
+        r.pairs.iter().find_map(|p| {
+            let (zp, peer) = p.instructions?;
+            (p.zp == name)
+                .then_some(zp)
+                .or((p.peer == name).then_some(peer))
+        })
+    };
     let mut seen: Vec<&str> = Vec::new();
-    let mut rows: Vec<[String; 5]> = Vec::new();
+    let mut rows: Vec<[String; 7]> = Vec::new();
     for p in r.pairs.iter().filter(|p| p.bytes > 0) {
         for (name, ns) in [(p.zp.as_str(), p.zp_ns), (p.peer.as_str(), p.peer_ns)] {
             if seen.contains(&name) {
@@ -96,26 +108,47 @@ pub fn render(r: &PeerReport, format: Format) -> String {
                 .pairs
                 .iter()
                 .find(|q| q.zp == name && q.peer.starts_with("raw_"));
+            let bytes = p.bytes as f64;
             rows.push([
                 name.to_string(),
                 fmt_ns(ns),
-                format!("{:.2} GB/s", p.bytes as f64 / ns),
+                format!("{:.2} GB/s", bytes / ns),
                 r.clock
-                    .cycles_per_byte(ns, p.bytes as f64)
+                    .cycles_per_byte(ns, bytes)
                     .map_or("—".into(), |c| format!("{c:.2}")),
+                instructions(name).map_or("—".into(), |i| format!("{:.2}", i / bytes)),
                 over_raw.map_or("—".into(), |q| {
                     format!("{} {}", ratio(q, r.rounds), standing(q))
                         .trim_end()
                         .to_string()
                 }),
+                over_raw
+                    .and_then(|q| q.instructions)
+                    .map_or("—".into(), |(zp, raw)| format!("×{:.3}", zp / raw)),
             ]);
         }
     }
     out.push_str(&table(
-        &["64 KiB", "time", "throughput", "cycles/byte", "÷ raw loop"],
+        &[
+            "64 KiB",
+            "time",
+            "throughput",
+            "cycles/byte",
+            "instructions/byte",
+            "÷ raw loop, time",
+            "÷ raw loop, instructions",
+        ],
         &rows,
         md,
     ));
+    if r.pairs.iter().any(|p| p.instructions.is_some()) {
+        let _ = writeln!(
+            out,
+            "\nInstructions are exact (callgrind, {} iterations after one untimed call); \
+             callgrind's virtual CPU has no AVX-512, so they count each library's AVX2 path.",
+            COUNT_ITERS_SHOWN
+        );
+    }
     for c in &r.cautions {
         let _ = writeln!(out, "\nCAUTION: {c}");
     }
@@ -181,10 +214,23 @@ mod tests {
             (25_100.0, 25_000.0),
             (6_500.0, 6_300.0),
         ];
+        // Exact instructions of the 64 KiB benchmarks, zp's and the peer's.
+        let counted = [
+            None,
+            None,
+            None,
+            Some((310_000.0, 420_000.0)),
+            Some((310_000.0, 305_000.0)),
+            Some((306_000.0, 305_000.0)),
+            Some((96_000.0, 95_500.0)),
+        ];
         let pairs = PAIRS
             .iter()
-            .zip(times)
-            .map(|(pair, (zp, peer))| judge(pair, &rounds(zp, true), &rounds(peer, false)))
+            .zip(times.into_iter().zip(counted))
+            .map(|(pair, ((zp, peer), instructions))| Judged {
+                instructions,
+                ..judge(pair, &rounds(zp, true), &rounds(peer, false))
+            })
             .collect();
         PeerReport {
             id: "peers-20261204-120000-abcdef1-aws-lc".into(),

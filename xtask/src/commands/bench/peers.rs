@@ -14,6 +14,7 @@ use crate::storage::atomic;
 use crate::vcs::cargo::{self, RoundShape};
 use crate::{Ctx, Progress};
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The crate and its bench target.
@@ -33,6 +34,8 @@ const MAX_QUICK_ROUNDS: usize = 12;
 pub trait PeerInstruments {
     fn measure(&mut self, name: &str) -> Result<Vec<f64>>;
     fn clock(&mut self) -> Clock;
+    /// Exact instructions per iteration (callgrind).
+    fn instructions(&mut self, name: &str) -> Result<f64>;
     /// The seed of the round orders: the time, so that no two runs share
     /// an order.
     fn seed(&self) -> u64 {
@@ -151,9 +154,44 @@ impl flags::Bench {
             progress.finish();
         }
         let after = instruments.clock();
+
+        // Exact instructions of the 64 KiB benchmarks: the record's and
+        // the AEADs' overhead over the raw loop, free of the noise that
+        // time has here.
+        let mut counted: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut uncounted: Option<String> = None;
+        let bulk: Vec<&str> = PAIRS
+            .iter()
+            .filter(|p| p.bytes > 0)
+            .flat_map(|p| [p.zp, p.peer])
+            .fold(Vec::new(), |mut v, n| {
+                if !v.contains(&n) {
+                    v.push(n);
+                }
+                v
+            });
+        let progress = Progress::new(bulk.len() as u64, "counting instructions (callgrind)");
+        for name in bulk {
+            progress.phase(name);
+            match instruments.instructions(name) {
+                Ok(n) => {
+                    counted.insert(name, n);
+                }
+                Err(e) => {
+                    crate::process::check()?;
+                    uncounted = Some(format!("{e:#}"));
+                    break;
+                }
+            }
+            progress.inc();
+        }
+        progress.finish();
         let (clock, moved) = Clock::combine(&before, &after, 0.03);
 
         let mut cautions: Vec<String> = moved.into_iter().collect();
+        if let Some(why) = uncounted {
+            cautions.push(format!("no instruction counts: {why}"));
+        }
         let pressure = span.share();
         if let Some(p) = pressure.filter(|p| *p > 0.05) {
             cautions.push(format!(
@@ -205,7 +243,14 @@ impl flags::Bench {
             pairs: PAIRS
                 .iter()
                 .zip(&medians)
-                .map(|(p, (zp, peer))| peers::judge(p, zp, peer))
+                .map(|(p, (zp, peer))| {
+                    let mut j = peers::judge(p, zp, peer);
+                    j.instructions = counted
+                        .get(p.zp)
+                        .zip(counted.get(p.peer))
+                        .map(|(a, b)| (*a, *b));
+                    j
+                })
                 .collect(),
             cautions,
         };
@@ -278,7 +323,47 @@ impl PeerInstruments for Bencher {
     fn clock(&mut self) -> Clock {
         Clock::measure()
     }
+
+    /// The executable in count mode under callgrind, collecting only the
+    /// marker function: `COUNT_ITERS` iterations after one untimed call.
+    fn instructions(&mut self, name: &str) -> Result<f64> {
+        let dir = tempfile::tempdir().context("cannot create a folder for callgrind's output")?;
+        let file = dir.path().join("callgrind.out");
+        let mut cmd = std::process::Command::new("valgrind");
+        cmd.current_dir(&self.package_dir)
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", file.display()))
+            .arg(format!("--toggle-collect=*{}*", probe_protocol::MARKER))
+            .arg(&self.exe)
+            .env("ZP_PEERS_COUNT", format!("{name}:{COUNT_ITERS}"));
+        let out = match crate::process::output(&mut cmd, crate::process::Stderr::Capture) {
+            Ok(out) => out,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                bail!("valgrind is not installed (scripts/install-tools.sh installs it)")
+            }
+            Err(e) => return Err(e),
+        };
+        if !out.status.success() {
+            bail!(
+                "valgrind --tool=callgrind on peers/{name} failed ({}): {}",
+                out.status,
+                crate::process::last_lines(&out.stderr, 3)
+            );
+        }
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("callgrind wrote no output for peers/{name}"))?;
+        crate::measure::exact::parse(&text, COUNT_ITERS)?
+            .per_iter("Ir")
+            .with_context(|| format!("callgrind counted no instructions for peers/{name}"))
+    }
 }
+
+/// Iterations counted under callgrind (64 KiB each: enough to drown the
+/// loop's own few instructions); the report says how many.
+const COUNT_ITERS: u64 = crate::render::peers::COUNT_ITERS_SHOWN;
 
 #[cfg(test)]
 mod tests {
@@ -298,6 +383,13 @@ mod tests {
         }
         fn seed(&self) -> u64 {
             7
+        }
+        fn instructions(&mut self, name: &str) -> Result<f64> {
+            Ok(if name.starts_with("raw_") {
+                300_000.0
+            } else {
+                303_000.0
+            })
         }
         fn clock(&mut self) -> Clock {
             Clock {
