@@ -53,6 +53,8 @@ const CRYPTO_CRATES: &[&str] = &[
     "curve25519-dalek",
     "ghash",
     "hkdf",
+    "libcrux-ml-kem",
+    "libcrux-sha3",
     "ml-kem",
     "pakery-crypto",
     "pakery-spake2plus",
