@@ -3,10 +3,11 @@
 //! A nominal frequency (what `/proc/cpuinfo` or cpufreq say) is not the
 //! clock a benchmark ran at: turbo raises it, a hypervisor may report a
 //! fixed figure, and many VMs expose no cpufreq at all. So the clock is
-//! measured: a chain of dependent integer additions takes one cycle per
-//! addition on every x86-64 core of the last twenty years (Agner Fog's
-//! instruction tables: `ADD r,r` latency 1), so additions per second is
-//! the clock. The loop is run in short bursts and the fastest burst
+//! measured: a chain of dependent register-to-register additions takes
+//! one cycle per addition on every x86-64 core of the last twenty years
+//! (Agner Fog's instruction tables: `ADD r,r` latency 1), so additions per
+//! second is the clock. (Adds of an immediate are not used: recent Intel
+//! cores can fold chains of them at rename, several per cycle.) The loop is run in short bursts and the fastest burst
 //! counts, since anything else the machine does only slows a burst. The
 //! nominal figure is kept beside it, so a reader sees both.
 
@@ -136,29 +137,33 @@ fn measured_ghz() -> Option<f64> {
     None
 }
 
-/// `n` (a multiple of 8) dependent additions, eight per loop iteration;
-/// the loop's own decrement and branch run beside the chain, not in it.
+/// `n` (a multiple of 8, at least 8) dependent register-to-register
+/// additions, eight per loop iteration; the loop's own decrement and
+/// branch run beside the chain, not in it.
 #[cfg(target_arch = "x86_64")]
 fn adds(n: u64) {
+    assert!(n >= 8, "a burst of at least one loop iteration");
     let mut x: u64 = 0;
     let mut left = n / 8;
-    // SAFETY: registers only (the two operands); no memory, no stack, and
+    let one = std::hint::black_box(1u64);
+    // SAFETY: registers only (the three operands); no memory, no stack, and
     // the flags are clobbered, which `asm!` assumes by default.
     unsafe {
         std::arch::asm!(
             "2:",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
-            "add {x}, 1",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
+            "add {x}, {one}",
             "sub {left}, 1",
             "jnz 2b",
             x = inout(reg) x,
             left = inout(reg) left,
+            one = in(reg) one,
             options(nomem, nostack),
         );
     }

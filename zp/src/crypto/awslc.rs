@@ -96,10 +96,9 @@ impl CryptoProvider for AwsLc {
         })?;
         // aws-lc runs FIPS 203 §7.2's input check here: what fails is a
         // key with coefficients not reduced mod q (its RNG does not fail).
-        let (ct, ss) = ek.encapsulate().map_err(|_| Error::InvalidLength {
-            what: "ML-KEM public key (coefficients not reduced mod q)",
-            got: public_key.len(),
-        })?;
+        let (ct, ss) = ek
+            .encapsulate()
+            .map_err(|_| Error::InvalidValue(super::rustcrypto::NOT_REDUCED))?;
         ciphertext_out.extend_from_slice(ct.as_ref());
         let mut out = zeroize::Zeroizing::new([0u8; 32]);
         out.copy_from_slice(ss.as_ref());

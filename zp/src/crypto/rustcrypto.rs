@@ -94,15 +94,13 @@ impl CryptoProvider for RustCrypto {
             what: "ML-KEM public key",
             got: public_key.len(),
         };
-        // FIPS 203's message m.
-        let mut m = zeroize::Zeroizing::new([0u8; 32]);
-        rng.fill_bytes(&mut m[..]);
         // FIPS 203 §7.2's input check: every coefficient of the key below
         // q. A key that fails it is refused, as aws-lc refuses it.
-        let not_a_key = || Error::InvalidLength {
-            what: "ML-KEM public key (coefficients not reduced mod q)",
-            got: public_key.len(),
-        };
+        let not_a_key = || Error::InvalidValue(NOT_REDUCED);
+        // FIPS 203's message m, drawn only for a key that passed the
+        // checks (a refused key consumes nothing of a caller's RNG, as
+        // with ml-kem 0.2.3).
+        let mut m = zeroize::Zeroizing::new([0u8; 32]);
         let mut ss = match algorithm {
             KemAlgorithm::MlKem768 => {
                 let pk =
@@ -110,6 +108,7 @@ impl CryptoProvider for RustCrypto {
                 if !mlkem768::validate_public_key(&pk) {
                     return Err(not_a_key());
                 }
+                rng.fill_bytes(&mut m[..]);
                 let (ct, ss) = mlkem768::encapsulate(&pk, *m);
                 ciphertext_out.extend_from_slice(ct.as_slice());
                 ss
@@ -120,6 +119,7 @@ impl CryptoProvider for RustCrypto {
                 if !mlkem1024::validate_public_key(&pk) {
                     return Err(not_a_key());
                 }
+                rng.fill_bytes(&mut m[..]);
                 let (ct, ss) = mlkem1024::encapsulate(&pk, *m);
                 ciphertext_out.extend_from_slice(ct.as_slice());
                 ss
@@ -128,6 +128,10 @@ impl CryptoProvider for RustCrypto {
         Ok(take_shared_key(&mut ss))
     }
 }
+
+/// What both providers say of an ML-KEM encapsulation key with a
+/// coefficient not reduced mod q.
+pub(super) const NOT_REDUCED: &str = "ML-KEM public key: a coefficient is not reduced mod q";
 
 /// Both AEADs implement [`AeadCipher`] through the `aead` crate's traits.
 macro_rules! aead_cipher {

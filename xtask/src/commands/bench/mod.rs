@@ -67,18 +67,7 @@ impl flags::Bench {
         }
         eprintln!("building the bench targets ({}) …", targets.join(", "));
         let exes = cargo::build_benches_in(&ctx.root, &targets, &ctx.probe_profile, &features)?;
-        // Criterion's results go to a scratch folder of this process's own,
-        // under the target directory in force: two runs at once never
-        // share one, and `target/criterion` is left alone.
-        let xtask_dir = ctx.target_dir()?.join("xtask");
-        std::fs::create_dir_all(&xtask_dir)
-            .with_context(|| format!("cannot create {}", xtask_dir.display()))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("criterion-")
-            .tempdir_in(&xtask_dir)
-            .with_context(|| {
-                format!("cannot create a scratch folder in {}", xtask_dir.display())
-            })?;
+        let scratch = criterion_scratch(ctx, "criterion-")?;
         let mut bencher = Bencher {
             probe: probe::Process::new(&exes["probe"], &ctx.root.join("zp"), "working tree"),
             exes,
@@ -369,6 +358,19 @@ impl flags::Bench {
         eprintln!("stored: {}", stored.join(", "));
         Ok(())
     }
+}
+
+/// Criterion's results go to a scratch folder of this process's own,
+/// under the target directory in force: two runs at once never share one,
+/// and `target/criterion` is left alone.
+fn criterion_scratch(ctx: &Ctx, prefix: &str) -> Result<tempfile::TempDir> {
+    let xtask_dir = ctx.target_dir()?.join("xtask");
+    std::fs::create_dir_all(&xtask_dir)
+        .with_context(|| format!("cannot create {}", xtask_dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&xtask_dir)
+        .with_context(|| format!("cannot create a scratch folder in {}", xtask_dir.display()))
 }
 
 fn add_round(

@@ -59,15 +59,7 @@ impl flags::Bench {
             &ctx.probe_profile,
             &features,
         )?;
-        let xtask_dir = ctx.target_dir()?.join("xtask");
-        std::fs::create_dir_all(&xtask_dir)
-            .with_context(|| format!("cannot create {}", xtask_dir.display()))?;
-        let scratch = tempfile::Builder::new()
-            .prefix("criterion-peers-")
-            .tempdir_in(&xtask_dir)
-            .with_context(|| {
-                format!("cannot create a scratch folder in {}", xtask_dir.display())
-            })?;
+        let scratch = super::criterion_scratch(ctx, "criterion-peers-")?;
         let mut bencher = Bencher {
             exe: exes[TARGET].clone(),
             package_dir: ctx.root.join("peers"),
